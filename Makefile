@@ -1,0 +1,45 @@
+# edgeline: `make run` runs the pipeline on the bundled data, `make test` runs the tests.
+# Both create or refresh .venv first (Python 3.10, pinned by constraints.txt).
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.edgeline-installed
+# TFX 1.16 supports Python 3.8-3.10; pyenv's shim needs PYENV_VERSION to hand out 3.10.
+PYTHON310 ?= $(shell \
+  if command -v pyenv >/dev/null 2>&1; then \
+    v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.10\.[0-9]+$$' | tail -1); \
+    [ -n "$$v" ] && echo "$$(pyenv root)/versions/$$v/bin/python3.10" && exit 0; \
+  fi; \
+  command -v python3.10 2>/dev/null)
+RUN_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: venv run test test-all bench clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): constraints.txt requirements.txt requirements-nodeps.txt setup.py
+	@if [ -z "$(PYTHON310)" ] || ! "$(PYTHON310)" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
+	  echo "edgeline needs Python 3.10 (TFX 1.16 does not install on 3.11+)."; \
+	  echo "Install it (e.g. 'pyenv install 3.10.13') or pass PYTHON310=/path/to/python3.10."; \
+	  exit 1; fi
+	@echo "setting up $(VENV) with $(PYTHON310) (first time: about 3 minutes)"
+	@[ -x $(PY) ] || "$(PYTHON310)" -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check pip==24.2
+	@$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -r requirements.txt
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+run: venv
+	$(VENV)/bin/edgeline run $(RUN_ARGS)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-all: venv
+	$(PY) -m pytest -m "" $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""TFX components and configs edgeline adds to the stock ones."""

@@ -1,0 +1,65 @@
+"""The TFMA EvalConfig: metrics, slices and the blessing thresholds."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow_model_analysis as tfma
+
+from configs import EvalConfig, features
+
+ACCURACY = "sparse_categorical_accuracy"
+AUC = "auc"
+
+
+def build_eval_config(
+    eval_config: EvalConfig, slice_columns: Sequence[str] = (), positive_class: int = 1
+) -> tfma.EvalConfig:
+    """Builds the Evaluator's config for the classifier's `serving_default` signature.
+
+    Labels and the token-length bucket come from the SavedModel's
+    `transform_features` signature, so TFMA sees exactly what training saw.
+
+    Args:
+      eval_config: Thresholds.
+      slice_columns: Extra slice features (raw or transformed names).
+      positive_class: Class index whose probability feeds AUC, precision,
+        recall, calibration and the confusion matrix.
+
+    Returns:
+      The EvalConfig: overall accuracy must reach `accuracy_threshold`, and may
+      drop at most `-change_threshold` against the baseline.
+    """
+    accuracy = tfma.MetricConfig(
+        class_name="SparseCategoricalAccuracy",
+        threshold=tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": eval_config.accuracy_threshold}),
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                absolute={"value": eval_config.change_threshold},
+            ),
+        ),
+    )
+    binary = [
+        tfma.MetricConfig(class_name=name)
+        for name in ("AUC", "Precision", "Recall", "Calibration", "CalibrationPlot", "ConfusionMatrixPlot")
+    ]
+    slicing = [tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LENGTH_BUCKET])]
+    slicing += [tfma.SlicingSpec(feature_keys=[c]) for c in slice_columns]
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name="serving_default",
+                prediction_key=features.PROBABILITIES,
+                label_key=features.LABEL_ID,
+                preprocessing_function_names=["transform_features"],
+            )
+        ],
+        metrics_specs=[
+            tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"), accuracy]),
+            tfma.MetricsSpec(
+                metrics=binary, binarize=tfma.BinarizationOptions(class_ids={"values": [positive_class]})
+            ),
+        ],
+        slicing_specs=slicing,
+    )

@@ -1,0 +1,31 @@
+"""Typed configuration for edgeline; imports no TensorFlow."""
+
+from configs.config import (
+    ConfigError,
+    DataConfig,
+    EdgelineConfig,
+    EvalConfig,
+    ExportConfig,
+    ModelConfig,
+    RunnerConfig,
+    TokenizerConfig,
+    TrainConfig,
+    apply_overrides,
+    load_config,
+    valid_keys,
+)
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "EdgelineConfig",
+    "EvalConfig",
+    "ExportConfig",
+    "ModelConfig",
+    "RunnerConfig",
+    "TokenizerConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config",
+    "valid_keys",
+]

@@ -1,0 +1,293 @@
+"""Typed edgeline configuration: frozen dataclasses, YAML files and dotted overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import typing
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+CONFIG_DIR = pathlib.Path(__file__).resolve().parent
+DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
+
+
+class ConfigError(ValueError):
+    """A config file or override names an unknown key or holds a value of the wrong type."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the labelled CSV is and which columns matter.
+
+    Attributes:
+      path: A CSV file or a directory of CSV files. Empty means the bundled
+        Rotten Tomatoes movie-review snippets.
+      text_column: Column holding the raw text.
+      label_column: Column holding the label (0/1 integers or strings).
+      slice_columns: Extra raw columns to slice evaluation metrics by.
+      train_buckets: Hash buckets for the train split.
+      eval_buckets: Hash buckets for the eval split.
+    """
+
+    path: str = ""
+    text_column: str = "text"
+    label_column: str = "label"
+    slice_columns: tuple[str, ...] = ()
+    train_buckets: int = 4
+    eval_buckets: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerConfig:
+    """WordPiece settings; vocab and casing come from the encoder itself.
+
+    Attributes:
+      max_seq_length: Tokens per example including [CLS] and [SEP].
+      length_buckets: Upper bounds (in word pieces, before truncation) of the
+        token-length slices; a last bucket holds everything longer.
+    """
+
+    max_seq_length: int = 64
+    length_buckets: tuple[int, ...] = (16, 32, 62)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The classifier on top of a TF Hub-format BERT encoder.
+
+    Attributes:
+      encoder: A handle: `builtin:<name>` for encoders edgeline builds offline,
+        a local SavedModel directory, or a tfhub.dev URL.
+      pooling: `mean` (masked mean of the sequence output) or `cls` (pooled_output).
+      dropout: Dropout rate before the classification head.
+    """
+
+    encoder: str = "builtin:all-minilm-l6-v2"
+    pooling: str = "mean"
+    dropout: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings for `trainers.train.train`.
+
+    Attributes:
+      epochs: Passes over the train split.
+      max_steps: If > 0, stop after this many optimizer steps (overrides epochs).
+      per_replica_batch_size: Examples per replica per step.
+      learning_rate: Peak AdamW learning rate.
+      warmup_fraction: Share of steps with linear warmup.
+      weight_decay: AdamW decoupled weight decay.
+      eval_steps: Batches of the eval split scored after each epoch (0 = all).
+      seed: Random seed for weights and shuffling.
+    """
+
+    epochs: int = 2
+    max_steps: int = 0
+    per_replica_batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    eval_steps: int = 0
+    seed: int = 42
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """TFMA blessing thresholds.
+
+    Attributes:
+      accuracy_threshold: Lowest overall eval accuracy that can be blessed.
+      change_threshold: Lowest allowed accuracy change against the last blessed
+        model (negative: how much worse is tolerated).
+    """
+
+    accuracy_threshold: float = 0.80
+    change_threshold: float = -0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """What gets exported next to the SavedModel.
+
+    Attributes:
+      edge: Build and gate the TFLite edge variants.
+    """
+
+    edge: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerConfig:
+    """How the pipeline runs.
+
+    Attributes:
+      runs_dir: Directory holding one sub-directory per run name.
+      beam_args: Arguments for every Beam-based component.
+      enable_cache: Reuse outputs of components whose inputs did not change.
+    """
+
+    runs_dir: str = "runs"
+    beam_args: tuple[str, ...] = (
+        "--direct_running_mode=in_memory",
+        "--direct_num_workers=1",
+    )
+    enable_cache: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgelineConfig:
+    """Everything a run needs, one section per concern."""
+
+    data: DataConfig = DataConfig()
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    export: ExportConfig = ExportConfig()
+    runner: RunnerConfig = RunnerConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the config as plain JSON-compatible data (tuples become lists)."""
+        return _to_plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "EdgelineConfig":
+        """Rebuilds a config from `to_dict` output, rejecting unknown keys."""
+        return _build(cls, data, prefix="")
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def valid_keys(cls: type = EdgelineConfig, prefix: str = "") -> list[str]:
+    """Returns every dotted key a config accepts, e.g. `train.epochs`."""
+    keys = []
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        name = f"{prefix}{field.name}"
+        if dataclasses.is_dataclass(hints[field.name]):
+            keys.extend(valid_keys(hints[field.name], prefix=f"{name}."))
+        else:
+            keys.append(name)
+    return keys
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item_type, _) = typing.get_args(hint)
+        if isinstance(value, str):
+            value = [yaml.safe_load(v) for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return tuple(_coerce(v, item_type, key) for v in value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if hint is str:
+        if value is None:
+            return ""
+        return str(value)
+    raise ConfigError(f"{key}: unsupported type {hint}")
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {prefix}{unknown[0]}; valid keys: "
+            + ", ".join(valid_keys(EdgelineConfig))
+        )
+    kwargs = {}
+    for name, value in data.items():
+        hint = hints[name]
+        key = f"{prefix}{name}"
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value or {}, prefix=f"{key}.")
+        else:
+            kwargs[name] = _coerce(value, hint, key)
+    return cls(**kwargs)
+
+
+def apply_overrides(config: EdgelineConfig, overrides: Sequence[str]) -> EdgelineConfig:
+    """Applies `section.field=value` overrides (values parsed as YAML).
+
+    Args:
+      config: The base config.
+      overrides: Strings like `train.epochs=2` or `data.slice_columns=a,b`.
+
+    Returns:
+      A new config.
+
+    Raises:
+      ConfigError: If a key is unknown (the message lists the valid ones) or a
+        value has the wrong type.
+    """
+    data = config.to_dict()
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. train.epochs=2)")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if key not in valid_keys():
+            raise ConfigError(f"unknown config key {key}; valid keys: " + ", ".join(valid_keys()))
+        section, field = key.split(".", 1)
+        value = yaml.safe_load(raw) if raw.strip() else ""
+        data[section][field] = value
+    return EdgelineConfig.from_dict(data)
+
+
+def load_config(path: str | pathlib.Path | None = None, overrides: Sequence[str] = ()) -> EdgelineConfig:
+    """Loads a YAML config file (default: configs/default.yaml) and applies overrides.
+
+    A file only needs the keys it changes; the rest keep their dataclass defaults.
+    A file may name a `base:` file (relative to itself) to start from.
+    """
+    path = pathlib.Path(path) if path else DEFAULT_CONFIG
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    data = _read_yaml(path)
+    return apply_overrides(EdgelineConfig.from_dict(data), overrides)
+
+
+def _read_yaml(path: pathlib.Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
+    base = data.pop("base", None)
+    if base:
+        merged = _read_yaml((path.parent / base).resolve())
+        for section, values in data.items():
+            if isinstance(values, dict) and isinstance(merged.get(section), dict):
+                merged[section].update(values)
+            else:
+                merged[section] = values
+        data = merged
+    return data

@@ -1,0 +1,1 @@
+"""Compiling and submitting the edgeline pipeline for Kubeflow Pipelines."""

@@ -1,0 +1,1 @@
+"""The edgeline pipeline definition, its local runner and the `edgeline` command."""

@@ -1,0 +1,142 @@
+"""`create_pipeline`: the edgeline TFX pipeline, independent of the runner."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from components import baseline, evaluation
+from configs import EdgelineConfig
+
+# User code is passed as dotted paths, so compiling for Kubeflow never has to
+# package a module file into the pipeline root.
+PREPROCESSING_FN = "preprocessing.transform.preprocessing_fn"
+RUN_FN = "trainers.run.run_fn"
+
+# Component ids, in execution order.
+COMPONENT_IDS = (
+    "CsvExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "ExampleValidator",
+    "Transform",
+    "Trainer",
+    "latest_blessed_model_resolver",
+    "Evaluator",
+    "Pusher",
+)
+
+
+def _sections(config: EdgelineConfig, *names: str) -> dict[str, Any]:
+    # Each component gets only the config it reads, so that changing, say,
+    # train.epochs does not invalidate the cached Transform.
+    full = config.to_dict()
+    return {name: full[name] for name in names}
+
+
+def create_pipeline(
+    config: EdgelineConfig,
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: str,
+    data_pattern: str,
+    encoder_dir: str,
+    serving_dir: str,
+    metadata_connection_config: Optional[Any] = None,
+    beam_pipeline_args: Optional[Sequence[str]] = None,
+    baseline_strategy: type = baseline.PreviousBlessedModelStrategy,
+) -> tfx.dsl.Pipeline:
+    """Wires ExampleGen → … → Pusher.
+
+    Args:
+      config: The run's configuration.
+      pipeline_name: Name recorded in ML Metadata.
+      pipeline_root: Where component outputs go.
+      data_root: Directory ExampleGen reads.
+      data_pattern: File pattern of the CSV file(s) inside `data_root`.
+      encoder_dir: TF Hub-format encoder (local path or handle) for Transform
+        (vocab, casing) and Trainer (weights).
+      serving_dir: Where Pusher writes blessed SavedModels, one version each.
+      metadata_connection_config: ML Metadata connection (None on Kubeflow).
+      beam_pipeline_args: Arguments of every Beam-based component; defaults to
+        `config.runner.beam_args`.
+      baseline_strategy: Resolver strategy for the baseline model. Kubeflow's
+        compiler only accepts TFX's own LatestBlessedModelStrategy.
+
+    Returns:
+      The TFX pipeline.
+    """
+    splits = example_gen_pb2.SplitConfig(
+        splits=[
+            example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.data.train_buckets),
+            example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=config.data.eval_buckets),
+        ]
+    )
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=data_root,
+        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="single_split", pattern=data_pattern)]),
+        output_config=example_gen_pb2.Output(split_config=splits),
+    )
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    # Variable-length (sparse) raw features: empty CSV cells become missing
+    # values, and preprocessing_fn densifies them with explicit defaults.
+    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config={"config": _sections(config, "data", "tokenizer"), "encoder_dir": encoder_dir},
+    )
+    # Train only on data the validator has passed.
+    transform.add_upstream_node(example_validator)
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config={"config": _sections(config, "data", "model", "train"), "encoder_dir": encoder_dir},
+    )
+    resolver = tfx.dsl.Resolver(
+        strategy_class=baseline_strategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    resolver.add_upstream_node(trainer)
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=resolver.outputs["model"],
+        eval_config=evaluation.build_eval_config(config.eval, config.data.slice_columns),
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
+        ),
+    )
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[
+            example_gen,
+            statistics_gen,
+            schema_gen,
+            example_validator,
+            transform,
+            trainer,
+            resolver,
+            evaluator,
+            pusher,
+        ],
+        enable_cache=config.runner.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args if beam_pipeline_args is not None else config.runner.beam_args),
+    )

@@ -1,0 +1,189 @@
+"""Reads what a run produced from ML Metadata: artifacts, metrics, blessing, pushed model."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+from typing import Any, Optional
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPaths:
+    """Where one named run keeps everything."""
+
+    run_dir: pathlib.Path
+
+    @property
+    def pipeline_root(self) -> pathlib.Path:
+        return self.run_dir / "pipeline"
+
+    @property
+    def metadata(self) -> pathlib.Path:
+        return self.run_dir / "metadata.sqlite"
+
+    @property
+    def logs(self) -> pathlib.Path:
+        return self.run_dir / "logs"
+
+    @property
+    def serving(self) -> pathlib.Path:
+        return self.run_dir / "serving"
+
+    @property
+    def summary(self) -> pathlib.Path:
+        return self.run_dir / "summary.json"
+
+    @property
+    def lock(self) -> pathlib.Path:
+        return self.run_dir / ".lock"
+
+
+def open_store(metadata_path: str | pathlib.Path) -> mlmd.MetadataStore:
+    """Opens a run's sqlite ML Metadata store read-write (it must exist)."""
+    if not pathlib.Path(metadata_path).exists():
+        raise FileNotFoundError(f"{metadata_path}: no metadata store; run `edgeline run` first")
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(metadata_path)
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
+    return mlmd.MetadataStore(config)
+
+
+@dataclasses.dataclass
+class NodeRun:
+    """One component's execution in a pipeline run."""
+
+    node_id: str
+    state: str
+    seconds: float
+    outputs: dict[str, list[Any]]
+    properties: dict[str, Any]
+
+
+def latest_run(store: mlmd.MetadataStore) -> dict[str, NodeRun]:
+    """Executions of the newest pipeline run, by component id (empty if none)."""
+    runs = store.get_contexts_by_type("pipeline_run")
+    if not runs:
+        return {}
+    run = max(runs, key=lambda c: c.create_time_since_epoch)
+    node_type = store.get_context_type("node")
+    nodes: dict[str, NodeRun] = {}
+    for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
+        node_contexts = [c for c in store.get_contexts_by_execution(execution.id) if c.type_id == node_type.id]
+        node_id = node_contexts[0].name.split(".", 1)[-1] if node_contexts else str(execution.id)
+        outputs: dict[str, list[Any]] = {}
+        events = store.get_events_by_execution_ids([execution.id])
+        out_events = [e for e in events if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in out_events])}
+        for event in out_events:
+            key = event.path.steps[0].key if event.path.steps else "output"
+            outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+        state = metadata_store_pb2.Execution.State.Name(execution.last_known_state)
+        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
+        props = {k: v.string_value or v.int_value for k, v in execution.custom_properties.items()}
+        nodes[node_id] = NodeRun(node_id, state, seconds, outputs, props)
+    return nodes
+
+
+def latest_artifact_uri(metadata_path: str | pathlib.Path, type_name: str) -> Optional[str]:
+    """URI of the newest artifact of `type_name` (e.g. "ModelEvaluation") in a run's store."""
+    store = open_store(metadata_path)
+    artifacts = store.get_artifacts_by_type(type_name)
+    return max(artifacts, key=lambda a: a.id).uri if artifacts else None
+
+
+def split_counts(statistics_uri: str) -> dict[str, int]:
+    """Rows per split from a StatisticsGen artifact."""
+    import tensorflow_data_validation as tfdv
+
+    counts = {}
+    for split_dir in sorted(pathlib.Path(statistics_uri).glob("Split-*")):
+        stats = tfdv.load_stats_binary(str(split_dir / "FeatureStats.pb"))
+        counts[split_dir.name[len("Split-"):]] = int(stats.datasets[0].num_examples)
+    return counts
+
+
+def _metric_value(value) -> Optional[float]:
+    if value.HasField("double_value"):
+        return float(value.double_value.value)
+    return None
+
+
+def _slice_name(slice_key) -> str:
+    if not slice_key:
+        return "overall"
+    return ", ".join(f"{k}={v.decode() if isinstance(v, bytes) else v}" for k, v in slice_key)
+
+
+def evaluation_metrics(evaluation_uri: str) -> dict[str, Any]:
+    """Metrics per slice from an Evaluator output.
+
+    Returns:
+      `{"overall": {...}, "slices": {"token_length_bucket=1": {...}, ...},
+      "baseline": {...} or None, "validation": {...}}` where metric names are
+      short (accuracy, auc, precision, recall, example_count, calibration).
+    """
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(evaluation_uri)
+    names = {
+        "sparse_categorical_accuracy": "accuracy",
+        "example_count": "example_count",
+        "auc": "auc",
+        "precision": "precision",
+        "recall": "recall",
+        "calibration": "calibration",
+    }
+    overall, slices, diffs = {}, {}, {}
+    for slice_key, metrics in result.slicing_metrics:
+        name = _slice_name(slice_key)
+        values = {}
+        for _output, by_sub_key in metrics.items():
+            for _sub_key, by_metric in by_sub_key.items():
+                for metric, value in by_metric.items():
+                    short = metric.replace(" - Diff", "")
+                    if short not in names:
+                        continue
+                    number = value.get("doubleValue") if isinstance(value, dict) else value
+                    if number is None and isinstance(value, dict) and "boundedValue" in value:
+                        number = value["boundedValue"].get("value")
+                    if number is None:
+                        continue
+                    key = names[short]
+                    if metric.endswith(" - Diff"):
+                        if name == "overall":
+                            diffs[key] = float(number)
+                    else:
+                        values[key] = float(number)
+        if name == "overall":
+            overall = values
+        else:
+            slices[name] = values
+    validation = tfma.load_validation_result(evaluation_uri)
+    failures = []
+    for failure in validation.metric_validations_per_slice:
+        for f in failure.failures:
+            failures.append(
+                {
+                    "slice": _slice_name(tfma.slicer.deserialize_slice_key(failure.slice_key)),
+                    "metric": names.get(f.metric_key.name, f.metric_key.name),
+                    "is_diff": bool(f.metric_key.is_diff),
+                    "value": _metric_value(f.metric_value),
+                    "threshold": str(f.metric_threshold).replace("\n", " ").strip(),
+                    "message": f.message,
+                }
+            )
+    return {
+        "overall": overall,
+        "slices": dict(sorted(slices.items())),
+        "change_vs_baseline": diffs or None,
+        "validation": {"ok": bool(validation.validation_ok), "failures": failures},
+    }
+
+
+def blessing(blessing_uri: str) -> bool:
+    """Whether an Evaluator blessing artifact says BLESSED."""
+    return os.path.exists(os.path.join(blessing_uri, "BLESSED"))

@@ -1,0 +1,1 @@
+"""Text preprocessing: WordPiece tokenization and the tf.Transform preprocessing_fn."""

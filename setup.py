@@ -1,0 +1,16 @@
+"""edgeline: a TFX pipeline from labelled raw text to server and edge models."""
+
+import setuptools
+
+setuptools.setup(
+    name="edgeline",
+    version="0.1.0",
+    description="TFX pipeline: labelled raw text to SavedModel and TFLite, tokenization in the graph.",
+    python_requires=">=3.10,<3.11",
+    packages=setuptools.find_packages(include=["configs", "preprocessing", "trainers", "components", "pipeline", "kubeflow"]),
+    package_data={"configs": ["*.yaml"]},
+    # Dependencies are installed from requirements.txt + constraints.txt by
+    # `make venv` (TFX needs a pinned, two-step install; see the README).
+    install_requires=[],
+    entry_points={"console_scripts": ["edgeline=pipeline.cli:main"]},
+)

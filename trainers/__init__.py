@@ -1,0 +1,1 @@
+"""Model code: BERT encoder, classifier, training and export; no TFX orchestration."""
