@@ -38,8 +38,8 @@ class WarmupLinearDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
         return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}
 
 
-class _LearningRateLogger(tf_keras.callbacks.Callback):
-    """Adds the current learning rate to the epoch logs so TensorBoard records it."""
+class _EpochLogger(tf_keras.callbacks.Callback):
+    """Adds the learning rate to the epoch logs (so TensorBoard records it) and logs the epoch."""
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
@@ -49,6 +49,7 @@ class _LearningRateLogger(tf_keras.callbacks.Callback):
                 logs["learning_rate"] = float(schedule(optimizer.iterations.value()))
             else:
                 logs["learning_rate"] = float(tf_keras.backend.get_value(optimizer.learning_rate))
+            log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k} {v:.4g}" for k, v in logs.items()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,7 +186,7 @@ def train(
             loss=tf_keras.losses.SparseCategoricalCrossentropy(),
             metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
-    callbacks = [_LearningRateLogger()]
+    callbacks = [_EpochLogger()]
     if log_dir:
         callbacks.append(tf_keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False))
     history = classifier.fit(
