@@ -13,7 +13,7 @@ AUC = "auc"
 
 
 def build_eval_config(
-    eval_config: EvalConfig, slice_columns: Sequence[str] = (), positive_class: int = 1
+    eval_config: EvalConfig, slice_columns: Sequence[str] = (), num_classes: int = 2
 ) -> tfma.EvalConfig:
     """Builds the Evaluator's config for the classifier's `serving_default` signature.
 
@@ -23,27 +23,40 @@ def build_eval_config(
     Args:
       eval_config: Thresholds.
       slice_columns: Extra slice features (raw or transformed names).
-      positive_class: Class index whose probability feeds AUC, precision,
-        recall, calibration and the confusion matrix.
+      num_classes: Number of classes. With two, class index 1 is the positive
+        class of AUC, precision, recall, calibration and the confusion matrix;
+        with more, each class gets those one-vs-rest and a multi-class
+        confusion matrix is added.
 
     Returns:
       The EvalConfig: overall accuracy must reach `accuracy_threshold`, and may
       drop at most `-change_threshold` against the baseline.
     """
+    # The gate reads the overall slice only: a plain `threshold` would apply to
+    # every slice, and one tiny slice (say 1 over-long review) could block a model.
     accuracy = tfma.MetricConfig(
         class_name="SparseCategoricalAccuracy",
-        threshold=tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": eval_config.accuracy_threshold}),
-            change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                absolute={"value": eval_config.change_threshold},
-            ),
-        ),
+        per_slice_thresholds=[
+            tfma.PerSliceMetricThreshold(
+                slicing_specs=[tfma.SlicingSpec()],
+                threshold=tfma.MetricThreshold(
+                    value_threshold=tfma.GenericValueThreshold(lower_bound={"value": eval_config.accuracy_threshold}),
+                    change_threshold=tfma.GenericChangeThreshold(
+                        direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                        absolute={"value": eval_config.change_threshold},
+                    ),
+                ),
+            )
+        ],
     )
     binary = [
         tfma.MetricConfig(class_name=name)
         for name in ("AUC", "Precision", "Recall", "Calibration", "CalibrationPlot", "ConfusionMatrixPlot")
     ]
+    class_ids = [1] if num_classes == 2 else list(range(num_classes))
+    overall_metrics = [tfma.MetricConfig(class_name="ExampleCount"), accuracy]
+    if num_classes > 2:
+        overall_metrics.append(tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"))
     slicing = [tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LENGTH_BUCKET])]
     slicing += [tfma.SlicingSpec(feature_keys=[c]) for c in slice_columns]
     return tfma.EvalConfig(
@@ -56,10 +69,8 @@ def build_eval_config(
             )
         ],
         metrics_specs=[
-            tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"), accuracy]),
-            tfma.MetricsSpec(
-                metrics=binary, binarize=tfma.BinarizationOptions(class_ids={"values": [positive_class]})
-            ),
+            tfma.MetricsSpec(metrics=overall_metrics),
+            tfma.MetricsSpec(metrics=binary, binarize=tfma.BinarizationOptions(class_ids={"values": class_ids})),
         ],
         slicing_specs=slicing,
     )

@@ -29,6 +29,12 @@ class DataConfig:
       slice_columns: Extra raw columns to slice evaluation metrics by.
       train_buckets: Hash buckets for the train split.
       eval_buckets: Hash buckets for the eval split.
+      labels: The allowed label values. Empty: the classes of the model this
+        run already serves, or on a first run whatever the data holds.
+      max_unk_share: Largest share of [UNK] word pieces (after Transform) a
+        split may have; above it the run stops before Trainer.
+      max_truncated_share: Largest share of texts longer than
+        `tokenizer.max_seq_length` a split may have.
     """
 
     path: str = ""
@@ -37,6 +43,9 @@ class DataConfig:
     slice_columns: tuple[str, ...] = ()
     train_buckets: int = 4
     eval_buckets: int = 1
+    labels: tuple[str, ...] = ()
+    max_unk_share: float = 0.05
+    max_truncated_share: float = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,10 +122,22 @@ class ExportConfig:
     """What gets exported next to the SavedModel.
 
     Attributes:
-      edge: Build and gate the TFLite edge variants.
+      edge: Build, measure and gate the TFLite edge variants (EdgeExport).
+      max_accuracy_drop: Largest accuracy drop (in points) against the SavedModel
+        on the eval split with which an edge variant is still pushed.
+      representative_examples: Transformed training examples that calibrate the
+        integer variants.
+      qat: Quantization-aware fine-tuning before conversion (not supported:
+        tfmot does not handle MultiHeadAttention/LayerNormalization; must stay false).
+      variants: Which edge variants to build (float32, dynamic_range, float16,
+        int8, int16x8, edgetpu, text).
     """
 
-    edge: bool = False
+    edge: bool = True
+    max_accuracy_drop: float = 1.0
+    representative_examples: int = 500
+    qat: bool = False
+    variants: tuple[str, ...] = ("float32", "dynamic_range", "float16", "int8", "int16x8", "edgetpu", "text")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +148,16 @@ class RunnerConfig:
       runs_dir: Directory holding one sub-directory per run name.
       beam_args: Arguments for every Beam-based component.
       enable_cache: Reuse outputs of components whose inputs did not change.
+      pipeline_root: Kubeflow only: object-storage root of component outputs
+        (e.g. gs://bucket/edgeline).
+      serving_dir: Kubeflow only: Pusher destination; empty means
+        `<pipeline_root>/serving`.
+      image: Kubeflow only: container image every component runs in.
+      trainer_cpu: Kubeflow only: Trainer vCPU limit (0 = cluster default).
+      trainer_memory_gb: Kubeflow only: Trainer memory limit in GB (0 = default).
+      trainer_accelerator: Kubeflow only: Trainer accelerator type, e.g.
+        NVIDIA_TESLA_T4 (empty = none).
+      trainer_accelerator_count: Kubeflow only: accelerators for Trainer.
     """
 
     runs_dir: str = "runs"
@@ -135,6 +166,13 @@ class RunnerConfig:
         "--direct_num_workers=1",
     )
     enable_cache: bool = True
+    pipeline_root: str = ""
+    serving_dir: str = ""
+    image: str = ""
+    trainer_cpu: float = 0.0
+    trainer_memory_gb: float = 0.0
+    trainer_accelerator: str = ""
+    trainer_accelerator_count: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

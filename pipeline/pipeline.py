@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any, Optional, Sequence
 
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
-from components import baseline, evaluation
+from components import baseline, edge_export, evaluation, text_validation
 from configs import EdgelineConfig
 
 # User code is passed as dotted paths, so compiling for Kubeflow never has to
 # package a module file into the pipeline root.
 PREPROCESSING_FN = "preprocessing.transform.preprocessing_fn"
 RUN_FN = "trainers.run.run_fn"
+# Imported by every Beam worker before it runs a bundle (see pipeline/beam_worker.py).
+BEAM_WORKER_PLUGIN = "pipeline.beam_worker"
 
 # Component ids, in execution order.
 COMPONENT_IDS = (
@@ -22,11 +26,20 @@ COMPONENT_IDS = (
     "SchemaGen",
     "ExampleValidator",
     "Transform",
+    "TextValidator",
     "Trainer",
     "latest_blessed_model_resolver",
     "Evaluator",
     "Pusher",
+    # Only when config.export.edge is true (the default).
+    "EdgeExport",
 )
+
+
+def with_worker_setup(beam_args: Sequence[str]) -> list[str]:
+    """Returns `beam_args` plus `--beam_plugin` for edgeline's worker bootstrap (added once)."""
+    plugin = f"--beam_plugin={BEAM_WORKER_PLUGIN}"
+    return list(beam_args) if plugin in beam_args else [*beam_args, plugin]
 
 
 def _sections(config: EdgelineConfig, *names: str) -> dict[str, Any]:
@@ -47,6 +60,8 @@ def create_pipeline(
     metadata_connection_config: Optional[Any] = None,
     beam_pipeline_args: Optional[Sequence[str]] = None,
     baseline_strategy: type = baseline.PreviousBlessedModelStrategy,
+    num_classes: int = 2,
+    edge_dir: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
     """Wires ExampleGen → … → Pusher.
 
@@ -64,6 +79,9 @@ def create_pipeline(
         `config.runner.beam_args`.
       baseline_strategy: Resolver strategy for the baseline model. Kubeflow's
         compiler only accepts TFX's own LatestBlessedModelStrategy.
+      num_classes: Classes in the label column (sets the evaluation metrics).
+      edge_dir: Where EdgeExport pushes TFLite variants, one version each;
+        defaults to `edge` next to `serving_dir`.
 
     Returns:
       The TFX pipeline.
@@ -92,8 +110,17 @@ def create_pipeline(
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={"config": _sections(config, "data", "tokenizer"), "encoder_dir": encoder_dir},
     )
-    # Train only on data the validator has passed.
+    # Train only on data both validators have passed: raw columns against the
+    # schema, and word pieces against the encoder's vocabulary.
     transform.add_upstream_node(example_validator)
+    text_validator = text_validation.TextValidator(
+        transformed_examples=transform.outputs["transformed_examples"],
+        raw_anomalies=example_validator.outputs["anomalies"],
+        encoder_dir=encoder_dir,
+        max_seq_length=config.tokenizer.max_seq_length,
+        max_unk_share=config.data.max_unk_share,
+        max_truncated_share=config.data.max_truncated_share,
+    )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -103,6 +130,7 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={"config": _sections(config, "data", "model", "train"), "encoder_dir": encoder_dir},
     )
+    trainer.add_upstream_node(text_validator)
     resolver = tfx.dsl.Resolver(
         strategy_class=baseline_strategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
@@ -113,7 +141,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=resolver.outputs["model"],
-        eval_config=evaluation.build_eval_config(config.eval, config.data.slice_columns),
+        eval_config=evaluation.build_eval_config(config.eval, config.data.slice_columns, num_classes),
     )
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
@@ -122,6 +150,24 @@ def create_pipeline(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
         ),
     )
+    edge = []
+    if config.export.edge:
+        # After Pusher: it consumes Pusher's output to learn the pushed version
+        # (edge files go to runs/NAME/edge/<version>, next to serving/<version>)
+        # and whether anything was pushed at all.
+        edge = [
+            edge_export.EdgeExport(
+                model=trainer.outputs["model"],
+                transform_graph=transform.outputs["transform_graph"],
+                transformed_examples=transform.outputs["transformed_examples"],
+                examples=example_gen.outputs["examples"],
+                blessing=evaluator.outputs["blessing"],
+                pushed_model=pusher.outputs["pushed_model"],
+                config=json.dumps(_sections(config, "data", "tokenizer", "export"), sort_keys=True),
+                encoder_dir=encoder_dir,
+                edge_dir=edge_dir or os.path.join(os.path.dirname(serving_dir.rstrip("/")), "edge"),
+            )
+        ]
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
@@ -131,12 +177,16 @@ def create_pipeline(
             schema_gen,
             example_validator,
             transform,
+            text_validator,
             trainer,
             resolver,
             evaluator,
             pusher,
+            *edge,
         ],
         enable_cache=config.runner.enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(beam_pipeline_args if beam_pipeline_args is not None else config.runner.beam_args),
+        beam_pipeline_args=with_worker_setup(
+            beam_pipeline_args if beam_pipeline_args is not None else config.runner.beam_args
+        ),
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pathlib
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from configs import features
 
 
@@ -33,9 +35,14 @@ def resolve_saved_model(path: str | pathlib.Path) -> pathlib.Path:
 def predict_texts(model_dir: str | pathlib.Path, texts: Sequence[str]) -> list[dict]:
     """Classifies raw strings with the SavedModel's `serve_text` signature.
 
+    A path ending in `.tflite` is answered by that edge variant instead (see
+    `predict_tflite`).
+
     Returns:
       One dict per text: `text`, `label` and `probabilities` by class name.
     """
+    if str(model_dir).endswith(".tflite"):
+        return predict_tflite(model_dir, texts)
     import tensorflow as tf
 
     from trainers.export import read_class_names
@@ -53,6 +60,48 @@ def predict_texts(model_dir: str | pathlib.Path, texts: Sequence[str]) -> list[d
             "probabilities": {name: round(float(p), 6) for name, p in zip(names, row)},
         }
         for text, label, row in zip(texts, labels, probabilities)
+    ]
+
+
+def predict_tflite(model_path: str | pathlib.Path, texts: Sequence[str]) -> list[dict]:
+    """Classifies raw strings with an edge variant pushed by EdgeExport.
+
+    The `text` variant tokenizes inside its graph. Id-input variants are fed
+    by Transform's own tokenizer on the host, with the vocab file, casing and
+    max_seq_length the .tflite carries in its edgeline metadata.
+
+    Returns:
+      One dict per text: `text`, `label` and `probabilities` by class name.
+
+    Raises:
+      FileNotFoundError: Naming the path, when the file does not exist.
+    """
+    from preprocessing import tokenizer as tok
+    from trainers import edge
+
+    model_path = pathlib.Path(model_path)
+    if not model_path.is_file():
+        raise FileNotFoundError(f"{model_path}: no such .tflite; edge variants are under runs/NAME/edge/<version>/")
+    info, files = edge.read_metadata(model_path)
+    runner = edge.VariantRunner(model_path.read_bytes())
+    if runner.takes_text:
+        probabilities = runner(list(texts))
+    else:
+        vocab_text = files.get(edge.VOCAB_FILE)
+        if vocab_text is None:
+            raise FileNotFoundError(f"{model_path}: carries no {edge.VOCAB_FILE}; re-export it with EdgeExport")
+        assets = tok.TokenizerAssets(tuple(vocab_text.splitlines()), bool(info["lower_case"]))
+        ids = edge.tokenize(texts, assets, int(info["max_seq_length"]))
+        data = edge.EvalData(list(texts), np.zeros(len(texts), np.int64), ids, np.zeros((len(texts), 0)))
+        probabilities = runner.predict(data)
+    names = info["labels"]
+    return [
+        {
+            "text": text,
+            "label": names[int(np.argmax(row))],
+            "probabilities": {name: round(float(p), 6) for name, p in zip(names, row)},
+        }
+        for text, row in zip(texts, probabilities)
     ]
 
 

@@ -112,14 +112,95 @@ def _metric_value(value) -> Optional[float]:
     return None
 
 
+def slice_name(slice_key) -> str:
+    """A TFMA slice key as text: "overall" or "feature=value, ..."."""
+    return _slice_name(slice_key)
+
+
 def _slice_name(slice_key) -> str:
     if not slice_key:
         return "overall"
     return ", ".join(f"{k}={v.decode() if isinstance(v, bytes) else v}" for k, v in slice_key)
 
 
-def evaluation_metrics(evaluation_uri: str) -> dict[str, Any]:
+def _per_class(class_values: dict[str, dict[str, float]]) -> dict[str, float]:
+    """One-vs-rest metrics: unsuffixed for one binarized class (binary models),
+    else `auc/<class index>` per class plus their unweighted (macro) mean as `auc`."""
+    if len(class_values) == 1:
+        return next(iter(class_values.values()))
+    out: dict[str, float] = {}
+    for class_id, values in sorted(class_values.items(), key=lambda kv: int(kv[0])):
+        out.update({f"{metric}/{class_id}": number for metric, number in values.items()})
+    for metric in {m for values in class_values.values() for m in values}:
+        numbers = [values[metric] for values in class_values.values() if metric in values]
+        out[metric] = sum(numbers) / len(numbers)
+    return out
+
+
+def _threshold_failure(failure, slice_name: str, metric: str, candidate: Optional[float]) -> dict[str, Any]:
+    """Describes one TFMA ValidationFailure with the measured value, the bound and the gap.
+
+    TFMA leaves `failure.message` empty when a metric merely misses its
+    threshold, so the message a person reads is written here.
+    """
+    value = _metric_value(failure.metric_value)
+    threshold = failure.metric_threshold
+    kind = "change" if threshold.HasField("change_threshold") else "value"
+    generic = threshold.change_threshold if kind == "change" else threshold.value_threshold
+    out: dict[str, Any] = {
+        "slice": slice_name,
+        "metric": metric,
+        "kind": kind,
+        "is_diff": bool(failure.metric_key.is_diff),
+        "value": value,
+        "threshold": None,
+        "difference": None,
+        "threshold_config": str(threshold).replace("\n", " ").strip(),
+        "message": failure.message.strip(),
+    }
+    if kind == "change":
+        out["candidate"] = candidate
+        out["baseline"] = None if candidate is None or value is None else candidate - value
+    if value is None or out["message"]:
+        out["message"] = out["message"] or f"{slice_name}: {metric} failed {out['threshold_config']}"
+        return out
+    if kind == "value":
+        bound, below = (
+            (generic.lower_bound.value, True)
+            if generic.HasField("lower_bound") and value < generic.lower_bound.value
+            else (generic.upper_bound.value, False)
+        )
+        what = f"{metric} {value:.4f}"
+        name = "value threshold"
+    else:
+        import tensorflow_model_analysis as tfma
+
+        if not generic.HasField("absolute"):  # a relative change threshold only: TFMA's proto says it all
+            out["message"] = f"{slice_name}: {metric} change {value:+.4f} failed {out['threshold_config']}"
+            return out
+        bound = generic.absolute.value
+        below = generic.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+        baseline = out["baseline"]
+        versus = f" {candidate:.4f} vs {baseline:.4f} for the last blessed model:" if baseline is not None else ""
+        what = f"{metric}{versus} change {value:+.4f}"
+        name = "change threshold"
+    out["threshold"] = bound
+    out["difference"] = value - bound
+    bound_text = f"{bound:+.4f}" if kind == "change" else f"{bound:.4f}"
+    out["message"] = (
+        f"{slice_name}: {what} is {'below' if below else 'above'} the {name} {bound_text} "
+        f"by {abs(value - bound):.4f}"
+    )
+    return out
+
+
+def evaluation_metrics(evaluation_uri: str, model_name: Optional[str] = None) -> dict[str, Any]:
     """Metrics per slice from an Evaluator output.
+
+    Args:
+      evaluation_uri: The Evaluator's `evaluation` artifact.
+      model_name: TFMA model name to read when a baseline was evaluated too
+        (see `pipeline.report.model_names`); None reads the candidate.
 
     Returns:
       `{"overall": {...}, "slices": {"token_length_bucket=1": {...}, ...},
@@ -128,7 +209,7 @@ def evaluation_metrics(evaluation_uri: str) -> dict[str, Any]:
     """
     import tensorflow_model_analysis as tfma
 
-    result = tfma.load_eval_result(evaluation_uri)
+    result = tfma.load_eval_result(evaluation_uri, model_name=model_name)
     names = {
         "sparse_categorical_accuracy": "accuracy",
         "example_count": "example_count",
@@ -141,8 +222,9 @@ def evaluation_metrics(evaluation_uri: str) -> dict[str, Any]:
     for slice_key, metrics in result.slicing_metrics:
         name = _slice_name(slice_key)
         values = {}
+        class_values: dict[str, dict[str, float]] = {}
         for _output, by_sub_key in metrics.items():
-            for _sub_key, by_metric in by_sub_key.items():
+            for sub_key, by_metric in by_sub_key.items():
                 for metric, value in by_metric.items():
                     short = metric.replace(" - Diff", "")
                     if short not in names:
@@ -156,8 +238,11 @@ def evaluation_metrics(evaluation_uri: str) -> dict[str, Any]:
                     if metric.endswith(" - Diff"):
                         if name == "overall":
                             diffs[key] = float(number)
+                    elif sub_key.startswith("classId:"):
+                        class_values.setdefault(sub_key[len("classId:"):], {})[key] = float(number)
                     else:
                         values[key] = float(number)
+        values.update(_per_class(class_values))
         if name == "overall":
             overall = values
         else:
@@ -165,22 +250,46 @@ def evaluation_metrics(evaluation_uri: str) -> dict[str, Any]:
     validation = tfma.load_validation_result(evaluation_uri)
     failures = []
     for failure in validation.metric_validations_per_slice:
+        slice_name = _slice_name(tfma.slicer.deserialize_slice_key(failure.slice_key))
         for f in failure.failures:
-            failures.append(
-                {
-                    "slice": _slice_name(tfma.slicer.deserialize_slice_key(failure.slice_key)),
-                    "metric": names.get(f.metric_key.name, f.metric_key.name),
-                    "is_diff": bool(f.metric_key.is_diff),
-                    "value": _metric_value(f.metric_value),
-                    "threshold": str(f.metric_threshold).replace("\n", " ").strip(),
-                    "message": f.message,
-                }
-            )
+            metric = names.get(f.metric_key.name, f.metric_key.name)
+            candidate = (overall if slice_name == "overall" else slices.get(slice_name, {})).get(metric)
+            failures.append(_threshold_failure(f, slice_name, metric, candidate))
+    failures.sort(key=lambda f: f["slice"] != "overall")  # overall first, then slices in TFMA's order
     return {
         "overall": overall,
         "slices": dict(sorted(slices.items())),
         "change_vs_baseline": diffs or None,
         "validation": {"ok": bool(validation.validation_ok), "failures": failures},
+    }
+
+
+# Per-variant keys summary.json carries under edge.variants.<name>.
+EDGE_KEYS = ("bytes", "accuracy", "auc", "accuracy_delta", "agreement", "max_abs_prob_diff",
+             "latency_ms_p50", "latency_ms_p95", "pushed", "reason")
+
+
+def edge_summary(edge_uri: str) -> Optional[dict[str, Any]]:
+    """The EdgeExport report (edge_report.json) in summary.json's shape, or None if it is missing.
+
+    Returns:
+      `{"report": path, "pushed_dir": ..., "saved_model": {...}, "variants":
+      {name: {bytes, accuracy, auc, accuracy_delta, agreement, max_abs_prob_diff,
+      latency_ms_p50, latency_ms_p95, pushed, reason}}}`; a metric a variant
+      could not produce (it failed to convert or run) is None.
+    """
+    import json
+
+    path = pathlib.Path(edge_uri) / "edge_report.json"
+    if not path.exists():
+        return None
+    report = json.loads(path.read_text())
+    return {
+        "report": str(path),
+        "pushed_dir": report.get("pushed_dir"),
+        "saved_model": report.get("saved_model"),
+        "max_accuracy_drop": report.get("max_accuracy_drop"),
+        "variants": {name: {k: v.get(k) for k in EDGE_KEYS} for name, v in report["variants"].items()},
     }
 
 

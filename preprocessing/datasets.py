@@ -8,6 +8,7 @@ import importlib.util
 import os
 import pathlib
 import tempfile
+from typing import Iterator, Sequence
 
 from configs.encoders import cache_dir
 
@@ -70,27 +71,53 @@ def default_data_dir(limit: int = 0) -> pathlib.Path:
 
 @dataclasses.dataclass(frozen=True)
 class CsvInput:
-    """What ExampleGen reads: a directory and the file pattern inside it."""
+    """What ExampleGen reads (a directory and a file pattern) and what the check found in it.
+
+    Attributes:
+      input_base: Directory ExampleGen reads.
+      pattern: File pattern inside `input_base`.
+      files: Every CSV file matched.
+      header: Column names (identical in every file).
+      rows: Data rows over all files.
+      labels: The distinct label values, sorted (numerically for integer labels).
+      integer_labels: Whether every label is an integer (CsvExampleGen then
+        types the column as INT and the label is its own class index).
+    """
 
     input_base: str
     pattern: str
     files: tuple[str, ...]
     header: tuple[str, ...]
+    rows: int = 0
+    labels: tuple[str, ...] = ()
+    integer_labels: bool = True
 
 
-def resolve_csv_input(path: str, text_column: str, label_column: str) -> CsvInput:
-    """Finds the CSV file(s) for a run and checks their headers before any component runs.
+# Row numbers quoted in an error message, at most.
+_SHOWN_ROWS = 5
+
+
+def resolve_csv_input(
+    path: str, text_column: str, label_column: str, known_labels: Sequence[str] = ()
+) -> CsvInput:
+    """Finds the CSV file(s) for a run and checks every row before any component runs.
+
+    TFX's CsvExampleGen and ExampleValidator report bad rows as a Beam stack
+    trace or a schema anomaly without the row; this one pass over the files
+    names the file, line and column instead, so a user can fix the data.
 
     Args:
       path: A CSV file or a directory of `*.csv` files; empty for the default data.
-      text_column: Required column with the raw text.
-      label_column: Required column with the label.
+      text_column: Required column with the raw text (empty values are valid text).
+      label_column: Required column with the label; every row needs one.
+      known_labels: If given, the only label values allowed (for example the
+        classes of the model already serving).
 
     Returns:
-      The ExampleGen input.
+      The ExampleGen input with its row count and label set.
 
     Raises:
-      DataError: Naming the file and the missing column (or why it is unreadable).
+      DataError: Naming the file, line and column, and what to do.
     """
     base = pathlib.Path(path) if path else default_data_dir()
     if not base.exists():
@@ -104,23 +131,123 @@ def resolve_csv_input(path: str, text_column: str, label_column: str) -> CsvInpu
         if not files:
             raise DataError(f"{base}: directory holds no *.csv file")
     header: tuple[str, ...] = ()
+    rows = 0
+    labels: set[str] = set()
     for file in files:
-        header = _read_header(file)
+        file_header, file_rows, file_labels = _check_file(file, text_column, label_column)
+        if header and file_header != header:
+            raise DataError(
+                f"{file}: header ({', '.join(file_header)}) differs from {files[0]} ({', '.join(header)}); "
+                "every CSV file of a run needs the same columns in the same order"
+            )
+        header = file_header
+        rows += file_rows
+        labels |= file_labels
+    integer_labels = all(_is_int(v) for v in labels)
+    ordered = sorted(labels, key=int) if integer_labels else sorted(labels)
+    _check_labels(files, label_column, ordered, integer_labels, known_labels)
+    return CsvInput(
+        str(input_base.resolve()), pattern, tuple(str(f) for f in files), header, rows, tuple(ordered), integer_labels
+    )
+
+
+def _decoded_lines(file: pathlib.Path) -> Iterator[str]:
+    """Yields the file's lines as text, or stops at the first byte that is not UTF-8."""
+    with open(file, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if b"\0" in raw:
+                raise DataError(
+                    f"{file}, line {number}: NUL byte; this is a binary file, not CSV text; "
+                    "pass --data with a UTF-8 CSV file"
+                )
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                if number == 1:
+                    raise DataError(
+                        f"{file}: not a UTF-8 text file (byte 0x{raw[e.start]:02x} at position {e.start + 1} of the "
+                        "first line); pass --data with a CSV file saved as UTF-8"
+                    ) from None
+                raise DataError(
+                    f"{file}, line {number}: byte 0x{raw[e.start]:02x} at position {e.start + 1} is not UTF-8; "
+                    "save the file as UTF-8 (for example `iconv -f latin1 -t utf-8 in.csv > out.csv`)"
+                ) from None
+
+
+# Python's csv module refuses fields over 128 KiB by default; a long text is
+# valid input (Transform truncates it), so allow fields up to 1 GiB.
+_MAX_FIELD_BYTES = 1 << 30
+
+
+def _check_file(file: pathlib.Path, text_column: str, label_column: str) -> tuple[tuple[str, ...], int, set[str]]:
+    csv.field_size_limit(max(csv.field_size_limit(), _MAX_FIELD_BYTES))
+    reader = csv.reader(_decoded_lines(file))
+    try:
+        first = next(reader, None)
+        if not first:
+            raise DataError(f"{file}: file is empty; a CSV needs a header row naming its columns, then data rows")
+        header = tuple(h.strip() for h in first)
         for role, column in (("text", text_column), ("label", label_column)):
             if column not in header:
                 raise DataError(
                     f"{file}: no {role} column {column!r} in the header (columns: {', '.join(header)}); "
-                    f"pass --{role}-column with one of them"
+                    f"pass --{role}-column with one of them, or check that this is a CSV file"
                 )
-    return CsvInput(str(input_base.resolve()), pattern, tuple(str(f) for f in files), header)
+        label_index = header.index(label_column)
+        rows, labels, missing = 0, set(), []
+        for row in reader:
+            if not row:
+                continue  # CsvExampleGen skips blank lines too.
+            line = reader.line_num
+            if len(row) != len(header):
+                raise DataError(
+                    f"{file}, line {line}: {len(row)} fields but the header has {len(header)}; "
+                    "quote fields that contain commas, quotes or line breaks"
+                )
+            rows += 1
+            label = row[label_index].strip()
+            if label:
+                labels.add(label)
+            else:
+                missing.append(line)
+    except csv.Error as e:
+        raise DataError(f"{file}, line {reader.line_num}: not valid CSV ({e})") from None
+    if not rows:
+        raise DataError(f"{file}: header but no data rows; add labelled rows below the header")
+    if missing:
+        shown = ", ".join(str(n) for n in missing[:_SHOWN_ROWS]) + (", ..." if len(missing) > _SHOWN_ROWS else "")
+        where = f"line {shown}" if len(missing) == 1 else f"lines {shown}"
+        raise DataError(
+            f"{file}: {len(missing)} row(s) have no value in label column {label_column!r} ({where}); "
+            "label them or remove them"
+        )
+    return header, rows, labels
 
 
-def _read_header(file: pathlib.Path) -> tuple[str, ...]:
+def _is_int(value: str) -> bool:
     try:
-        with open(file, encoding="utf-8", newline="") as f:
-            header = next(csv.reader(f), None)
-    except UnicodeDecodeError as e:
-        raise DataError(f"{file}: header is not UTF-8 text ({e.reason} at byte {e.start}); save the file as UTF-8") from e
-    if not header:
-        raise DataError(f"{file}: file is empty; a CSV needs a header row naming its columns")
-    return tuple(h.strip() for h in header)
+        int(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_labels(
+    files: Sequence[pathlib.Path], label_column: str, labels: list[str], integer: bool, known: Sequence[str]
+) -> None:
+    where = files[0] if len(files) == 1 else f"{files[0].parent}/*.csv"
+    if len(labels) < 2:
+        raise DataError(
+            f"{where}: label column {label_column!r} holds only {labels}; a classifier needs at least two classes"
+        )
+    if integer and [int(v) for v in labels] != list(range(len(labels))):
+        raise DataError(
+            f"{where}: integer labels in column {label_column!r} must be the class indices 0..K-1, found "
+            f"{', '.join(labels)}; renumber them or use class names (strings)"
+        )
+    unknown = sorted(set(labels) - set(known)) if known else []
+    if unknown:
+        raise DataError(
+            f"{where}: label(s) {', '.join(map(repr, unknown))} in column {label_column!r} are not among the known "
+            f"classes ({', '.join(known)}); fix the rows, or start a new run name to train a model with new classes"
+        )

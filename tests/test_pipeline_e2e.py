@@ -5,22 +5,14 @@ import pathlib
 
 import pytest
 
-from configs import apply_overrides, load_config
-from pipeline import local_runner, pipeline as pipeline_lib, predict
+from pipeline import pipeline as pipeline_lib, predict
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, small_csv, tiny_encoder):
-    runs_dir = tmp_path_factory.mktemp("runs")
-    config = apply_overrides(
-        load_config("configs/tiny.yaml"), [f"data.path={small_csv}", f"runner.runs_dir={runs_dir}"]
-    )
-    lines: list[str] = []
-    first = local_runner.run(config, name="e2e", out=lines.append)
-    second = local_runner.run(config, name="e2e", out=lines.append)
-    return config, pathlib.Path(runs_dir) / "e2e", first, second, lines
+def runs(tiny_run):
+    return tiny_run["config"], tiny_run["run_dir"], tiny_run["first"], tiny_run["second"], tiny_run["lines"]
 
 
 def test_every_component_runs_and_a_blessed_model_is_pushed(runs):

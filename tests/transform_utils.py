@@ -60,6 +60,7 @@ def write_examples(rows: list[dict], path: pathlib.Path) -> str:
 
 
 def read_csv_rows(path) -> list[tuple[str, int]]:
+    csv.field_size_limit(max(csv.field_size_limit(), 4 << 20))  # the fixture holds a 1 MB text
     with open(path, encoding="utf-8", newline="") as f:
         return [(r["text"], int(r["label"])) for r in csv.DictReader(f)]
 

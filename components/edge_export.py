@@ -1,0 +1,135 @@
+"""EdgeExport: a TFX component that builds, measures, gates and pushes the TFLite edge variants.
+
+A Python-function component rather than a ComponentSpec/Executor pair: it has
+one executor function with typed artifacts and parameters, TFX generates the
+spec, channels and caching from that signature, and every piece of logic lives
+in `trainers.edge` (testable without TFX). Parameters are exec properties, so a
+changed gate threshold or variant list re-runs it and an unchanged rerun is cached.
+"""
+
+
+import glob
+import json
+import os
+
+from tfx import v1 as tfx
+from tfx.types import artifact_utils
+from tfx.types.system_artifacts import Model as ModelSystemType
+
+from configs import EdgelineConfig, features
+
+
+class EdgeModels(tfx.dsl.Artifact):
+    """The TFLite variants with `edge_report.json`, `edge_report.md` and `edgetpu_report.json`."""
+
+    # KFP v2 requires custom type names of the form `namespace.Name`.
+    TYPE_NAME = "edgeline.EdgeModels"
+    SYSTEM_TYPE = ModelSystemType
+
+
+def _split_files(artifact, split: str) -> list[str]:
+    uri = artifact_utils.get_split_uri([artifact], split)
+    files = sorted(glob.glob(os.path.join(uri, "*")))
+    if not files:
+        raise FileNotFoundError(f"no examples in split {split!r} at {uri}")
+    return files
+
+
+def _representative(transformed_examples, transformed_spec: dict, count: int) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    spec = {k: transformed_spec[k] for k in features.MODEL_INPUTS}
+    dataset = tf.data.TFRecordDataset(_split_files(transformed_examples, "train"), compression_type="GZIP")
+    rows = [tf.io.parse_single_example(r, spec) for r in dataset.take(count)]
+    return {k: np.stack([row[k].numpy() for row in rows]) for k in features.MODEL_INPUTS}
+
+
+def _eval_rows(examples, text_column: str, label_column: str, class_names: list[str]) -> tuple[list[str], list[int]]:
+    """Raw text and class index of every eval example (labels mapped as the Trainer does)."""
+    import tensorflow as tf
+
+    texts, labels = [], []
+    dataset = tf.data.TFRecordDataset(_split_files(examples, "eval"), compression_type="GZIP")
+    for record in dataset:
+        feature = tf.train.Example.FromString(record.numpy()).features.feature
+        text = feature[text_column].bytes_list.value if text_column in feature else []
+        label = feature[label_column] if label_column in feature else None
+        if label is None or not (label.int64_list.value or label.bytes_list.value):
+            continue  # unlabelled rows cannot be scored (Transform gives them label_id -1)
+        value = str(label.int64_list.value[0]) if label.int64_list.value else label.bytes_list.value[0].decode()
+        if value not in class_names:
+            raise ValueError(f"eval label {value!r} in column {label_column!r} is not one of the trained classes "
+                             f"{class_names}")
+        texts.append(text[0].decode("utf-8") if text else "")
+        labels.append(class_names.index(value))
+    return texts, labels
+
+
+@tfx.dsl.components.component
+def EdgeExport(  # noqa: N802  (TFX names components like classes)
+    model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
+    transform_graph: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.TransformGraph],
+    transformed_examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
+    examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
+    blessing: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ModelBlessing],
+    pushed_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.PushedModel],
+    edge_models: tfx.dsl.components.OutputArtifact[EdgeModels],
+    config: tfx.dsl.components.Parameter[str],
+    encoder_dir: tfx.dsl.components.Parameter[str],
+    edge_dir: tfx.dsl.components.Parameter[str],
+) -> None:
+    """Builds every configured variant, measures it on the whole eval split and pushes those that pass.
+
+    Args:
+      model: Trainer's model (its Format-Serving SavedModel is converted).
+      transform_graph: Transform's output (sequence length, raw feature spec).
+      transformed_examples: Transform's examples; the train split calibrates.
+      examples: ExampleGen's raw examples; the eval split is measured.
+      blessing: Evaluator's blessing; nothing is pushed without it.
+      pushed_model: Pusher's output; edge files go under the same version.
+      edge_models: Output: every variant and the reports.
+      config: JSON of the `data`, `tokenizer` and `export` config sections.
+      encoder_dir: The encoder Transform read its vocab and casing from.
+      edge_dir: `runs/NAME/edge`; variants go to `edge_dir/<version>/`.
+    """
+    import tensorflow_transform as tft
+    from tfx.utils import path_utils
+
+    from preprocessing import tokenizer as tok
+    from trainers import edge
+    from trainers.export import read_class_names
+
+    cfg = EdgelineConfig.from_dict(json.loads(config))
+    settings = cfg.export
+    if settings.qat:
+        raise ValueError("export.qat: true is not supported: tfmot's quantization-aware training does not handle "
+                         "MultiHeadAttention or LayerNormalization; set export.qat=false (int8 and int16x8 use "
+                         "post-training calibration)")
+    unknown = [v for v in settings.variants if v not in edge.VARIANTS]
+    if unknown:
+        raise ValueError(f"export.variants: unknown variant {unknown[0]!r}; choose from {', '.join(edge.VARIANTS)}")
+    tft_output = tft.TFTransformOutput(transform_graph.uri)
+    transformed_spec = tft_output.transformed_feature_spec()
+    max_seq_length = int(transformed_spec[features.INPUT_WORD_IDS].shape[-1])
+    assets = tok.assets_from_encoder(encoder_dir)
+    saved_model_dir = path_utils.serving_model_path(model.uri)
+    class_names = read_class_names(saved_model_dir)
+    loaded = edge.load_saved_model(saved_model_dir)
+
+    representative = _representative(transformed_examples, transformed_spec, settings.representative_examples)
+    texts, labels = _eval_rows(examples, cfg.data.text_column, cfg.data.label_column, class_names)
+    data = edge.make_eval_data(loaded, texts, labels, assets, max_seq_length)
+
+    blessed = bool(blessing.get_int_custom_property("blessed"))
+    pushed = bool(pushed_model.get_int_custom_property("pushed"))
+    version = pushed_model.get_string_custom_property("pushed_version")
+    push_dir = os.path.join(edge_dir, version) if blessed and pushed and version else None
+    result = edge.export_variants(
+        loaded, assets, max_seq_length, class_names, representative, data, edge_models.uri,
+        settings.variants, settings.max_accuracy_drop, push_dir,
+    )
+    edge_models.set_string_custom_property("pushed_dir", result.pushed_dir or "")
+    edge_models.set_int_custom_property(
+        "pushed_variants", sum(1 for v in result.report["variants"].values() if v.get("pushed"))
+    )

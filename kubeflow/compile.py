@@ -1,0 +1,155 @@
+"""Compiles the edgeline pipeline for Kubeflow Pipelines v2 (and Vertex AI Pipelines), offline."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import posixpath
+from typing import Any
+
+import yaml
+
+from configs import EdgelineConfig
+from configs import encoders as handles
+
+PIPELINE_NAME = "edgeline"
+# TFX's KFP v2 launcher; the image must hold TFX and the project (kubeflow/Dockerfile).
+EXECUTOR_COMMAND = ("python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor")
+
+
+class CompileError(ValueError):
+    """The config cannot describe a pipeline that runs on a cluster."""
+
+
+def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
+    """Checks the cluster-only config fields and derives the pipeline's paths.
+
+    Args:
+      config: A config such as configs/kubeflow.yaml.
+
+    Returns:
+      `pipeline_root`, `data_root`, `data_pattern`, `encoder_dir`, `serving_dir`, `image`.
+
+    Raises:
+      CompileError: Naming the config key to set and what it should hold.
+    """
+    runner = config.runner
+    if not runner.pipeline_root:
+        raise CompileError("runner.pipeline_root is empty; set it to object storage every pod can reach, e.g. "
+                           "gs://BUCKET/edgeline (see configs/kubeflow.yaml)")
+    if not runner.image:
+        raise CompileError("runner.image is empty; set it to the image built from kubeflow/Dockerfile, e.g. "
+                           "us-docker.pkg.dev/PROJECT/edgeline/edgeline:0.1.0")
+    if not config.data.path:
+        raise CompileError("data.path is empty; the bundled data is not on the cluster: set it to a CSV file or "
+                           "a directory of *.csv files on object storage, e.g. gs://BUCKET/data/reviews")
+    if handles.is_builtin(config.model.encoder):
+        raise CompileError(
+            f"model.encoder is {config.model.encoder!r}, which only exists in this machine's cache "
+            f"({handles.builtin_path(config.model.encoder)}); copy that directory to shared storage "
+            "(e.g. gsutil cp -r) and set model.encoder to its gs:// path"
+        )
+    path = config.data.path.rstrip("/")
+    # A single file is read from its directory with its name as the pattern,
+    # the way the local runner does it, without touching the bucket.
+    if path.endswith(".csv"):
+        data_root, data_pattern = posixpath.split(path)
+    else:
+        data_root, data_pattern = path, "*.csv"
+    root = runner.pipeline_root.rstrip("/")
+    return {
+        "pipeline_root": root,
+        "data_root": data_root,
+        "data_pattern": data_pattern,
+        "encoder_dir": config.model.encoder,
+        "serving_dir": runner.serving_dir or f"{root}/serving",
+        "image": runner.image,
+    }
+
+
+def build_pipeline(config: EdgelineConfig):
+    """Returns `create_pipeline(...)` set up for a cluster (no MLMD connection, stock resolver).
+
+    Args:
+      config: A config such as configs/kubeflow.yaml.
+
+    Returns:
+      The tfx.dsl.Pipeline, with Trainer's resources set from `runner.trainer_*`.
+    """
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx import v1 as tfx
+
+    from pipeline import pipeline as pipeline_lib
+
+    paths = cluster_inputs(config)
+    pipeline = pipeline_lib.create_pipeline(
+        config,
+        pipeline_name=PIPELINE_NAME,
+        pipeline_root=paths["pipeline_root"],
+        data_root=paths["data_root"],
+        data_pattern=paths["data_pattern"],
+        encoder_dir=paths["encoder_dir"],
+        serving_dir=paths["serving_dir"],
+        metadata_connection_config=None,
+        # The KFP v2 compiler only knows TFX's own resolver strategies; on a
+        # cluster each run is a fresh execution, so the stock one is right.
+        baseline_strategy=tfx.dsl.experimental.LatestBlessedModelStrategy,
+    )
+    resources = _trainer_resources(config, pipeline_spec_pb2)
+    if resources is not None:
+        (trainer,) = [c for c in pipeline.components if c.id == "Trainer"]
+        trainer.with_platform_config(resources)
+    return pipeline
+
+
+def _trainer_resources(config: EdgelineConfig, pipeline_spec_pb2: Any):
+    runner = config.runner
+    spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
+    if runner.trainer_cpu > 0:
+        spec.cpu_limit = runner.trainer_cpu
+    if runner.trainer_memory_gb > 0:
+        spec.memory_limit = runner.trainer_memory_gb
+    if runner.trainer_accelerator:
+        if runner.trainer_accelerator_count < 1:
+            raise CompileError("runner.trainer_accelerator is set but runner.trainer_accelerator_count is "
+                               f"{runner.trainer_accelerator_count}; set it to 1 or more")
+        spec.accelerator.type = runner.trainer_accelerator
+        spec.accelerator.count = runner.trainer_accelerator_count
+    return spec if spec.ByteSize() else None
+
+
+def compile_pipeline(config: EdgelineConfig, output: str | pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """Writes `OUTPUT.yaml` (pipelineSpec, open-source KFP) and `OUTPUT.json` (PipelineJob, Vertex).
+
+    No cluster, bucket or network is touched: user code is referenced by dotted
+    paths, so nothing is packaged into the pipeline root.
+
+    Args:
+      config: A config such as configs/kubeflow.yaml.
+      output: Output path; a .yaml/.yml/.json suffix is replaced.
+
+    Returns:
+      The YAML and JSON paths.
+    """
+    from tfx import v1 as tfx
+
+    output = pathlib.Path(output)
+    if output.suffix in (".yaml", ".yml", ".json"):
+        output = output.with_suffix("")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    paths = cluster_inputs(config)
+    runner_config = tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+        display_name=PIPELINE_NAME, default_image=paths["image"], default_commands=list(EXECUTOR_COMMAND)
+    )
+    job = tfx.orchestration.experimental.KubeflowV2DagRunner(config=runner_config).run(
+        build_pipeline(config), write_out=False
+    )
+    # TFX writes the pipeline root only into the PipelineJob's runtimeConfig,
+    # which the YAML (pipelineSpec alone) drops; PipelineSpec's own
+    # defaultPipelineRoot carries it, so open-source KFP writes outputs there
+    # without a per-run --pipeline-root. Both files come from one compilation.
+    job["pipelineSpec"]["defaultPipelineRoot"] = paths["pipeline_root"]
+    yaml_path, json_path = output.with_name(output.name + ".yaml"), output.with_name(output.name + ".json")
+    yaml_path.write_text(yaml.safe_dump(job["pipelineSpec"], sort_keys=True))
+    json_path.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n")
+    return yaml_path, json_path

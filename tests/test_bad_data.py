@@ -1,0 +1,100 @@
+"""Bad input never costs the model already serving: clear errors, exit code 4, serving untouched."""
+
+import hashlib
+import json
+import pathlib
+import shutil
+
+import pytest
+
+from pipeline import cli, predict
+from preprocessing import datasets
+from tests.conftest import MESSY_TEXTS
+
+pytestmark = pytest.mark.e2e
+
+# name -> (file content, phrases the one-line error must contain)
+REJECTED = {
+    "missing_label": ("text,label\ngood fun,1\nno label here,\nawful,0\n", ["line 3", "'label'", "no value"]),
+    "unknown_label": ("text,label\ngood fun,1\nawful,0\nmeh,2\n", ["'2'", "known classes (0, 1)"]),
+    "missing_text_column": ("review,label\ngood fun,1\nawful,0\n", ["no text column 'text'", "--text-column"]),
+    "invalid_utf8": (b"text,label\ngood fun,1\nbad caf\xe9,0\n", ["line 3", "0xe9", "not UTF-8"]),
+    "header_only": ("text,label\n", ["header but no data rows"]),
+    "not_csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00", ["not a UTF-8 text file"]),
+    "ragged_row": ("text,label\ngood, fun,1\nawful,0\n", ["line 2", "3 fields but the header has 2"]),
+}
+
+
+def _tree_digest(root: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture()
+def served_run(tiny_run, tmp_path):
+    """A copy of the end-to-end run (a blessed model serving) to throw bad data at."""
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run["run_dir"], runs / "e2e")
+    return runs
+
+
+def _run(runs: pathlib.Path, data: pathlib.Path, *extra: str) -> int:
+    return cli.main(["run", "--config", "configs/tiny.yaml", "--name", "e2e", "--data", str(data),
+                     "--set", f"runner.runs_dir={runs}", *extra])
+
+
+@pytest.mark.parametrize("case", sorted(REJECTED))
+def test_bad_input_stops_the_run_and_keeps_the_served_model(case, served_run, tmp_path, capfd):
+    content, phrases = REJECTED[case]
+    data = tmp_path / f"{case}.csv"
+    data.write_bytes(content if isinstance(content, bytes) else content.encode())
+    before = _tree_digest(served_run / "e2e" / "serving")
+
+    assert _run(served_run, data) == 4
+    err = capfd.readouterr().err
+    assert str(data) in err and all(p in err for p in phrases), err
+    assert "Traceback" not in err
+    summary = json.loads((served_run / "e2e" / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert all(p in summary["error"]["message"] for p in phrases)
+    assert _tree_digest(served_run / "e2e" / "serving") == before
+
+
+def test_text_the_vocabulary_does_not_cover_stops_before_trainer(served_run, tmp_path, capfd):
+    rows = ["text,label"] + [f"ሰላም ለዓለም ቁጥር {i} እንዴት ነህ,{i % 2}" for i in range(60)]
+    data = tmp_path / "amharic.csv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    before = _tree_digest(served_run / "e2e" / "serving")
+
+    assert _run(served_run, data) == 4
+    err = capfd.readouterr().err
+    assert "in TextValidator" in err and "are [UNK] (data.max_unk_share 5.0%)" in err, err
+    assert "Traceback" not in err
+    summary = json.loads((served_run / "e2e" / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["error"]["component"] == "TextValidator"
+    ran = [c["name"] for c in summary["components"]]
+    assert "Transform" in ran and "Trainer" not in ran
+    assert _tree_digest(served_run / "e2e" / "serving") == before
+
+
+def test_messy_but_valid_rows_are_kept_and_served(tiny_run):
+    first = tiny_run["first"]
+    # Empty, whitespace-only, multi-line and 1 MB texts and an extra column: every row arrives.
+    assert first["status"] == "succeeded"
+    assert first["data"]["train"] + first["data"]["eval"] == 200
+    rows = predict.predict_texts(tiny_run["run_dir"] / "serving", list(MESSY_TEXTS.values()))
+    assert len(rows) == len(MESSY_TEXTS)
+    for row in rows:
+        assert abs(sum(row["probabilities"].values()) - 1.0) < 1e-5
+
+
+def test_string_labels_outside_the_configured_classes_are_named(tmp_path):
+    data = tmp_path / "tickets.csv"
+    data.write_text("body,category\nlogin fails,account\nrefund please,billing\nhello,spam\n")
+    with pytest.raises(datasets.DataError, match=r"'spam' in column 'category' are not among the known classes"):
+        datasets.resolve_csv_input(str(data), "body", "category", known_labels=("account", "billing"))
+    found = datasets.resolve_csv_input(str(data), "body", "category")
+    assert found.labels == ("account", "billing", "spam") and not found.integer_labels and found.rows == 3

@@ -1,0 +1,313 @@
+"""Kubeflow: the compiled spec field by field, the submit command's errors, and the Dockerfile."""
+
+import json
+import pathlib
+import re
+import socket
+
+import pytest
+import yaml
+
+from configs import apply_overrides, load_config
+from pipeline import cli, pipeline as pipeline_lib
+
+pytestmark = pytest.mark.compile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONFIG = load_config(ROOT / "configs" / "kubeflow.yaml")
+RESOLVER = "latest_blessed_model_resolver"
+# The executors TFX's standard components must run (Trainer with run_fn: the generic one).
+EXECUTOR_CLASSES = {
+    "CsvExampleGen": "tfx.components.example_gen.csv_example_gen.executor.Executor",
+    "StatisticsGen": "tfx.components.statistics_gen.executor.Executor",
+    "SchemaGen": "tfx.components.schema_gen.executor.Executor",
+    "ExampleValidator": "tfx.components.example_validator.executor.Executor",
+    "Transform": "tfx.components.transform.executor.Executor",
+    "Trainer": "tfx.components.trainer.executor.GenericExecutor",
+    "Evaluator": "tfx.components.evaluator.executor.Executor",
+    "Pusher": "tfx.components.pusher.executor.Executor",
+}
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    from kubeflow import compile as kubeflow_compile
+
+    out = tmp_path_factory.mktemp("kubeflow") / "edgeline.yaml"
+    yaml_path, json_path = kubeflow_compile.compile_pipeline(CONFIG, out)
+    return yaml.safe_load(yaml_path.read_text()), json.loads(json_path.read_text()), yaml_path, json_path
+
+
+def _tasks(spec: dict) -> dict:
+    return spec["root"]["dag"]["tasks"]
+
+
+def _param(task: dict, name: str):
+    value = task["inputs"]["parameters"][name]["runtimeValue"]["constantValue"]
+    return value.get("stringValue", value.get("intValue"))
+
+
+def _component_of(task_name: str) -> str:
+    # The KFP v2 compiler splits a Resolver into one query task per channel.
+    return RESOLVER if task_name.startswith(RESOLVER + "-") else task_name
+
+
+def test_outputs_are_pipeline_spec_yaml_and_pipeline_job_json(compiled):
+    spec, job, yaml_path, json_path = compiled
+    assert (yaml_path.name, json_path.name) == ("edgeline.yaml", "edgeline.json")
+    assert job["pipelineSpec"] == spec
+    assert job["displayName"] == "edgeline"
+    assert spec["pipelineInfo"]["name"] == "edgeline"
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == CONFIG.runner.pipeline_root
+    assert spec["defaultPipelineRoot"] == CONFIG.runner.pipeline_root
+    assert spec["schemaVersion"] == "2.0.0"
+    assert spec["sdkVersion"] == "tfx-1.16.0"
+
+
+def test_every_component_in_dependency_order(compiled):
+    spec = compiled[0]
+    tasks = _tasks(spec)
+    assert {_component_of(name) for name in tasks} == set(pipeline_lib.COMPONENT_IDS)
+    assert sorted(n for n in tasks if n.startswith(RESOLVER)) == [
+        f"{RESOLVER}-model-blessing-resolver", f"{RESOLVER}-model-resolver"
+    ]
+    order = {name: i for i, name in enumerate(pipeline_lib.COMPONENT_IDS)}
+    for name, task in tasks.items():
+        assert task["componentRef"]["name"] == name
+        for upstream in task.get("dependentTasks", []):
+            assert order[_component_of(upstream)] < order[_component_of(name)], (name, upstream)
+    assert "dependentTasks" not in tasks["CsvExampleGen"]
+    assert tasks["StatisticsGen"]["dependentTasks"] == ["CsvExampleGen"]
+    # Transform waits for the validator even though it reads none of its outputs.
+    assert {"CsvExampleGen", "SchemaGen", "ExampleValidator"} <= set(tasks["Transform"]["dependentTasks"])
+    assert "Transform" in tasks["Trainer"]["dependentTasks"]
+    assert set(tasks["Evaluator"]["dependentTasks"]) >= {"CsvExampleGen", "Trainer", f"{RESOLVER}-model-resolver"}
+    assert set(tasks["Pusher"]["dependentTasks"]) == {"Evaluator", "Trainer"}
+    assert tasks["Pusher"]["inputs"]["artifacts"]["model_blessing"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "blessing", "producerTask": "Evaluator"
+    }
+
+
+def test_each_executor_runs_the_image_with_tfx_launcher_and_beam_args(compiled):
+    from kubeflow import compile as kubeflow_compile
+
+    spec = compiled[0]
+    executors = spec["deploymentSpec"]["executors"]
+    expected_beam = [*CONFIG.runner.beam_args, f"--beam_plugin={pipeline_lib.BEAM_WORKER_PLUGIN}"]
+    containers = {name[: -len("_executor")]: e["container"] for name, e in executors.items() if "container" in e}
+    assert set(containers) == {c for c in pipeline_lib.COMPONENT_IDS if c != RESOLVER}
+    for name, container in containers.items():
+        assert container["image"] == CONFIG.runner.image, name
+        assert container["command"] == list(kubeflow_compile.EXECUTOR_COMMAND), name
+        args = container["args"]
+        assert args[0] == "--executor_class_path"
+        if name in EXECUTOR_CLASSES:
+            assert args[1] == EXECUTOR_CLASSES[name]
+        assert args[2:4] == ["--json_serialized_invocation_args", "{{$}}"]
+        assert args[4:] == expected_beam, name
+    assert "--runner=DataflowRunner" in expected_beam
+    # The stock resolver compiles to two MLMD queries (no container), the only way KFP v2 resolves.
+    resolver = executors[f"{RESOLVER}-model-resolver_executor"]["resolver"]
+    assert 'schema_title="tfx.Model"' in resolver["outputArtifactQueries"]["model"]["filter"]
+    blessing = executors[f"{RESOLVER}-model-blessing-resolver_executor"]["resolver"]
+    assert "tfx.ModelBlessing" in blessing["outputArtifactQueries"]["model_blessing"]["filter"]
+
+
+def test_trainer_resources_come_from_config(compiled):
+    resources = compiled[0]["deploymentSpec"]["executors"]["Trainer_executor"]["container"]["resources"]
+    assert resources == {
+        "cpuLimit": CONFIG.runner.trainer_cpu,
+        "memoryLimit": CONFIG.runner.trainer_memory_gb,
+        "accelerator": {"type": CONFIG.runner.trainer_accelerator, "count": str(CONFIG.runner.trainer_accelerator_count)},
+    }
+    assert "resources" not in compiled[0]["deploymentSpec"]["executors"]["Transform_executor"]["container"]
+
+
+def test_user_code_paths_and_custom_config(compiled):
+    tasks = _tasks(compiled[0])
+    transform, trainer = tasks["Transform"], tasks["Trainer"]
+    assert _param(transform, "preprocessing_fn") == "preprocessing.transform.preprocessing_fn"
+    assert _param(trainer, "run_fn") == "trainers.run.run_fn"
+    assert "module_file" not in transform["inputs"]["parameters"]
+    assert "module_file" not in trainer["inputs"]["parameters"]
+    full = CONFIG.to_dict()
+    transform_config = json.loads(_param(transform, "custom_config"))
+    assert transform_config == {"config": {k: full[k] for k in ("data", "tokenizer")},
+                                "encoder_dir": "gs://edgeline-example/encoders/all-minilm-l6-v2"}
+    trainer_config = json.loads(_param(trainer, "custom_config"))
+    assert trainer_config == {"config": {k: full[k] for k in ("data", "model", "train")},
+                              "encoder_dir": CONFIG.model.encoder}
+    assert json.loads(_param(tasks["Trainer"], "train_args")) == {"splits": ["train"]}
+    assert json.loads(_param(tasks["Trainer"], "eval_args")) == {"splits": ["eval"]}
+
+
+def test_data_and_serving_paths_point_at_object_storage(compiled):
+    tasks = _tasks(compiled[0])
+    assert _param(tasks["CsvExampleGen"], "input_base") == "gs://edgeline-example/data/reviews"
+    input_config = json.loads(_param(tasks["CsvExampleGen"], "input_config"))
+    assert input_config == {"splits": [{"name": "single_split", "pattern": "*.csv"}]}
+    splits = json.loads(_param(tasks["CsvExampleGen"], "output_config"))["split_config"]["splits"]
+    assert splits == [{"name": "train", "hash_buckets": 4}, {"name": "eval", "hash_buckets": 1}]
+    push = json.loads(_param(tasks["Pusher"], "push_destination"))
+    assert push == {"filesystem": {"base_directory": CONFIG.runner.serving_dir}}
+
+
+def test_every_task_caches_like_the_config(compiled):
+    tasks = _tasks(compiled[0])
+    for name, task in tasks.items():
+        if name.startswith(RESOLVER):
+            assert "cachingOptions" not in task  # queries are never cached
+        else:
+            assert task["cachingOptions"] == {"enableCache": True}, name
+
+
+def test_round_trip_through_kfp_protos(compiled):
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    spec, job, _, _ = compiled
+    proto = json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+    assert json_format.MessageToDict(proto) == spec
+    assert proto.deployment_spec["executors"]["Transform_executor"]["container"]["image"] == CONFIG.runner.image
+    job_proto = json_format.ParseDict(job, pipeline_spec_pb2.PipelineJob())
+    assert job_proto.runtime_config.gcs_output_directory == CONFIG.runner.pipeline_root
+    assert json_format.MessageToDict(job_proto) == job
+
+
+def test_cli_compiles_with_overrides(tmp_path, capsys):
+    out = tmp_path / "spec" / "nocache"
+    code = cli.main([
+        "compile", "kubeflow", "--output", str(out),
+        "--set", "runner.enable_cache=false", "--set", "data.path=gs://b/one/reviews.csv",
+        "--set", "runner.trainer_accelerator=", "--set", "runner.beam_args=--runner=DataflowRunner,--project=p",
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert f"{out}.yaml" in printed and f"{out}.json" in printed
+    spec = yaml.safe_load((tmp_path / "spec" / "nocache.yaml").read_text())
+    tasks = _tasks(spec)
+    assert not any("cachingOptions" in t for t in tasks.values())
+    assert _param(tasks["CsvExampleGen"], "input_base") == "gs://b/one"
+    assert json.loads(_param(tasks["CsvExampleGen"], "input_config"))["splits"][0]["pattern"] == "reviews.csv"
+    trainer = spec["deploymentSpec"]["executors"]["Trainer_executor"]["container"]
+    assert trainer["resources"] == {"cpuLimit": 8.0, "memoryLimit": 32.0}
+    assert trainer["args"][4:] == ["--runner=DataflowRunner", "--project=p", "--beam_plugin=pipeline.beam_worker"]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.encoder=builtin:all-minilm-l6-v2", "model.encoder is 'builtin:all-minilm-l6-v2'"),
+        ("runner.image=", "runner.image is empty"),
+        ("runner.pipeline_root=", "runner.pipeline_root is empty"),
+        ("data.path=", "data.path is empty"),
+        ("runner.trainer_accelerator_count=0", "runner.trainer_accelerator_count is 0"),
+    ],
+)
+def test_compile_names_the_config_key_to_fix(override, message):
+    from kubeflow import compile as kubeflow_compile
+
+    with pytest.raises(kubeflow_compile.CompileError, match=re.escape(message)):
+        kubeflow_compile.build_pipeline(apply_overrides(CONFIG, [override]))
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_submit_to_an_unreachable_host_fails_in_one_line(compiled, capfd):
+    host = f"http://127.0.0.1:{_closed_port()}"
+    code = cli.main(["submit", "kubeflow", "--host", host, "--spec", str(compiled[2])])
+    assert code == 3
+    err = capfd.readouterr().err.strip()
+    assert err.splitlines() == [err]
+    assert err.startswith(f"edgeline: cannot reach Kubeflow Pipelines at {host}: ")
+    assert "Connection refused" in err and "Traceback" not in err
+
+
+def test_submit_without_a_spec_says_how_to_make_one(tmp_path, capsys):
+    code = cli.main(["submit", "kubeflow", "--host", "http://127.0.0.1:1", "--spec", str(tmp_path / "x.yaml")])
+    assert code == 3
+    assert "no such pipeline spec; run `edgeline compile kubeflow" in capsys.readouterr().err
+
+
+class _FakeClient:
+    """Records what submit asks of kfp.Client (no cluster here)."""
+
+    calls: list = []
+
+    def __init__(self, host):
+        self.calls.append(("client", host))
+
+    def create_run_from_pipeline_package(self, path, arguments, run_name, experiment_name):
+        self.calls.append(("run", path, run_name, experiment_name))
+        return type("Run", (), {"run_id": "r-1"})()
+
+    def create_experiment(self, name):
+        self.calls.append(("experiment", name))
+        return type("Experiment", (), {"experiment_id": "e-1"})()
+
+    def create_recurring_run(self, experiment_id, job_name, cron_expression, pipeline_package_path):
+        self.calls.append(("recurring", experiment_id, job_name, cron_expression, pipeline_package_path))
+        return type("Job", (), {"recurring_run_id": "j-1"})()
+
+
+def test_submit_creates_a_run_or_a_recurring_run(compiled, monkeypatch):
+    import kfp
+
+    from kubeflow import submit
+
+    monkeypatch.setattr(kfp, "Client", _FakeClient)
+    _FakeClient.calls.clear()
+    spec = str(compiled[2])
+    once = submit.submit(spec, "http://kfp:8080/", experiment="exp", run_name="r")
+    assert once == submit.Submitted("run", "r-1", "http://kfp:8080/#/runs/details/r-1")
+    daily = submit.submit(spec, "http://kfp:8080", experiment="exp", schedule="0 0 3 * * *", run_name="nightly")
+    assert daily.kind == "recurring run" and daily.id == "j-1"
+    assert _FakeClient.calls == [
+        ("client", "http://kfp:8080/"), ("run", spec, "r", "exp"),
+        ("client", "http://kfp:8080"), ("experiment", "exp"), ("recurring", "e-1", "nightly", "0 0 3 * * *", spec),
+    ]
+
+
+def _pins(text: str) -> dict[str, str]:
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_dockerfile_installs_the_pinned_project():
+    docker = (ROOT / "kubeflow" / "Dockerfile").read_text()
+    constraints = _pins((ROOT / "constraints.txt").read_text())
+    instructions = [line for line in docker.splitlines() if line and not line.startswith("#")]
+    (base,) = [line for line in instructions if line.startswith("FROM ")]
+    assert re.fullmatch(r"FROM python:3\.10(\.\d+)?(-slim)?", base), base
+    assert "ENV TF_USE_LEGACY_KERAS=1" in docker
+    run = docker[docker.index("RUN pip install pip=="):]
+    run = run[: run.index("\n\n")]
+    # The Makefile's steps: requirements under the constraints, then the no-deps pins.
+    assert "pip install -c constraints.txt -r requirements.txt" in run
+    assert "pip install --no-deps -r requirements-nodeps.txt" in run
+    makefile_pip = re.search(r"pip install -q --disable-pip-version-check (pip==[\d.]+)", (ROOT / "Makefile").read_text())
+    assert f"pip install {makefile_pip.group(1)}" in run
+    for name in ("constraints.txt", "requirements.txt", "requirements-nodeps.txt", "setup.py"):
+        assert re.search(rf"^COPY .*\b{re.escape(name)}\b", docker, re.M), name
+    # Every package the project ships is copied before `pip install .`.
+    import setuptools
+
+    for package in setuptools.find_packages(str(ROOT), include=["configs", "preprocessing", "trainers", "components",
+                                                                 "pipeline", "kubeflow"]):
+        assert f"COPY {package} ./{package}" in docker, package
+    assert "pip install --no-deps --no-build-isolation ." in docker
+    # Any version the Dockerfile names itself must match constraints.txt.
+    (beam_image,) = re.findall(r"apache/beam_python(\d\.\d+)_sdk:([\d.]+)", docker)
+    assert beam_image == ("3.10", constraints["apache-beam"])
+    for name, version in re.findall(r"\b([A-Za-z][\w.-]*)==([\w.]+)", docker):
+        if name.lower() != "pip":
+            assert constraints[name.lower()] == version, name

@@ -1,0 +1,123 @@
+"""Regression gate: a worse model is not blessed, not pushed, and the run says which threshold failed."""
+
+import hashlib
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.proto import validation_result_pb2
+
+from pipeline import predict, results
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+WORSE = ("train.max_steps=1", "train.learning_rate=0", "eval.change_threshold=-0.01", "eval.accuracy_threshold=0")
+
+
+def _failure(value: float, threshold: tfma.MetricThreshold, is_diff: bool):
+    failure = validation_result_pb2.ValidationFailure(metric_threshold=threshold)
+    failure.metric_key.name = "sparse_categorical_accuracy"
+    failure.metric_key.is_diff = is_diff
+    failure.metric_value.double_value.value = value
+    return failure
+
+
+def test_change_failure_names_both_models_the_threshold_and_the_gap():
+    threshold = tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
+        direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -0.01}))
+    out = results._threshold_failure(_failure(-0.125, threshold, True), "overall", "accuracy", 0.525)
+    assert out["message"] == (
+        "overall: accuracy 0.5250 vs 0.6500 for the last blessed model: change -0.1250 "
+        "is below the change threshold -0.0100 by 0.1150"
+    )
+    assert out["kind"] == "change" and out["threshold"] == pytest.approx(-0.01)
+    assert out["difference"] == pytest.approx(-0.115) and out["baseline"] == pytest.approx(0.65)
+
+
+def test_value_failure_names_the_value_the_bound_and_the_gap():
+    threshold = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(lower_bound={"value": 0.8}))
+    out = results._threshold_failure(_failure(0.65, threshold, False), "overall", "accuracy", 0.65)
+    assert out["message"] == "overall: accuracy 0.6500 is below the value threshold 0.8000 by 0.1500"
+    assert out["kind"] == "value" and out["difference"] == pytest.approx(-0.15)
+
+
+def _hashes(directory: pathlib.Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def _copy_run(src: pathlib.Path, dst: pathlib.Path) -> pathlib.Path:
+    """Copies a run directory as is, so the copy resumes where the original stopped.
+
+    TFX records absolute artifact URIs, so the copy's store still names the
+    original's files; that is what keeps the copy's cache valid (TFX hashes
+    input artifacts, URIs included, into its cache keys: rewriting them would
+    re-run every component). The original is only read: new executions write
+    under the copy's pipeline root and Pusher into the copy's serving directory.
+    """
+    shutil.copytree(src, dst)
+    store = results.open_store(dst / "metadata.sqlite")
+    assert all(a.uri.startswith(f"{src}/") for a in store.get_artifacts())
+    return dst
+
+
+@pytest.fixture(scope="module")
+def gated(tiny_run, tmp_path_factory):
+    """A copy of the blessed tiny run, then a run of the same name whose model is worse."""
+    runs_dir = tmp_path_factory.mktemp("gate_runs")
+    run_dir = _copy_run(tiny_run["run_dir"], runs_dir / "gate")
+    before = _hashes(run_dir / "serving")
+    original = _hashes(tiny_run["run_dir"] / "serving")
+    args = ["run", "--config", "configs/tiny.yaml", "--data", tiny_run["config"].data.path, "--name", "gate",
+            "--set", f"runner.runs_dir={runs_dir}"]
+    for override in WORSE:
+        args += ["--set", override]
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, text=True, capture_output=True,
+                          timeout=3600)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return {"run_dir": run_dir, "before": before, "proc": proc, "summary": summary, "previous": tiny_run["first"],
+            "original": (tiny_run["run_dir"], original)}
+
+
+@pytest.mark.e2e
+def test_worse_model_is_not_blessed_and_serving_is_untouched(gated):
+    proc, summary, run_dir = gated["proc"], gated["summary"], gated["run_dir"]
+    assert proc.returncode == 0, proc.stderr
+    assert summary["status"] == "succeeded"
+    cached = {c["name"] for c in summary["components"] if c["cached"]}
+    assert {"CsvExampleGen", "Transform"} <= cached and "Trainer" not in cached, summary["components"]
+    assert summary["blessed"] is False and summary["pushed_model"] is None
+    # The previous model stays, byte for byte, and is still the one served.
+    assert _hashes(run_dir / "serving") == gated["before"]
+    original_dir, original = gated["original"]
+    assert _hashes(original_dir / "serving") == original
+    previous = pathlib.Path(gated["previous"]["pushed_model"]).name
+    assert summary["latest_pushed_model"] == str(run_dir / "serving" / previous)
+    rows = predict.predict_texts(run_dir / "serving", ["a gorgeous, witty movie"])
+    assert abs(sum(rows[0]["probabilities"].values()) - 1.0) < 1e-4
+
+
+@pytest.mark.e2e
+def test_terminal_and_summary_say_which_threshold_failed_and_by_how_much(gated):
+    proc, summary = gated["proc"], gated["summary"]
+    validation = summary["metrics"]["validation"]
+    assert validation["ok"] is False
+    overall = [f for f in validation["failures"] if f["slice"] == "overall"]
+    assert [(f["metric"], f["kind"]) for f in overall] == [("accuracy", "change")], validation
+    (failure,) = overall
+    previous = gated["previous"]["metrics"]["overall"]["accuracy"]
+    now = summary["metrics"]["overall"]["accuracy"]
+    assert failure["value"] == pytest.approx(now - previous, abs=1e-6) and failure["value"] < -0.01
+    assert failure["baseline"] == pytest.approx(previous, abs=1e-6)
+    assert failure["threshold"] == pytest.approx(-0.01)
+    assert failure["difference"] == pytest.approx(now - previous + 0.01, abs=1e-6)
+    assert failure["message"] == (
+        f"overall: accuracy {now:.4f} vs {previous:.4f} for the last blessed model: change {now - previous:+.4f} "
+        f"is below the change threshold -0.0100 by {abs(now - previous + 0.01):.4f}"
+    )
+    assert f"  threshold failed: {failure['message']}" in proc.stdout.splitlines()
+    assert (f"NOT BLESSED: {len(validation['failures'])} threshold(s) failed, so nothing was pushed; "
+            f"serving keeps {summary['latest_pushed_model']}") in proc.stdout.splitlines()
