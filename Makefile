@@ -14,6 +14,7 @@ PYTHON310 ?= $(shell \
   command -v python3.10 2>/dev/null)
 RUN_ARGS ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: venv run test test-all bench clean-venv
 
@@ -40,6 +41,10 @@ test: venv
 
 test-all: venv
 	$(PY) -m pytest -m "" $(PYTEST_ARGS)
+
+# Benchmarks P1-P8 (bench/RESULTS.md); runs the default pipeline first if runs/default has no pushed model.
+bench: venv
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

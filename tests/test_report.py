@@ -60,6 +60,8 @@ class _Page(html.parser.HTMLParser):
                 self.external.append(value)
         if tag in _VOID:
             return
+        if tag in ("td", "th"):  # a browser shows table cells apart; so does the collected text
+            self.handle_data(" ")
         if "id" in attrs:
             self.by_id[attrs["id"]] = ""
             self._open.append(attrs["id"])
