@@ -12,8 +12,8 @@ from configs import features, load_config
 from pipeline import predict
 from preprocessing import datasets, tokenizer as tok
 from tests.test_trainer import STRINGS
-from tests.transform_utils import analyze_and_transform, tft_output, write_examples
-from trainers import edge, edgetpu, export, train as train_lib
+from tests.transform_utils import train_and_export
+from trainers import edge, edgetpu
 
 CONFIG = load_config("configs/tiny.yaml")
 L = CONFIG.tokenizer.max_seq_length
@@ -31,14 +31,8 @@ def built(tmp_path_factory, tiny_encoder):
     """Trains the tiny classifier on 200 real snippets, exports it, and converts every variant once."""
     rows = datasets.snippet_rows()
     rows = [(text, int(label)) for text, label in (rows[i * len(rows) // 200] for i in range(200))]
-    transformed, transform_dir = analyze_and_transform(rows, tiny_encoder, CONFIG)
     root = tmp_path_factory.mktemp("edge")
-    train_file = write_examples([r for i, r in enumerate(transformed) if i % 5], root / "train" / "data.gz")
-    eval_file = write_examples([r for i, r in enumerate(transformed) if i % 5 == 0], root / "eval" / "data.gz")
-    tft_out = tft_output(transform_dir)
-    data = train_lib.TrainData([train_file], [eval_file], tft_out.transformed_feature_spec(), num_classes=2)
-    result = train_lib.train(data, CONFIG.model, CONFIG.train, tiny_encoder, log_dir=str(root / "logs"))
-    export_dir = export.export_serving_model(result.model, tft_out, "text", ["0", "1"], str(root / "serving" / "1"))
+    transformed, _, _, export_dir = train_and_export(rows, tiny_encoder, CONFIG, root)
     loaded = edge.load_saved_model(export_dir)
     assets = tok.assets_from_encoder(tiny_encoder)
     representative = {k: np.stack([np.asarray(r[k]) for r in transformed[:160]]) for k in features.MODEL_INPUTS}

@@ -6,8 +6,8 @@ import tensorflow as tf
 
 from configs import load_config
 from pipeline import predict
-from tests.transform_utils import analyze_and_transform, read_csv_rows, tft_output, write_examples
-from trainers import export, train as train_lib
+from tests.transform_utils import read_csv_rows, train_and_export
+from trainers import export
 
 CONFIG = load_config("configs/tiny.yaml")
 
@@ -23,14 +23,8 @@ STRINGS = [
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_encoder, small_csv):
     rows = read_csv_rows(small_csv)
-    transformed, transform_dir = analyze_and_transform(rows, tiny_encoder, CONFIG)
     root = tmp_path_factory.mktemp("trainer")
-    train_file = write_examples([r for i, r in enumerate(transformed) if i % 5], root / "train" / "data.gz")
-    eval_file = write_examples([r for i, r in enumerate(transformed) if i % 5 == 0], root / "eval" / "data.gz")
-    tft_out = tft_output(transform_dir)
-    data = train_lib.TrainData([train_file], [eval_file], tft_out.transformed_feature_spec(), num_classes=2)
-    result = train_lib.train(data, CONFIG.model, CONFIG.train, tiny_encoder, log_dir=str(root / "logs"))
-    export_dir = export.export_serving_model(result.model, tft_out, "text", ["0", "1"], str(root / "serving" / "1"))
+    _, result, tft_out, export_dir = train_and_export(rows, tiny_encoder, CONFIG, root)
     return result, tft_out, export_dir, root
 
 

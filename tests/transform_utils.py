@@ -67,3 +67,21 @@ def read_csv_rows(path) -> list[tuple[str, int]]:
 
 def tft_output(transform_dir: str) -> tft.TFTransformOutput:
     return tft.TFTransformOutput(transform_dir)
+
+
+def train_and_export(rows, encoder_dir, config: EdgelineConfig, root: pathlib.Path):
+    """Transforms `rows`, trains on 4 in 5 of them (evaluating on the rest) and exports the SavedModel.
+
+    Returns:
+      (transformed rows, the TrainResult, the TFTransformOutput, the SavedModel directory).
+    """
+    from trainers import export, train as train_lib
+
+    transformed, transform_dir = analyze_and_transform(rows, encoder_dir, config)
+    train_file = write_examples([r for i, r in enumerate(transformed) if i % 5], root / "train" / "data.gz")
+    eval_file = write_examples([r for i, r in enumerate(transformed) if i % 5 == 0], root / "eval" / "data.gz")
+    tft_out = tft_output(transform_dir)
+    data = train_lib.TrainData([train_file], [eval_file], tft_out.transformed_feature_spec(), num_classes=2)
+    result = train_lib.train(data, config.model, config.train, encoder_dir, log_dir=str(root / "logs"))
+    export_dir = export.export_serving_model(result.model, tft_out, "text", ["0", "1"], str(root / "serving" / "1"))
+    return transformed, result, tft_out, export_dir
