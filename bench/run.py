@@ -344,7 +344,8 @@ def p4_evaluation_overhead(b: Bench) -> dict:
         plain_s.append(p)
         ratios.append(t / p)
     value = statistics.median(ratios)
-    evaluator_s = next((c["seconds"] for c in b.summary["components"] if c["name"] == "Evaluator"), None)
+    evaluator_s = next((c["seconds"] for c in b.summary["components"] if c["name"] == "Evaluator" and not c["cached"]),
+                       None)
     b.out(f"P4 TFMA/plain = {value:.2f}")
     return {
         "value": round(value, 3),
@@ -443,8 +444,9 @@ def p6_orchestration(b: Bench, runs: dict[int, list[dict]]) -> dict:
     base = runs[min(runs)]
     overhead = [r["wall"] / sum(r["components"].values()) for r in base]
     rerun = [r["rerun_process"] / r["process"] for r in base]
-    default_components = {c["name"]: c["seconds"] for c in b.summary["components"]}
-    default_overhead = b.summary["wall_seconds"] / sum(default_components.values())
+    # summary.json holds the newest run of the name: after an unchanged rerun, its times are the cache's.
+    fresh = [c for c in b.summary["components"] if not c["cached"]]
+    default_overhead = b.summary["wall_seconds"] / sum(c["seconds"] for c in fresh) if len(fresh) > 2 else None
     value = {"wall_over_components": round(statistics.median(overhead), 3),
              "rerun_over_first": round(statistics.median(rerun), 3)}
     b.out(f"P6 wall/components = {value['wall_over_components']}, rerun/first = {value['rerun_over_first']}")
@@ -454,7 +456,7 @@ def p6_orchestration(b: Bench, runs: dict[int, list[dict]]) -> dict:
                        "first_pipeline_seconds": spread([r["wall"] for r in base], 1),
                        "rerun_process_seconds": spread([r["rerun_process"] for r in base], 1),
                        "rerun_pipeline_seconds": spread([r["rerun_wall"] for r in base], 2),
-                       "default_run_wall_over_components": round(default_overhead, 3),
+                       "default_run_wall_over_components": default_overhead and round(default_overhead, 3),
                        "default_run_wall_seconds": b.summary["wall_seconds"]}}
 
 
@@ -559,8 +561,9 @@ def markdown(results: dict) -> str:
     if "detail" in rows.get("P4", {}):
         d = rows["P4"]["detail"]
         lines += ["### P4 evaluation", "", f"{d['eval_examples']} eval examples: TFMA {_median_spread(d['tfma_seconds'])} s, "
-                  f"plain loop {_median_spread(d['plain_seconds'])} s; the Evaluator component took "
-                  f"{d['evaluator_component_seconds_in_run']} s in the run.", ""]
+                  f"load + plain loop {_median_spread(d['plain_seconds'])} s"
+                  + (f"; the Evaluator component took {d['evaluator_component_seconds_in_run']} s in the run."
+                     if d["evaluator_component_seconds_in_run"] else "."), ""]
     if "detail" in rows.get("P5", {}):
         d = rows["P5"]["detail"]
         lines += ["### P5 Transform", "", "| data | rows | Transform s |", "|---|---|---|"]
@@ -579,8 +582,9 @@ def markdown(results: dict) -> str:
                   f"`edgeline run` processes: first runs {_median_spread(d['first_process_seconds'])} s "
                   f"(pipeline {_median_spread(d['first_pipeline_seconds'])} s, the rest is Python/TensorFlow start-up), "
                   f"unchanged reruns {_median_spread(d['rerun_process_seconds'])} s (pipeline "
-                  f"{_median_spread(d['rerun_pipeline_seconds'])} s). The default run: {d['default_run_wall_seconds']} s "
-                  f"pipeline wall, wall/components {d['default_run_wall_over_components']}.", ""]
+                  f"{_median_spread(d['rerun_pipeline_seconds'])} s)."
+                  + (f" The default run: {d['default_run_wall_seconds']} s pipeline wall, wall/components "
+                     f"{d['default_run_wall_over_components']}." if d["default_run_wall_over_components"] else ""), ""]
     if "detail" in rows.get("P7", {}):
         lines += ["### P7 scaling", "", "| data | rows | wall s | over linear |", "|---|---|---|---|"]
         for scale, d in rows["P7"]["detail"].items():
@@ -664,6 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"{rid}: {ROWS[rid][0]}")
         try:
             measured[rid] = fn()
+            measured[rid]["measured_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         except Exception as e:  # noqa: BLE001 - one broken row must not lose the others
             import traceback
 
@@ -689,6 +694,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         measure("P7", lambda: p7_scaling(b, runs))
     measure("P8", lambda: p8_quality(b))
 
+    # --only re-measures some rows: the others are kept from the previous results.json.
+    previous = out_dir / "results.json"
+    if only and previous.exists():
+        kept = json.loads(previous.read_text())["rows"]
+        measured = {rid: measured.get(rid) or {k: v for k, v in kept[rid].items() if k not in ("what", "measured_as", "goal")}
+                    for rid in ROWS if rid in measured or rid in kept}
     results = {
         "command": " ".join(["bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

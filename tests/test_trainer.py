@@ -1,5 +1,7 @@
 """The real train() and export(), shrunk: tiny encoder, real snippets, a few steps."""
 
+import pathlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -79,3 +81,12 @@ def test_predict_needs_only_the_saved_model(trained):
 def test_predict_names_a_path_without_a_model(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         predict.resolve_saved_model(tmp_path)
+
+
+def test_saved_model_carries_the_weights_but_no_optimizer_state(trained):
+    result, _, export_dir, _ = trained
+    shapes = tf.train.load_checkpoint(str(pathlib.Path(export_dir) / "variables" / "variables")).get_variable_to_shape_map()
+    assert not [name for name in shapes if "optimizer" in name]
+    stored = sum(int(np.prod(shape)) for shape in shapes.values())
+    # AdamW keeps two slots per weight: saved along, they would triple this.
+    assert result.model.count_params() <= stored < 1.1 * result.model.count_params()

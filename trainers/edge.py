@@ -533,7 +533,9 @@ class _ProbeFailure(RuntimeError):
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     lines = [line for line in text.splitlines() if line.strip()]
-    return f"{type(error).__name__}: {lines[0][:500] if lines else ''}"
+    # tf.function errors open with "in user code:" and a stack; their cause comes last.
+    line = lines[-1] if lines and lines[0].strip() == "in user code:" else (lines[0] if lines else "")
+    return f"{type(error).__name__}: {line.strip()[:500]}"
 
 
 def markdown_report(report: dict, tpu_report: dict | None) -> str:

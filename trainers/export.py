@@ -91,7 +91,10 @@ def export_serving_model(
         # tf.saved_model copies asset files into export_dir/assets when saving.
         labels_path = str(pathlib.Path(staging) / LABELS_FILE)
         pathlib.Path(labels_path).write_text("\n".join(class_names) + "\n")
-        module = _ServingModule(classifier, tft_output, text_column, class_names, labels_path)
+        # A fresh, uncompiled Model over the same layers: the trained one tracks its optimizer,
+        # whose AdamW slots would otherwise be two thirds of the SavedModel's bytes.
+        serving_classifier = tf_keras.Model(classifier.input, classifier.output, name=classifier.name)
+        module = _ServingModule(serving_classifier, tft_output, text_column, class_names, labels_path)
         signatures = {
             "serving_default": module.serve_examples,
             "serve_text": module.serve_text,
