@@ -520,16 +520,17 @@ def markdown(results: dict) -> str:
         "# edgeline benchmark results",
         "",
         f"Measured {results['finished_at']} on {results['machine']['cpus']} CPUs "
-        f"({results['machine']['processor']}), Python {results['machine']['python']}, by `{results['command']}`; "
+        f"({results['machine']['processor']}), Python {results['machine']['python']}, last by `{results['command']}`; "
         f"{results['repeats']} repeats per figure, shown as median [min-max]. Run `{results['run_dir']}`.",
         "",
-        "| id | what | measured as | value (median) | goal | met |",
-        "|---|---|---|---|---|---|",
+        "| id | what | measured as | value (median) | goal | met | measured at (UTC) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for rid, row in results["rows"].items():
         value = "error: " + row["error"] if "error" in row else _fmt(row["value"])
         met = "-" if "error" in row else ("yes" if row["met"] else "**no**")
-        lines.append(f"| {rid} | {row['what']} | {row['measured_as']} | {value} | {row['goal']} | {met} |")
+        when = row.get("measured_at", "")[:16].replace("T", " ")
+        lines.append(f"| {rid} | {row['what']} | {row['measured_as']} | {value} | {row['goal']} | {met} | {when} |")
     rows = results["rows"]
     lines += ["", "## Details", ""]
     if "detail" in rows.get("P1", {}):
