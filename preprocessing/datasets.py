@@ -95,6 +95,7 @@ class CsvInput:
 
 # Row numbers quoted in an error message, at most.
 _SHOWN_ROWS = 5
+MIN_ROWS = 20  # below this the 4:1 hash split can leave eval (or train) empty
 
 
 def resolve_csv_input(
@@ -146,6 +147,12 @@ def resolve_csv_input(
     integer_labels = all(_is_int(v) for v in labels)
     ordered = sorted(labels, key=int) if integer_labels else sorted(labels)
     _check_labels(files, label_column, ordered, integer_labels, known_labels)
+    if rows < MIN_ROWS:
+        where = files[0] if len(files) == 1 else base
+        raise DataError(
+            f"{where}: only {rows} labelled row(s); edgeline needs at least {MIN_ROWS} to split them into "
+            "train and eval (with fewer, a split can be empty and schema inference drops the columns)"
+        )
     return CsvInput(
         str(input_base.resolve()), pattern, tuple(str(f) for f in files), header, rows, tuple(ordered), integer_labels
     )

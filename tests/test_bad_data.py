@@ -21,6 +21,7 @@ REJECTED = {
     "invalid_utf8": (b"text,label\ngood fun,1\nbad caf\xe9,0\n", ["line 3", "0xe9", "not UTF-8"]),
     "header_only": ("text,label\n", ["header but no data rows"]),
     "not_csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00", ["not a UTF-8 text file"]),
+    "too_few_rows": ("text,label\ngood fun,1\nawful,0\nmeh,0\n", ["only 3 labelled row(s)", "at least 20"]),
     "ragged_row": ("text,label\ngood, fun,1\nawful,0\n", ["line 2", "3 fields but the header has 2"]),
 }
 
@@ -93,8 +94,8 @@ def test_messy_but_valid_rows_are_kept_and_served(tiny_run):
 
 def test_string_labels_outside_the_configured_classes_are_named(tmp_path):
     data = tmp_path / "tickets.csv"
-    data.write_text("body,category\nlogin fails,account\nrefund please,billing\nhello,spam\n")
+    data.write_text("body,category\n" + "login fails,account\nrefund please,billing\nhello,spam\n" * 7)
     with pytest.raises(datasets.DataError, match=r"'spam' in column 'category' are not among the known classes"):
         datasets.resolve_csv_input(str(data), "body", "category", known_labels=("account", "billing"))
     found = datasets.resolve_csv_input(str(data), "body", "category")
-    assert found.labels == ("account", "billing", "spam") and not found.integer_labels and found.rows == 3
+    assert found.labels == ("account", "billing", "spam") and not found.integer_labels and found.rows == 21

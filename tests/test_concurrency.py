@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from configs import encoders as encoder_handles
 from pipeline import predict, results
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -122,9 +123,9 @@ def test_two_processes_build_the_same_builtin_encoder(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    target = tmp_path / "cache" / "encoders" / "tiny-bert"
+    target = tmp_path / "cache" / "encoders" / f"tiny-bert-v{encoder_handles.BUILTIN_FORMAT}"
     assert [o.strip().splitlines()[-1] for o, _ in outs] == [str(target)] * 2
-    assert sorted(p.name for p in target.parent.iterdir()) == ["tiny-bert"]
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
     assert (target / "saved_model.pb").exists() and (target / "assets" / "vocab.txt").exists()
 
 
