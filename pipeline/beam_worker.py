@@ -13,3 +13,11 @@ from pipeline import env
 env.configure()
 
 import tensorflow_text  # noqa: E402, F401  (registers the TF Text ops)
+
+import csv  # noqa: E402
+
+from preprocessing import datasets  # noqa: E402
+
+# CsvExampleGen's decoder uses Python's csv module, whose 128 KiB field limit the
+# main process raises (datasets.resolve_csv_input accepts 1 MB texts); workers need it too.
+csv.field_size_limit(max(csv.field_size_limit(), datasets.MAX_FIELD_BYTES))

@@ -183,11 +183,11 @@ def _decoded_lines(file: pathlib.Path) -> Iterator[str]:
 
 # Python's csv module refuses fields over 128 KiB by default; a long text is
 # valid input (Transform truncates it), so allow fields up to 1 GiB.
-_MAX_FIELD_BYTES = 1 << 30
+MAX_FIELD_BYTES = 1 << 30
 
 
 def _check_file(file: pathlib.Path, text_column: str, label_column: str) -> tuple[tuple[str, ...], int, set[str]]:
-    csv.field_size_limit(max(csv.field_size_limit(), _MAX_FIELD_BYTES))
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_BYTES))
     reader = csv.reader(_decoded_lines(file))
     try:
         first = next(reader, None)
