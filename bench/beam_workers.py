@@ -38,7 +38,7 @@ def write_data(path: pathlib.Path, scale: int, rows: int) -> int:
 
     snippets = datasets.snippet_rows()
     if rows > 0:
-        data = [snippets[i * len(snippets) // rows] for i in range(rows)]
+        data = datasets.evenly_spaced(snippets, rows)
     else:
         # Repeats get a copy number so each row hashes to its own split bucket.
         data = [(f"{text} ({copy})" if copy else text, label) for copy in range(scale) for text, label in snippets]

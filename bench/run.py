@@ -689,7 +689,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         texts = [t for t, _ in datasets.snippet_rows()]
         if args.rows:
-            texts = [texts[i * len(texts) // args.rows] for i in range(args.rows)]
+            texts = datasets.evenly_spaced(texts, args.rows)
         measure("P5", lambda: p5_transform_overhead(b, runs, texts))
         measure("P6", lambda: p6_orchestration(b, runs))
         measure("P7", lambda: p7_scaling(b, runs))

@@ -45,6 +45,11 @@ def snippet_rows(source: pathlib.Path | None = None) -> list[tuple[str, int]]:
     return rows
 
 
+def evenly_spaced(rows: Sequence, n: int) -> list:
+    """`n` items spread evenly over `rows` (the bundled snippets are sorted by rating: a prefix holds one class)."""
+    return [rows[i * len(rows) // n] for i in range(n)]
+
+
 def default_data_dir(limit: int = 0) -> pathlib.Path:
     """Materializes the bundled snippets as `text,label` CSV once and returns its directory.
 
@@ -58,7 +63,7 @@ def default_data_dir(limit: int = 0) -> pathlib.Path:
     if not csv_path.exists():
         rows = snippet_rows()
         if limit > 0:
-            rows = [rows[i * len(rows) // limit] for i in range(limit)]
+            rows = evenly_spaced(rows, limit)
         target.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:

@@ -62,7 +62,7 @@ def small_csv(tmp_path_factory) -> pathlib.Path:
     from preprocessing import datasets
 
     rows = datasets.snippet_rows()
-    rows = [rows[i * len(rows) // 200] for i in range(200)]
+    rows = datasets.evenly_spaced(rows, 200)
     path = tmp_path_factory.mktemp("data") / "reviews.csv"
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)

@@ -30,7 +30,7 @@ INT16X8_XFAIL = pytest.mark.xfail(
 def built(tmp_path_factory, tiny_encoder):
     """Trains the tiny classifier on 200 real snippets, exports it, and converts every variant once."""
     rows = datasets.snippet_rows()
-    rows = [(text, int(label)) for text, label in (rows[i * len(rows) // 200] for i in range(200))]
+    rows = [(text, int(label)) for text, label in datasets.evenly_spaced(rows, 200)]
     root = tmp_path_factory.mktemp("edge")
     transformed, _, _, export_dir = train_and_export(rows, tiny_encoder, CONFIG, root)
     loaded = edge.load_saved_model(export_dir)

@@ -71,7 +71,7 @@ def _examples(texts: list[bytes]) -> tf.Tensor:
 @pytest.fixture(scope="module")
 def signatures(tmp_path_factory, tiny_encoder):
     snippets = datasets.snippet_rows()
-    rows = [snippets[i * len(snippets) // 64] for i in range(64)]
+    rows = datasets.evenly_spaced(snippets, 64)
     transformed, transform_dir = analyze_and_transform(rows, tiny_encoder, CONFIG)
     root = tmp_path_factory.mktemp("fuzz_model")
     train_file = write_examples(transformed[:48], root / "train" / "data.gz")
