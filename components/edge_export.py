@@ -128,6 +128,7 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     result = edge.export_variants(
         loaded, assets, max_seq_length, class_names, representative, data, edge_models.uri,
         settings.variants, settings.max_accuracy_drop, push_dir,
+        pooling=cfg.model.pooling, group_outliers=settings.group_outliers,
     )
     edge_models.set_string_custom_property("pushed_dir", result.pushed_dir or "")
     edge_models.set_int_custom_property(

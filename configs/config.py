@@ -131,6 +131,9 @@ class ExportConfig:
         tfmot does not handle MultiHeadAttention/LayerNormalization; must stay false).
       variants: Which edge variants to build (float32, dynamic_range, float16,
         int8, int16x8, edgetpu, text).
+      group_outliers: Convert int8 and edgetpu with the hidden dimension split
+        into magnitude groups, each with its own int8 scale (trainers/grouped_graph.py);
+        false converts the plain graph.
     """
 
     edge: bool = True
@@ -138,6 +141,7 @@ class ExportConfig:
     representative_examples: int = 500
     qat: bool = False
     variants: tuple[str, ...] = ("float32", "dynamic_range", "float16", "int8", "int16x8", "edgetpu", "text")
+    group_outliers: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pipeline import predict
 from preprocessing import datasets, tokenizer as tok
 from tests.test_trainer import STRINGS
 from tests.transform_utils import train_and_export
-from trainers import edge, edgetpu
+from trainers import edge, edgetpu, grouped_graph
 
 CONFIG = load_config("configs/tiny.yaml")
 L = CONFIG.tokenizer.max_seq_length
@@ -38,14 +38,15 @@ def built(tmp_path_factory, tiny_encoder):
     representative = {k: np.stack([np.asarray(r[k]) for r in transformed[:160]]) for k in features.MODEL_INPUTS}
     eval_rows = [r for i, r in enumerate(rows) if i % 5 == 0]
     eval_data = edge.make_eval_data(loaded, [t for t, _ in eval_rows], np.array([y for _, y in eval_rows]), assets, L)
+    grouped, graph = edge.integer_graph(loaded, representative, L, CONFIG.model.pooling)
     models = {}
     for variant in edge.VARIANTS:
         try:
-            models[variant] = edge.convert(variant, loaded, assets, L, representative)
+            models[variant] = edge.convert(variant, loaded, assets, L, representative, grouped)
         except Exception as e:  # recorded so each variant's test reports its own failure
             models[variant] = e
     return {"loaded": loaded, "assets": assets, "models": models, "eval": eval_data, "root": root,
-            "representative": representative}
+            "representative": representative, "grouped": grouped, "graph": graph}
 
 
 def _model(built, variant) -> bytes:
@@ -94,6 +95,59 @@ def test_full_integer_variants_agree_with_float(built, variant):
     floating = edge.VariantRunner(_model(built, "float32")).predict(data)
     agreement = (quantized.argmax(axis=1) == floating.argmax(axis=1)).mean()
     assert agreement >= 0.95, f"{variant} agrees with float32 on {agreement:.2%} of {len(data.texts)} eval texts"
+
+
+def test_grouped_rewrite_is_the_same_function_as_the_saved_model(built):
+    assert built["grouped"] is not None, built["graph"]
+    assert "magnitude groups" in built["graph"]
+    difference = grouped_graph.float_parity(built["grouped"], built["loaded"].classifier, built["eval"].ids)
+    assert difference < 1e-5
+
+
+def _with_outlier(w: dict, dim: int, size: float) -> dict:
+    """The tiny classifier's weights with one residual dimension offset by `size`, as in pretrained BERT.
+
+    As in BERT, the LayerNorm that follows scales the ordinary dimensions up again
+    (the outlier inflates the variance it divides by), so they still carry the signal.
+    """
+    w = dict(w)
+    for i in (0, 1):
+        bias, gamma = f"layer_{i}/output/bias", f"layer_{i}/output_norm/gamma"
+        w[bias], w[gamma] = w[bias].copy(), w[gamma].copy()
+        w[bias][dim] += size
+        w[gamma] *= size / 4
+        w[gamma][dim] = 1.0
+    return w
+
+
+def test_magnitude_groups_isolate_an_outlier_dimension(built):
+    w = _with_outlier(grouped_graph.weights(built["loaded"].classifier), dim=5, size=200.0)
+    groups = grouped_graph.magnitude_groups(w, built["representative"], L, "mean")
+    assert sorted(np.concatenate(groups).tolist()) == list(range(w["embeddings/word_embeddings"].shape[1]))
+    assert groups[-1].tolist() == [5]
+    ids = {k: tf.constant(v[:16]) for k, v in built["eval"].ids.items()}
+    one = grouped_graph.forward(w, [np.concatenate(groups)], L, "mean")(**ids)["probabilities"].numpy()
+    split = grouped_graph.forward(w, groups, L, "mean")(**ids)["probabilities"].numpy()
+    np.testing.assert_allclose(split, one, atol=1e-5)
+
+
+def test_groups_keep_int8_close_to_float_when_a_dimension_is_an_outlier(built):
+    """The reason for the rewrite: one int8 scale per tensor loses the ordinary dimensions next to an outlier."""
+    w = _with_outlier(grouped_graph.weights(built["loaded"].classifier), dim=5, size=200.0)
+    groups = grouped_graph.magnitude_groups(w, built["representative"], L, "mean")
+    data = built["eval"]
+    reference = grouped_graph.forward(w, groups, L, "mean")(**{k: tf.constant(v) for k, v in data.ids.items()})
+    reference = reference["probabilities"].numpy()
+    errors = {}
+    for name, parts in (("one scale", [np.concatenate(groups)]), ("groups", groups)):
+        function = grouped_graph.concrete_function(grouped_graph.forward(w, parts, L, "mean"), L, None)
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([function], tf.Module())
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = edge._representative_dataset(built["representative"])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        probabilities = edge.VariantRunner(converter.convert()).predict(data)
+        errors[name] = float(np.mean(np.abs(probabilities - reference)))
+    assert errors["groups"] < 0.5 * errors["one scale"], errors
 
 
 def test_dynamic_range_is_smaller_and_exact_enough(built):

@@ -26,6 +26,11 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "edgetpu": ("ids", "full int8, int8 output, batch 1, static length, builtin int8 ops only"),
     "text": ("text", "FastBertTokenizer in the graph + dynamic-range classifier"),
 }
+# Variants converted from `integer_graph`'s grouped rewrite when there is one. int16x8 keeps
+# the plain graph: its 16-bit activations do not need groups (and TFLite has no int16 GELU).
+GROUPED_VARIANTS = ("int8", "edgetpu")
+# Largest |probability difference| from the SavedModel the float grouped rewrite may show.
+_GROUPED_PARITY = 1e-4
 # Name of the JSON entry edgeline adds to each .tflite's metadata list.
 METADATA_NAME = "edgeline"
 VOCAB_FILE = "vocab.txt"
@@ -122,6 +127,7 @@ def convert(
     assets: tok.TokenizerAssets,
     max_seq_length: int,
     representative: Mapping[str, np.ndarray] | None = None,
+    grouped: Callable | None = None,
 ) -> bytes:
     """Converts the SavedModel's classifier into one TFLite variant.
 
@@ -132,6 +138,8 @@ def convert(
       max_seq_length: Static sequence length of every id input (Transform's).
       representative: Transformed training examples (int ids, [n, max_seq_length]
         each) for calibrating the integer variants.
+      grouped: From `integer_graph`: the classifier with its hidden dimension in
+        magnitude groups, converted instead of the plain graph for int8 and edgetpu.
 
     Returns:
       The .tflite flatbuffer.
@@ -141,11 +149,16 @@ def convert(
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown edge variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    from trainers import grouped_graph
+
     classifier = loaded.classifier
+    batch = 1 if variant == "edgetpu" else None
     if variant == "text":
         function = _text_function(classifier, assets, max_seq_length)
+    elif grouped is not None and variant in GROUPED_VARIANTS:
+        function = grouped_graph.concrete_function(grouped, max_seq_length, batch)
     else:
-        function = _id_function(classifier, max_seq_length, batch=1 if variant == "edgetpu" else None)
+        function = _id_function(classifier, max_seq_length, batch)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], loaded)
     if variant in ("dynamic_range", "float16", "int8", "int16x8", "edgetpu", "text"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -172,6 +185,32 @@ def convert(
         # FastBertTokenizer's TFLite kernels are TF Text custom ops (see run()).
         converter.allow_custom_ops = True
     return converter.convert()
+
+
+def integer_graph(
+    loaded, representative: Mapping[str, np.ndarray], max_seq_length: int, pooling: str
+) -> tuple[Callable | None, str]:
+    """The classifier with its hidden dimension in magnitude groups (trainers/grouped_graph.py), if it applies.
+
+    Returns:
+      `(call, description)`; `call` is None, and the description says why, when
+      the encoder is not edgeline's BERT layout or the rewrite does not match the
+      SavedModel in float.
+    """
+    from trainers import grouped_graph
+
+    w = grouped_graph.weights(loaded.classifier)
+    if w is None:
+        return None, "plain graph: the encoder is not edgeline's BERT layout, so its hidden dimension cannot be grouped"
+    groups = grouped_graph.magnitude_groups(w, representative, max_seq_length, pooling)
+    call = grouped_graph.forward(w, groups, max_seq_length, pooling)
+    sample = {k: v[:32] for k, v in representative.items()}
+    difference = grouped_graph.float_parity(call, loaded.classifier, sample)
+    if difference > _GROUPED_PARITY:
+        return None, (f"plain graph: the grouped rewrite differs from the SavedModel by {difference:.2g} "
+                      f"in float (limit {_GROUPED_PARITY:g})")
+    sizes = ", ".join(str(len(g)) for g in groups)
+    return call, f"hidden dimension in {len(groups)} magnitude groups ({sizes} dims; float max Δp {difference:.1g})"
 
 
 def _representative_dataset(data: Mapping[str, np.ndarray]) -> Callable[[], Iterator[dict]]:
@@ -433,6 +472,8 @@ def export_variants(
     max_accuracy_drop: float,
     push_dir: str | pathlib.Path | None,
     latency_examples: int = 100,
+    pooling: str = "mean",
+    group_outliers: bool = True,
 ) -> ExportResult:
     """Builds, measures, gates and pushes every requested variant; writes the reports.
 
@@ -452,6 +493,9 @@ def export_variants(
       max_accuracy_drop: The gate, in accuracy points.
       push_dir: `runs/NAME/edge/<version>`, or None when the SavedModel was not pushed.
       latency_examples: Examples timed one by one per variant.
+      pooling: The classifier's pooling (config `model.pooling`), for the grouped rewrite.
+      group_outliers: Convert int8 and edgetpu from `integer_graph`'s grouped
+        rewrite (config `export.group_outliers`).
 
     Returns:
       The report, the Edge TPU report (None without the edgetpu variant) and
@@ -466,11 +510,16 @@ def export_variants(
     results: dict[str, dict] = {}
     tpu_report = None
     built: dict[str, bytes] = {}
+    grouped, graph = None, "plain graph (export.group_outliers is false)"
+    if group_outliers and any(v in GROUPED_VARIANTS for v in variants):
+        grouped, graph = integer_graph(loaded, representative, max_seq_length, pooling)
     for variant in variants:
         kind, description = VARIANTS[variant]
         results[variant] = {"input": kind, "description": description}
+        if variant in GROUPED_VARIANTS:
+            results[variant]["graph"] = graph
         try:
-            model = convert(variant, loaded, assets, max_seq_length, representative)
+            model = convert(variant, loaded, assets, max_seq_length, representative, grouped)
         except Exception as e:  # reported per variant; one failing variant must not hide the others
             results[variant].update(pushed=False, reason=f"conversion failed: {_first_line(e)}")
             continue
@@ -562,6 +611,9 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
             f"{cell('latency_ms_p50', '{:.2f}')} | {cell('latency_ms_p95', '{:.2f}')} | {'yes' if r.get('pushed') else 'no'} | "
             f"{r.get('reason') or ''} |"
         )
+    graphs = {r["graph"] for r in report["variants"].values() if r.get("graph")}
+    if graphs:
+        lines += ["", f"Integer graph ({', '.join(GROUPED_VARIANTS)}): {'; '.join(sorted(graphs))}."]
     if tpu_report is not None:
         lines += ["", "## Edge TPU", "", edgetpu.summarize(tpu_report) + ".",
                   f"Compiler: {tpu_report['compiler'].get('compiler')}."]
