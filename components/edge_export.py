@@ -126,7 +126,7 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     version = pushed_model.get_string_custom_property("pushed_version")
     push_dir = os.path.join(edge_dir, version) if blessed and pushed and version else None
     result = edge.export_variants(
-        loaded, assets, max_seq_length, class_names, representative, data, edge_models.uri,
+        saved_model_dir, assets, max_seq_length, class_names, representative, data, edge_models.uri,
         settings.variants, settings.max_accuracy_drop, push_dir,
         pooling=cfg.model.pooling, group_outliers=settings.group_outliers,
     )

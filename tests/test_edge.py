@@ -45,7 +45,7 @@ def built(tmp_path_factory, tiny_encoder):
             models[variant] = edge.convert(variant, loaded, assets, L, representative, grouped)
         except Exception as e:  # recorded so each variant's test reports its own failure
             models[variant] = e
-    return {"loaded": loaded, "assets": assets, "models": models, "eval": eval_data, "root": root,
+    return {"loaded": loaded, "export_dir": export_dir, "assets": assets, "models": models, "eval": eval_data, "root": root,
             "representative": representative, "grouped": grouped, "graph": graph}
 
 
@@ -160,7 +160,7 @@ def test_dynamic_range_is_smaller_and_exact_enough(built):
 
 def test_gate_blocks_an_impossible_threshold_and_reports_why(built, tmp_path):
     result = edge.export_variants(
-        built["loaded"], built["assets"], L, ["0", "1"], built["representative"], built["eval"],
+        built["export_dir"], built["assets"], L, ["0", "1"], built["representative"], built["eval"],
         tmp_path / "artifact", ["float16", "edgetpu"], max_accuracy_drop=-100.0, push_dir=tmp_path / "edge" / "1",
         latency_examples=3,
     )
@@ -175,11 +175,11 @@ def test_gate_blocks_an_impossible_threshold_and_reports_why(built, tmp_path):
     assert (tmp_path / "artifact" / "edgetpu_report.json").exists()
 
     loose = edge.export_variants(
-        built["loaded"], built["assets"], L, ["0", "1"], built["representative"], built["eval"],
+        built["export_dir"], built["assets"], L, ["0", "1"], built["representative"], built["eval"],
         tmp_path / "artifact2", ["float16"], max_accuracy_drop=100.0, push_dir=tmp_path / "edge" / "2",
         latency_examples=3,
     )
-    assert loose.report["variants"]["float16"]["pushed"] is True
+    assert loose.report["variants"]["float16"]["pushed"] is True, loose.report["variants"]["float16"]
     pushed = tmp_path / "edge" / "2" / "float16.tflite"
     assert (tmp_path / "edge" / "2" / "labels.txt").read_text() == "0\n1\n"
     rows = predict.predict_texts(pushed, ["a gorgeous, witty movie", ""])

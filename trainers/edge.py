@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import pathlib
 import time
 import zipfile
@@ -35,8 +36,9 @@ _GROUPED_PARITY = 1e-4
 METADATA_NAME = "edgeline"
 VOCAB_FILE = "vocab.txt"
 LABELS_FILE = "labels.txt"
-# Eval examples each variant answers in a child process before it is measured (see trainers/edge_probe.py).
-_PROBE_EXAMPLES = 16
+# Child processes that build and score variants at once (trainers/edge_worker.py): conversion
+# and TFLite inference keep one core busy each; more than 4 MiniLM children crowd memory.
+_MAX_WORKERS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,8 +321,38 @@ def _latency(runner: VariantRunner, data: EvalData, examples: int) -> tuple[floa
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
+def score(probabilities: np.ndarray, data: EvalData, model_bytes: int) -> dict:
+    """Accuracy figures of one variant's probabilities on the whole eval split, against the SavedModel.
+
+    Returns:
+      `bytes`, `accuracy`, `auc`, `accuracy_delta` (points vs the SavedModel),
+      `agreement` (share of identical predicted labels), `max_abs_prob_diff`, `examples`.
+    """
+    if not len(data.texts):
+        raise ValueError("the eval split is empty: there is nothing to measure edge variants on")
+    predicted = probabilities.argmax(axis=1)
+    reference_predicted = data.reference.argmax(axis=1)
+    accuracy = float(np.mean(predicted == data.labels))
+    reference_accuracy = float(np.mean(reference_predicted == data.labels))
+    return {
+        "bytes": model_bytes,
+        "accuracy": round(accuracy, 6),
+        "auc": _rounded(_auc(data.labels, probabilities)),
+        "accuracy_delta": round((accuracy - reference_accuracy) * 100.0, 4),
+        "agreement": round(float(np.mean(predicted == reference_predicted)), 6),
+        "max_abs_prob_diff": round(float(np.max(np.abs(probabilities - data.reference))), 6),
+        "examples": len(data.texts),
+    }
+
+
+def latency(model: bytes, data: EvalData, examples: int = 100) -> dict:
+    """`latency_ms_p50` and `latency_ms_p95`: one example at a time on a 1-thread interpreter."""
+    p50, p95 = _latency(VariantRunner(model, num_threads=1), data, examples)
+    return {"latency_ms_p50": round(p50, 3), "latency_ms_p95": round(p95, 3)}
+
+
 def evaluate(model: bytes, data: EvalData, latency_examples: int = 100, num_threads: int = 2) -> dict:
-    """Measures one variant on the whole eval split against the SavedModel.
+    """Measures one variant on the whole eval split against the SavedModel, in this process.
 
     Args:
       model: The .tflite flatbuffer.
@@ -329,29 +361,12 @@ def evaluate(model: bytes, data: EvalData, latency_examples: int = 100, num_thre
       num_threads: Threads of the interpreter that scores the whole split.
 
     Returns:
-      `bytes`, `accuracy`, `auc`, `accuracy_delta` (points vs the SavedModel),
-      `agreement` (share of identical predicted labels), `max_abs_prob_diff`,
-      `latency_ms_p50`, `latency_ms_p95`, `examples`.
+      `score`'s figures plus `latency_ms_p50` and `latency_ms_p95`.
     """
     if not len(data.texts):
         raise ValueError("the eval split is empty: there is nothing to measure edge variants on")
     probabilities = VariantRunner(model, num_threads).predict(data)
-    predicted = probabilities.argmax(axis=1)
-    reference_predicted = data.reference.argmax(axis=1)
-    accuracy = float(np.mean(predicted == data.labels))
-    reference_accuracy = float(np.mean(reference_predicted == data.labels))
-    p50, p95 = _latency(VariantRunner(model, num_threads=1), data, latency_examples)
-    return {
-        "bytes": len(model),
-        "accuracy": round(accuracy, 6),
-        "auc": _rounded(_auc(data.labels, probabilities)),
-        "accuracy_delta": round((accuracy - reference_accuracy) * 100.0, 4),
-        "agreement": round(float(np.mean(predicted == reference_predicted)), 6),
-        "max_abs_prob_diff": round(float(np.max(np.abs(probabilities - data.reference))), 6),
-        "latency_ms_p50": round(p50, 3),
-        "latency_ms_p95": round(p95, 3),
-        "examples": len(data.texts),
-    }
+    return {**score(probabilities, data, len(model)), **latency(model, data, latency_examples)}
 
 
 def reference_metrics(data: EvalData) -> dict:
@@ -451,6 +466,26 @@ def read_metadata(path: str | pathlib.Path) -> tuple[dict, dict[str, str]]:
     return info, files
 
 
+def package(
+    model: bytes, variant: str, assets: tok.TokenizerAssets, max_seq_length: int, class_names: Sequence[str]
+) -> bytes:
+    """A converted variant with what a device needs to use it: labels, tokenizer settings and (id input) the vocab."""
+    kind = VARIANTS[variant][0]
+    info = {
+        "variant": variant,
+        "input": kind,
+        "labels": list(class_names),
+        "max_seq_length": max_seq_length,
+        "lower_case": assets.lower_case,
+        "input_names": ["text"] if kind == "text" else list(features.MODEL_INPUTS),
+        "vocab_file": None if kind == "text" else VOCAB_FILE,
+    }
+    files = {LABELS_FILE: "\n".join(class_names) + "\n"}
+    if kind != "text":
+        files[VOCAB_FILE] = "\n".join(assets.vocab) + "\n"
+    return with_metadata(model, info, files)
+
+
 @dataclasses.dataclass(frozen=True)
 class ExportResult:
     """What `export_variants` measured and wrote."""
@@ -461,7 +496,7 @@ class ExportResult:
 
 
 def export_variants(
-    loaded,
+    saved_model_dir: str,
     assets: tok.TokenizerAssets,
     max_seq_length: int,
     class_names: Sequence[str],
@@ -474,14 +509,18 @@ def export_variants(
     latency_examples: int = 100,
     pooling: str = "mean",
     group_outliers: bool = True,
+    workers: int | None = None,
 ) -> ExportResult:
     """Builds, measures, gates and pushes every requested variant; writes the reports.
 
-    A variant that fails to convert, to run or to pass the gate is kept in the
+    Each variant is converted and scored on the whole eval split in a child
+    process (trainers/edge_worker.py), `workers` at a time; latencies are then
+    timed here one variant after another, so no two timings share the CPU. A
+    variant that fails to convert, to run or to pass the gate is kept in the
     report with its reason and is not pushed.
 
     Args:
-      loaded: The SavedModel (from `load_saved_model`).
+      saved_model_dir: The SavedModel whose `classifier` is converted.
       assets: Transform's vocab and casing.
       max_seq_length: Transform's sequence length.
       class_names: Class names in class-index order.
@@ -496,59 +535,42 @@ def export_variants(
       pooling: The classifier's pooling (config `model.pooling`), for the grouped rewrite.
       group_outliers: Convert int8 and edgetpu from `integer_graph`'s grouped
         rewrite (config `export.group_outliers`).
+      workers: Child processes at once; default: one per core, at most 4.
 
     Returns:
       The report, the Edge TPU report (None without the edgetpu variant) and
       the directory pushed to (None when nothing was pushed).
     """
-    from trainers import edge_probe, edgetpu
+    import tempfile
+
+    from trainers import edge_worker, edgetpu
 
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    labels_text = "\n".join(class_names) + "\n"
-    vocab_text = "\n".join(assets.vocab) + "\n"
+    workers = workers or min(_MAX_WORKERS, os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory(prefix="edgeline-edge-") as job_dir:
+        edge_worker.write_job(pathlib.Path(job_dir), saved_model_dir, assets.vocab, assets.lower_case,
+                              max_seq_length, class_names, representative, data, out_dir, pooling, group_outliers)
+        outcomes = edge_worker.run_all(pathlib.Path(job_dir), list(variants), workers)
     results: dict[str, dict] = {}
     tpu_report = None
-    built: dict[str, bytes] = {}
-    grouped, graph = None, "plain graph (export.group_outliers is false)"
-    if group_outliers and any(v in GROUPED_VARIANTS for v in variants):
-        grouped, graph = integer_graph(loaded, representative, max_seq_length, pooling)
     for variant in variants:
         kind, description = VARIANTS[variant]
-        results[variant] = {"input": kind, "description": description}
-        if variant in GROUPED_VARIANTS:
-            results[variant]["graph"] = graph
-        try:
-            model = convert(variant, loaded, assets, max_seq_length, representative, grouped)
-        except Exception as e:  # reported per variant; one failing variant must not hide the others
-            results[variant].update(pushed=False, reason=f"conversion failed: {_first_line(e)}")
+        entry = results[variant] = {"input": kind, "description": description}
+        outcome = outcomes[variant]
+        if outcome.get("graph"):
+            entry["graph"] = outcome["graph"]
+        path = out_dir / f"{variant}.tflite"
+        if variant == "edgetpu" and path.exists():
+            tpu_report = edgetpu.report(path.read_bytes(), out_dir / "edgetpu_compiler")
+        if "metrics" not in outcome:
+            entry.update(pushed=False, reason=outcome["reason"])
+            if path.exists():
+                entry["bytes"] = path.stat().st_size
             continue
-        info = {
-            "variant": variant,
-            "input": kind,
-            "labels": list(class_names),
-            "max_seq_length": max_seq_length,
-            "lower_case": assets.lower_case,
-            "input_names": ["text"] if kind == "text" else list(features.MODEL_INPUTS),
-            "vocab_file": None if kind == "text" else VOCAB_FILE,
-        }
-        files = {LABELS_FILE: labels_text} if kind == "text" else {LABELS_FILE: labels_text, VOCAB_FILE: vocab_text}
-        built[variant] = with_metadata(model, info, files)
-        (out_dir / f"{variant}.tflite").write_bytes(built[variant])
-        if variant == "edgetpu":
-            tpu_report = edgetpu.report(built[variant], out_dir / "edgetpu_compiler")
-    sample = min(len(data.texts), _PROBE_EXAMPLES)
-    probed = edge_probe.probe(out_dir, list(built), {k: v[:sample] for k, v in data.ids.items()}, data.texts[:sample])
-    for variant, model in built.items():
-        entry = results[variant]
-        try:
-            if probed.get(variant):
-                raise _ProbeFailure(probed[variant])
-            entry.update(evaluate(model, data, latency_examples))
-        except Exception as e:
-            reason = str(e) if isinstance(e, _ProbeFailure) else f"TFLite interpreter failed: {_first_line(e)}"
-            entry.update(bytes=len(model), pushed=False, reason=reason)
-            continue
+        model = path.read_bytes()
+        entry.update(outcome["metrics"])
+        entry.update(latency(model, data, latency_examples))
         passes, reason = gate(entry, max_accuracy_drop, blessed=push_dir is not None)
         entry["pushed"] = passes
         if reason:
@@ -557,8 +579,8 @@ def export_variants(
             target = pathlib.Path(push_dir)
             target.mkdir(parents=True, exist_ok=True)
             (target / f"{variant}.tflite").write_bytes(model)
-            (target / LABELS_FILE).write_text(labels_text)
-            (target / VOCAB_FILE).write_text(vocab_text)
+            (target / LABELS_FILE).write_text("\n".join(class_names) + "\n")
+            (target / VOCAB_FILE).write_text("\n".join(assets.vocab) + "\n")
             entry["path"] = str(target / f"{variant}.tflite")
     report = {
         "saved_model": reference_metrics(data),
@@ -575,11 +597,7 @@ def export_variants(
     return ExportResult(report, tpu_report, report["pushed_dir"])
 
 
-class _ProbeFailure(RuntimeError):
-    """A variant failed (or crashed) in the probe process; its message is the reason reported."""
-
-
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     text = str(error).strip()
     lines = [line for line in text.splitlines() if line.strip()]
     # tf.function errors open with "in user code:" and a stack; their cause comes last.

@@ -1,0 +1,144 @@
+"""Builds and scores each edge variant in a child process of its own, several at once.
+
+Two reasons for processes. Some TFLite converter passes and kernels abort the
+whole process (SIGABRT from a CHECK, e.g. on degenerate quantization ranges)
+instead of raising, so a crash must cost only its variant. And calibration and
+TFLite inference each keep one core busy, so variants built side by side
+finish sooner: on 2 cores, two at a time halves EdgeExport's time.
+
+Child protocol: `python -m trainers.edge_worker JOB_DIR VARIANT` reads
+`JOB_DIR/job.json` and `JOB_DIR/data.npz` (written by `write_job`), writes the
+packaged model to `OUT_DIR/VARIANT.tflite` and its outcome to
+`JOB_DIR/VARIANT.json`: `{"graph": ..., "metrics": {...}}` from `edge.score`,
+or `{"graph": ..., "reason": ...}`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+from typing import Mapping, Sequence
+
+import numpy as np
+
+# A child that has not finished by then is stopped and its variant reported as timed out
+# (the default run's slowest variant takes about 3 minutes).
+_TIMEOUT_SECONDS = 3 * 3600
+_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def write_job(
+    job_dir: pathlib.Path,
+    saved_model_dir: str,
+    vocab: Sequence[str],
+    lower_case: bool,
+    max_seq_length: int,
+    class_names: Sequence[str],
+    representative: Mapping[str, np.ndarray],
+    data,
+    out_dir: pathlib.Path,
+    pooling: str,
+    group_outliers: bool,
+) -> None:
+    """Writes what every child needs: settings as JSON, arrays (and eval texts) as one .npz."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    (job_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    job = {
+        "saved_model_dir": str(saved_model_dir), "lower_case": lower_case, "max_seq_length": max_seq_length,
+        "class_names": list(class_names), "out_dir": str(out_dir), "pooling": pooling,
+        "group_outliers": group_outliers,
+    }
+    (job_dir / "job.json").write_text(json.dumps(job))
+    arrays = {f"representative/{k}": v for k, v in representative.items()}
+    arrays.update({f"ids/{k}": v for k, v in data.ids.items()})
+    np.savez(job_dir / "data.npz", labels=data.labels, reference=data.reference,
+             texts=np.array([t.encode("utf-8") for t in data.texts], dtype=object), **arrays)
+
+
+def run_all(job_dir: pathlib.Path, variants: Sequence[str], workers: int) -> dict[str, dict]:
+    """Builds and scores `variants` in child processes, `workers` at a time.
+
+    Returns:
+      Variant name -> the child's outcome (`graph` and `metrics`, or `reason`).
+    """
+    out_dir = pathlib.Path(json.loads((job_dir / "job.json").read_text())["out_dir"])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        outcomes = dict(zip(variants, pool.map(lambda v: _run_one(job_dir, out_dir, v), variants)))
+    return outcomes
+
+
+def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_USE_LEGACY_KERAS="1")
+    logging.info("edge variant %s: building and scoring in a child process", variant)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "trainers.edge_worker", str(job_dir), variant],
+            capture_output=True, text=True, timeout=_TIMEOUT_SECONDS, env=env, cwd=_ROOT,
+        )
+    except subprocess.TimeoutExpired:
+        return {"reason": f"building and scoring took longer than {_TIMEOUT_SECONDS // 60} minutes; stopped"}
+    result = job_dir / f"{variant}.json"
+    if result.exists():
+        outcome = json.loads(result.read_text())
+        logging.info("edge variant %s: %s", variant, outcome.get("reason") or "scored")
+        return outcome
+    built = (out_dir / f"{variant}.tflite").exists()
+    if proc.returncode < 0:
+        where = "the TFLite interpreter" if built else "the TFLite converter"
+        cause = f"{where} crashed the process ({signal.Signals(-proc.returncode).name}) on this variant"
+    else:
+        last = (proc.stderr.strip().splitlines() or [""])[-1][:300]
+        cause = f"the variant's process failed (exit {proc.returncode}): {last}"
+    logging.warning("edge variant %s: %s", variant, cause)
+    return {"reason": cause}
+
+
+def _main(job_dir: str, variant: str) -> int:
+    from pipeline import env
+
+    env.configure()
+    from preprocessing import tokenizer as tok
+    from trainers import edge
+
+    job_path = pathlib.Path(job_dir)
+    job = json.loads((job_path / "job.json").read_text())
+    with np.load(job_path / "data.npz", allow_pickle=True) as npz:
+        representative = {k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith("representative/")}
+        data = edge.EvalData(
+            texts=[t.decode("utf-8") for t in npz["texts"]], labels=npz["labels"],
+            ids={k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith("ids/")}, reference=npz["reference"],
+        )
+    assets = tok.TokenizerAssets(vocab=tok.read_vocab(job_path / "vocab.txt"), lower_case=job["lower_case"])
+    length = job["max_seq_length"]
+    outcome: dict = {}
+    stage = "conversion failed"
+    try:
+        loaded = edge.load_saved_model(job["saved_model_dir"])
+        grouped = None
+        if variant in edge.GROUPED_VARIANTS:
+            if job["group_outliers"]:
+                grouped, outcome["graph"] = edge.integer_graph(loaded, representative, length, job["pooling"])
+            else:
+                outcome["graph"] = "plain graph (export.group_outliers is false)"
+        model = edge.convert(variant, loaded, assets, length, representative, grouped)
+        model = edge.package(model, variant, assets, length, job["class_names"])
+        (pathlib.Path(job["out_dir"]) / f"{variant}.tflite").write_bytes(model)
+        stage = "TFLite interpreter failed"
+        probabilities = edge.VariantRunner(model, num_threads=1).predict(data)
+        if not np.all(np.isfinite(probabilities)):
+            raise ValueError("non-finite probabilities")
+        outcome["metrics"] = edge.score(probabilities, data, len(model))
+    except Exception as e:  # reported in the variant's row; one failing variant must not hide the others
+        outcome["reason"] = f"{stage}: {edge.first_line(e)}"
+    (job_path / f"{variant}.json").write_text(json.dumps(outcome))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(*sys.argv[1:]))
