@@ -20,10 +20,6 @@ L = CONFIG.tokenizer.max_seq_length
 # The text variant runs the dynamic-range classifier (int8 weights), so its
 # probabilities match serve_text to within weight-quantization error, not float eps.
 TEXT_ATOL = 0.02
-INT16X8_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="TFLite 2.16 quantizes LayerNorm's SQUARED_DIFFERENCE to int16 but has no int16 kernel for it",
-)
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +35,17 @@ def built(tmp_path_factory, tiny_encoder):
     eval_rows = [r for i, r in enumerate(rows) if i % 5 == 0]
     eval_data = edge.make_eval_data(loaded, [t for t, _ in eval_rows], np.array([y for _, y in eval_rows]), assets, L)
     grouped, graph = edge.integer_graph(loaded, representative, L, CONFIG.model.pooling)
+    int16, int16_description = edge.int16_graph(loaded, representative, L, CONFIG.model.pooling)
     models = {}
     for variant in edge.VARIANTS:
         try:
-            models[variant] = edge.convert(variant, loaded, assets, L, representative, grouped)
+            rewrite = int16 if variant in edge.INT16_VARIANTS else grouped
+            models[variant] = edge.convert(variant, loaded, assets, L, representative, rewrite)
         except Exception as e:  # recorded so each variant's test reports its own failure
             models[variant] = e
     return {"loaded": loaded, "export_dir": export_dir, "assets": assets, "models": models, "eval": eval_data, "root": root,
-            "representative": representative, "grouped": grouped, "graph": graph}
+            "representative": representative, "grouped": grouped, "graph": graph, "int16": int16,
+            "int16_description": int16_description}
 
 
 def _model(built, variant) -> bytes:
@@ -56,8 +55,7 @@ def _model(built, variant) -> bytes:
     return model
 
 
-@pytest.mark.parametrize("variant", [pytest.param(v, marks=INT16X8_XFAIL) if v == "int16x8" else v
-                                     for v in edge.VARIANTS])
+@pytest.mark.parametrize("variant", list(edge.VARIANTS))
 def test_variant_converts_and_runs(built, variant):
     runner = edge.VariantRunner(_model(built, variant))
     batch = STRINGS if runner.takes_text else edge.tokenize(STRINGS, built["assets"], L)
@@ -88,13 +86,29 @@ def test_dense_tokenization_equals_transform(built):
         np.testing.assert_array_equal(dense[name].numpy(), reference[name].numpy())
 
 
-@pytest.mark.parametrize("variant", ["int8", "edgetpu"])
+@pytest.mark.parametrize("variant", ["int8", "edgetpu", "int16x8"])
 def test_full_integer_variants_agree_with_float(built, variant):
     data = built["eval"]
     quantized = edge.VariantRunner(_model(built, variant)).predict(data)
     floating = edge.VariantRunner(_model(built, "float32")).predict(data)
     agreement = (quantized.argmax(axis=1) == floating.argmax(axis=1)).mean()
     assert agreement >= 0.95, f"{variant} agrees with float32 on {agreement:.2%} of {len(data.texts)} eval texts"
+
+
+def test_int16_rewrite_stays_within_its_stated_float_tolerance(built):
+    """The int16 graph swaps exact GELU for its tanh approximation; nothing else may change."""
+    assert built["int16"] is not None, built["int16_description"]
+    difference = grouped_graph.float_parity(built["int16"], built["loaded"].classifier, built["eval"].ids)
+    assert difference < edge._INT16_PARITY
+
+
+def test_int16x8_has_no_op_without_an_int16_kernel(built):
+    """TFLite 2.16 has no int16 GELU or SQUARED_DIFFERENCE, and its int16 SUM and DIV give wrong values."""
+    interpreter = edge.make_interpreter(_model(built, "int16x8"))
+    int16_ops = {op["op_name"] for op in interpreter._get_ops_details()
+                 if any(interpreter._get_tensor_details(t, 0)["dtype"] == np.int16 for t in op["outputs"])}
+    assert "FULLY_CONNECTED" in int16_ops
+    assert not int16_ops & {"GELU", "SQUARED_DIFFERENCE", "SUM", "DIV"}, int16_ops
 
 
 def test_grouped_rewrite_is_the_same_function_as_the_saved_model(built):

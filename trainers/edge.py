@@ -27,11 +27,14 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "edgetpu": ("ids", "full int8, int8 output, batch 1, static length, builtin int8 ops only"),
     "text": ("text", "FastBertTokenizer in the graph + dynamic-range classifier"),
 }
-# Variants converted from `integer_graph`'s grouped rewrite when there is one. int16x8 keeps
-# the plain graph: its 16-bit activations do not need groups (and TFLite has no int16 GELU).
+# Variants converted from `integer_graph`'s grouped rewrite when there is one.
 GROUPED_VARIANTS = ("int8", "edgetpu")
+# Converted from `int16_graph`'s rewrite when there is one (16-bit activations need no groups).
+INT16_VARIANTS = ("int16x8",)
 # Largest |probability difference| from the SavedModel the float grouped rewrite may show.
 _GROUPED_PARITY = 1e-4
+# The same for the int16 rewrite, whose tanh-approximate GELU moves probabilities by ~1e-3.
+_INT16_PARITY = 1e-2
 # Name of the JSON entry edgeline adds to each .tflite's metadata list.
 METADATA_NAME = "edgeline"
 VOCAB_FILE = "vocab.txt"
@@ -140,8 +143,8 @@ def convert(
       max_seq_length: Static sequence length of every id input (Transform's).
       representative: Transformed training examples (int ids, [n, max_seq_length]
         each) for calibrating the integer variants.
-      grouped: From `integer_graph`: the classifier with its hidden dimension in
-        magnitude groups, converted instead of the plain graph for int8 and edgetpu.
+      grouped: From `integer_graph` (int8, edgetpu) or `int16_graph` (int16x8): the
+        classifier rewritten for integer kernels, converted instead of the plain graph.
 
     Returns:
       The .tflite flatbuffer.
@@ -157,7 +160,7 @@ def convert(
     batch = 1 if variant == "edgetpu" else None
     if variant == "text":
         function = _text_function(classifier, assets, max_seq_length)
-    elif grouped is not None and variant in GROUPED_VARIANTS:
+    elif grouped is not None and variant in GROUPED_VARIANTS + INT16_VARIANTS:
         function = grouped_graph.concrete_function(grouped, max_seq_length, batch)
     else:
         function = _id_function(classifier, max_seq_length, batch)
@@ -213,6 +216,30 @@ def integer_graph(
                       f"in float (limit {_GROUPED_PARITY:g})")
     sizes = ", ".join(str(len(g)) for g in groups)
     return call, f"hidden dimension in {len(groups)} magnitude groups ({sizes} dims; float max Δp {difference:.1g})"
+
+
+def int16_graph(loaded, representative: Mapping[str, np.ndarray], max_seq_length: int, pooling: str
+                ) -> tuple[Callable | None, str]:
+    """The classifier built only from ops with correct TFLite int16 kernels (`grouped_graph.forward(int16=True)`).
+
+    Returns:
+      `(call, description)`; `call` is None, and the description says why, when
+      the encoder is not edgeline's BERT layout or the rewrite strays from the
+      SavedModel in float by more than `_INT16_PARITY`.
+    """
+    from trainers import grouped_graph
+
+    w = grouped_graph.weights(loaded.classifier)
+    if w is None:
+        return None, "plain graph: the encoder is not edgeline's BERT layout, so it cannot be rewritten for int16"
+    hidden = w["embeddings/word_embeddings"].shape[1]
+    call = grouped_graph.forward(w, [np.arange(hidden)], max_seq_length, pooling, int16=True)
+    sample = {k: v[:32] for k, v in representative.items()}
+    difference = grouped_graph.float_parity(call, loaded.classifier, sample)
+    if difference > _INT16_PARITY:
+        return None, (f"plain graph: the int16 rewrite differs from the SavedModel by {difference:.2g} "
+                      f"in float (limit {_INT16_PARITY:g})")
+    return call, f"int16 kernels' graph: sums as matmuls, tanh-approximate GELU (float max Δp {difference:.1g})"
 
 
 def _representative_dataset(data: Mapping[str, np.ndarray]) -> Callable[[], Iterator[dict]]:
@@ -629,9 +656,9 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
             f"{cell('latency_ms_p50', '{:.2f}')} | {cell('latency_ms_p95', '{:.2f}')} | {'yes' if r.get('pushed') else 'no'} | "
             f"{r.get('reason') or ''} |"
         )
-    graphs = {r["graph"] for r in report["variants"].values() if r.get("graph")}
-    if graphs:
-        lines += ["", f"Integer graph ({', '.join(GROUPED_VARIANTS)}): {'; '.join(sorted(graphs))}."]
+    if any(r.get("graph") for r in report["variants"].values()):
+        lines += ["", "Integer graphs:"] + [f"- {name}: {r['graph']}" for name, r in report["variants"].items()
+                                             if r.get("graph")]
     if tpu_report is not None:
         lines += ["", "## Edge TPU", "", edgetpu.summarize(tpu_report) + ".",
                   f"Compiler: {tpu_report['compiler'].get('compiler')}."]

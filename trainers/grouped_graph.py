@@ -52,6 +52,7 @@ def forward(
     max_seq_length: int,
     pooling: str,
     residuals: list | None = None,
+    int16: bool = False,
 ) -> Callable[..., dict[str, tf.Tensor]]:
     """The classifier as a function of int32 ids, with hidden-size tensors split by `groups`.
 
@@ -61,6 +62,11 @@ def forward(
       max_seq_length: Static sequence length.
       pooling: `mean` or `cls`, as the classifier was built (config `model.pooling`).
       residuals: If a list, each layer's pre-LayerNorm residual sum (one group) is appended to it.
+      int16: Build only from ops whose TFLite int16 kernels are right (for int16x8): sums as
+        matmuls with ones, divisions as products with rsqrt², and GELU's tanh approximation
+        written as x·sigmoid(2z), since TFLite 2.16 has no int16 GELU or SQUARED_DIFFERENCE
+        and its int16 SUM and DIV kernels return wrong values. Not the identical function:
+        the approximation moves probabilities by about 1e-3.
 
     Returns:
       `f(input_word_ids, input_mask, input_type_ids) -> {"probabilities": [batch, classes]}`.
@@ -71,6 +77,27 @@ def forward(
     groups = [np.asarray(g) for g in groups]
     length = max_seq_length
     const = lambda a: tf.constant(np.asarray(a, np.float32))  # noqa: E731
+
+    def reduce_sum(x, axis, keepdims=False):
+        if not int16:
+            return tf.reduce_sum(x, axis=axis, keepdims=keepdims)
+        rank = x.shape.rank
+        if axis % rank != rank - 1:
+            x = tf.transpose(x, [i for i in range(rank) if i != axis % rank] + [axis % rank])
+        n = x.shape[-1]
+        out = tf.reshape(tf.matmul(tf.reshape(x, [-1, n]), tf.ones([n, 1])), tf.shape(x)[:-1])
+        return tf.expand_dims(out, -1) if keepdims else out
+
+    def divide(x, y):
+        if not int16:
+            return x / y
+        r = tf.math.rsqrt(y)
+        return x * r * r
+
+    def gelu(x):
+        if not int16:
+            return tf.nn.gelu(x, approximate=False)
+        return x * tf.sigmoid(2.0 * math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x))
 
     def total(tensors):
         out = tensors[0]
@@ -85,9 +112,9 @@ def forward(
         return [tf.matmul(x, const(kernel[:, g])) + const(bias[g]) for g in groups]
 
     def layer_norm(parts, gamma, beta):
-        mean = total([tf.reduce_sum(p, axis=-1, keepdims=True) for p in parts]) * (1.0 / hidden)
+        mean = total([reduce_sum(p, -1, keepdims=True) for p in parts]) * (1.0 / hidden)
         centred = [p - mean for p in parts]
-        variance = total([tf.reduce_sum(c * c, axis=-1, keepdims=True) for c in centred]) * (1.0 / hidden)
+        variance = total([reduce_sum(c * c, -1, keepdims=True) for c in centred]) * (1.0 / hidden)
         scale = tf.math.rsqrt(variance + _LAYER_NORM_EPS)
         return [c * scale * const(gamma[g]) + const(beta[g]) for c, g in zip(centred, groups)]
 
@@ -115,16 +142,14 @@ def forward(
             query, key, value = project("query") * (1.0 / math.sqrt(head_size)), project("key"), project("value")
             # Padding masked after the softmax, as trainers/bert_encoder._MaskedAttention does.
             probabilities = tf.nn.softmax(tf.matmul(query, key, transpose_b=True), axis=-1) * key_mask
-            probabilities = probabilities / tf.maximum(tf.reduce_sum(probabilities, axis=-1, keepdims=True), 1e-9)
+            probabilities = divide(probabilities, tf.maximum(reduce_sum(probabilities, -1, keepdims=True), 1e-9))
             context = tf.reshape(tf.transpose(tf.matmul(probabilities, value), [0, 2, 1, 3]), [-1, hidden])
             attended = dense_to_groups(context, w[a + "attention_output/kernel"].reshape(hidden, hidden),
                                        w[a + "attention_output/bias"])
             p = f"layer_{i}/"
             parts = layer_norm([x + y for x, y in zip(parts, attended)], w[p + "attention_norm/gamma"],
                                w[p + "attention_norm/beta"])
-            intermediate = tf.nn.gelu(
-                dense_from_groups(parts, w[p + "intermediate/kernel"], w[p + "intermediate/bias"]), approximate=False
-            )
+            intermediate = gelu(dense_from_groups(parts, w[p + "intermediate/kernel"], w[p + "intermediate/bias"]))
             sums = [x + y for x, y in zip(parts, dense_to_groups(intermediate, w[p + "output/kernel"],
                                                                   w[p + "output/bias"]))]
             if residuals is not None:
@@ -134,9 +159,9 @@ def forward(
         if pooling == "mean":
             # The head is linear, so it is applied per group before dividing by the token count.
             rows = tf.reshape(mask, [-1, 1])
-            summed = [tf.reduce_sum(tf.reshape(x * rows, [batch, length, len(g)]), axis=1) for x, g in zip(parts, groups)]
+            summed = [reduce_sum(tf.reshape(x * rows, [batch, length, len(g)]), 1) for x, g in zip(parts, groups)]
             logits = total([tf.matmul(s, const(head_kernel[g])) for s, g in zip(summed, groups)])
-            logits = logits / tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0) + const(head_bias)
+            logits = divide(logits, tf.maximum(reduce_sum(mask, 1, keepdims=True), 1.0)) + const(head_bias)
         elif pooling == "cls":
             first = [tf.reshape(x, [batch, length, len(g)])[:, 0] for x, g in zip(parts, groups)]
             pooled = tf.tanh(dense_from_groups(first, w["pooler/kernel"], w["pooler/bias"]))
