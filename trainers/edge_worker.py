@@ -104,9 +104,7 @@ def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict
 
 
 def _main(job_dir: str, variant: str) -> int:
-    from pipeline import env
-
-    env.configure()
+    # TF_USE_LEGACY_KERAS and the log level come from `_run_one`'s environment, set before TensorFlow loads.
     from preprocessing import tokenizer as tok
     from trainers import edge
 
