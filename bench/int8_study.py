@@ -98,6 +98,12 @@ def _measure(recipe: str, size: int) -> dict:
     return row
 
 
+def _reference() -> dict:
+    from trainers import edge
+
+    return edge.reference_metrics(_STATE["data"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-name", default="default")
@@ -116,13 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_workers=args.workers, mp_context=multiprocessing.get_context("spawn"),
         initializer=_load, initargs=(run_dir, max(size for _, size in runs)),
     ) as pool:
+        reference = pool.submit(_reference)
         rows = list(pool.map(_measure, *zip(*runs)))
-    from trainers import edge
-
-    _load(run_dir, 1)
     out = pathlib.Path(args.out)
     result = {"measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "run": str(run_dir), "saved_model": edge.reference_metrics(_STATE["data"]), "rows": rows}
+              "run": str(run_dir), "saved_model": reference.result(), "rows": rows}
     (out / "int8_study.json").write_text(json.dumps(result, indent=2) + "\n")
     ref = result["saved_model"]
     lines = [

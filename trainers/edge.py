@@ -209,11 +209,9 @@ def integer_graph(
         return None, "plain graph: the encoder is not edgeline's BERT layout, so its hidden dimension cannot be grouped"
     groups = grouped_graph.magnitude_groups(w, representative, max_seq_length, pooling)
     call = grouped_graph.forward(w, groups, max_seq_length, pooling)
-    sample = {k: v[:32] for k, v in representative.items()}
-    difference = grouped_graph.float_parity(call, loaded.classifier, sample)
-    if difference > _GROUPED_PARITY:
-        return None, (f"plain graph: the grouped rewrite differs from the SavedModel by {difference:.2g} "
-                      f"in float (limit {_GROUPED_PARITY:g})")
+    difference, mismatch = _float_mismatch(call, loaded, representative, _GROUPED_PARITY, "grouped")
+    if mismatch:
+        return None, mismatch
     sizes = ", ".join(str(len(g)) for g in groups)
     return call, f"hidden dimension in {len(groups)} magnitude groups ({sizes} dims; float max Δp {difference:.1g})"
 
@@ -234,12 +232,23 @@ def int16_graph(loaded, representative: Mapping[str, np.ndarray], max_seq_length
         return None, "plain graph: the encoder is not edgeline's BERT layout, so it cannot be rewritten for int16"
     hidden = w["embeddings/word_embeddings"].shape[1]
     call = grouped_graph.forward(w, [np.arange(hidden)], max_seq_length, pooling, int16=True)
+    difference, mismatch = _float_mismatch(call, loaded, representative, _INT16_PARITY, "int16")
+    if mismatch:
+        return None, mismatch
+    return call, f"int16 kernels' graph: sums as matmuls, tanh-approximate GELU (float max Δp {difference:.1g})"
+
+
+def _float_mismatch(call, loaded, representative: Mapping[str, np.ndarray], limit: float, name: str
+                    ) -> tuple[float, str | None]:
+    """The rewrite's largest probability difference from the SavedModel in float, and why it is too large (or None)."""
+    from trainers import grouped_graph
+
     sample = {k: v[:32] for k, v in representative.items()}
     difference = grouped_graph.float_parity(call, loaded.classifier, sample)
-    if difference > _INT16_PARITY:
-        return None, (f"plain graph: the int16 rewrite differs from the SavedModel by {difference:.2g} "
-                      f"in float (limit {_INT16_PARITY:g})")
-    return call, f"int16 kernels' graph: sums as matmuls, tanh-approximate GELU (float max Δp {difference:.1g})"
+    if difference > limit:
+        return difference, (f"plain graph: the {name} rewrite differs from the SavedModel by {difference:.2g} "
+                            f"in float (limit {limit:g})")
+    return difference, None
 
 
 def _representative_dataset(data: Mapping[str, np.ndarray]) -> Callable[[], Iterator[dict]]:
@@ -390,8 +399,6 @@ def evaluate(model: bytes, data: EvalData, latency_examples: int = 100, num_thre
     Returns:
       `score`'s figures plus `latency_ms_p50` and `latency_ms_p95`.
     """
-    if not len(data.texts):
-        raise ValueError("the eval split is empty: there is nothing to measure edge variants on")
     probabilities = VariantRunner(model, num_threads).predict(data)
     return {**score(probabilities, data, len(model)), **latency(model, data, latency_examples)}
 
@@ -507,10 +514,15 @@ def package(
         "input_names": ["text"] if kind == "text" else list(features.MODEL_INPUTS),
         "vocab_file": None if kind == "text" else VOCAB_FILE,
     }
-    files = {LABELS_FILE: "\n".join(class_names) + "\n"}
+    files = {LABELS_FILE: _lines(class_names)}
     if kind != "text":
-        files[VOCAB_FILE] = "\n".join(assets.vocab) + "\n"
+        files[VOCAB_FILE] = _lines(assets.vocab)
     return with_metadata(model, info, files)
+
+
+def _lines(items: Sequence[str]) -> str:
+    """labels.txt / vocab.txt content: one item a line."""
+    return "\n".join(items) + "\n"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -606,8 +618,8 @@ def export_variants(
             target = pathlib.Path(push_dir)
             target.mkdir(parents=True, exist_ok=True)
             (target / f"{variant}.tflite").write_bytes(model)
-            (target / LABELS_FILE).write_text("\n".join(class_names) + "\n")
-            (target / VOCAB_FILE).write_text("\n".join(assets.vocab) + "\n")
+            (target / LABELS_FILE).write_text(_lines(class_names))
+            (target / VOCAB_FILE).write_text(_lines(assets.vocab))
             entry["path"] = str(target / f"{variant}.tflite")
     report = {
         "saved_model": reference_metrics(data),
