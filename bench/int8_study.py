@@ -52,13 +52,13 @@ def _representative(run_dir: pathlib.Path, count: int) -> dict:
 
 def _convert(recipe: str, loaded, representative: dict, max_seq_length: int, pooling: str) -> tuple[bytes, str]:
     """The int8 variant by `recipe`: `plain` (the classifier as trained) or `grouped` (EdgeExport's rewrite)."""
-    from trainers import edge
+    from edge import rewrites, variants
 
     if recipe == "plain":
-        return edge.convert("int8", loaded, None, max_seq_length, representative), "plain graph"
+        return variants.convert("int8", loaded, None, max_seq_length, representative), "plain graph"
     if recipe == "grouped":
-        call, graph = edge.integer_graph(loaded, representative, max_seq_length, pooling)
-        return edge.convert("int8", loaded, None, max_seq_length, representative, call), graph
+        call, graph = rewrites.integer_graph(loaded, representative, max_seq_length, pooling)
+        return variants.convert("int8", loaded, None, max_seq_length, representative, call), graph
     raise ValueError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
 
 
@@ -71,37 +71,37 @@ def _load(run_dir: pathlib.Path, calibration: int) -> None:
     import numpy as np
 
     from bench.run import Bench
-    from trainers import edge
+    from edge import eval_data
     from trainers.export import read_class_names
 
     b = Bench(run_dir, repeats=1, out=lambda _: None)
     class_names = read_class_names(str(b.saved_model_dir))
     labels = np.array([class_names.index(y) for y in b.eval_labels])
     _STATE.update(
-        bench=b, data=edge.make_eval_data(b.loaded, b.eval_texts, labels, b.assets, b.max_seq_length),
+        bench=b, data=eval_data.make_eval_data(b.loaded, b.eval_texts, labels, b.assets, b.max_seq_length),
         representative=_representative(run_dir, calibration),
     )
 
 
 def _measure(recipe: str, size: int) -> dict:
-    from trainers import edge
+    from edge import runtime, scoring
 
     b, data = _STATE["bench"], _STATE["data"]
     representative = {k: v[:size] for k, v in _STATE["representative"].items()}
     start = time.perf_counter()
     model, graph = _convert(recipe, b.loaded, representative, b.max_seq_length, b.config["model"]["pooling"])
     seconds = time.perf_counter() - start
-    probabilities = edge.VariantRunner(model, num_threads=1).predict(data)
+    probabilities = runtime.VariantRunner(model, num_threads=1).predict(data)
     row = {"recipe": recipe, "calibration": size, "graph": graph, "convert_seconds": round(seconds, 1),
-           **edge.score(probabilities, data, len(model))}
+           **scoring.score(probabilities, data, len(model))}
     print(json.dumps(row), flush=True)
     return row
 
 
 def _reference() -> dict:
-    from trainers import edge
+    from edge import scoring
 
-    return edge.reference_metrics(_STATE["data"])
+    return scoring.reference_metrics(_STATE["data"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"on the run's pushed SavedModel: accuracy {ref['accuracy']:.4f} on {ref['examples']} eval examples. "
         "Every row is EdgeExport's `int8` variant (int8 weights and activations, float I/O) converted with the "
         "recipe from the first N transformed training examples and scored on the whole eval split. "
-        "`grouped` is what EdgeExport ships (`trainers/grouped_graph.py`); `plain` converts the classifier as trained.",
+        "`grouped` is what EdgeExport ships (`edge/grouped_graph.py`); `plain` converts the classifier as trained.",
         "",
         "| recipe | calibration examples | accuracy | Δ acc (pts) | agreement | max Δp | convert s | graph |",
         "|---|---:|---:|---:|---:|---:|---:|---|",

@@ -86,9 +86,9 @@ class Bench:
     def __init__(self, run_dir: pathlib.Path, repeats: int, out: Callable[[str], None]):
         import numpy as np
 
+        from edge import variants
         from pipeline import results
         from preprocessing import tokenizer as tok
-        from trainers import edge
 
         self.run_dir = run_dir
         self.repeats = repeats
@@ -96,7 +96,7 @@ class Bench:
         self.summary = json.loads((run_dir / "summary.json").read_text())
         self.config = self.summary["config"]
         self.saved_model_dir = pathlib.Path(self.summary["latest_pushed_model"])
-        self.loaded = edge.load_saved_model(str(self.saved_model_dir))
+        self.loaded = variants.load_saved_model(str(self.saved_model_dir))
         self.max_seq_length = int(self.config["tokenizer"]["max_seq_length"])
         from trainers import encoders
 
@@ -132,14 +132,14 @@ def p1_tokenization_in_graph(b: Bench) -> dict:
     """serve_text latency / the same classifier's latency on pre-tokenized ids (batch 1 and 32)."""
     import tensorflow as tf
 
-    from trainers import edge
+    from edge import eval_data, variants
 
-    ids_fn = edge._id_function(b.loaded.classifier, b.max_seq_length, None)
+    ids_fn = variants._id_function(b.loaded.classifier, b.max_seq_length, None)
     result = {}
     for size in (1, 32):
         batches = [b.text_batch(i, size) for i in range(LATENCY_CALLS + 2)]
         text_tensors = [tf.constant(t) for t in batches]
-        id_tensors = [edge.tokenize(t, b.assets, b.max_seq_length) for t in batches]
+        id_tensors = [eval_data.tokenize(t, b.assets, b.max_seq_length) for t in batches]
         id_tensors = [{k: tf.constant(v) for k, v in ids.items()} for ids in id_tensors]
         ratios, text_ms, ids_ms = [], [], []
         for _ in range(b.repeats):
@@ -212,16 +212,16 @@ def p3_child(run_dir: pathlib.Path, threads: int, repeats: int) -> dict:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-    from trainers import edge
+    from edge import eval_data, runtime, variants
 
     b = Bench(run_dir, repeats, out=lambda line: None)
     push_dir = pathlib.Path(b.summary["edge"]["pushed_dir"])
-    ids_fn = edge._id_function(b.loaded.classifier, b.max_seq_length, None)
+    ids_fn = variants._id_function(b.loaded.classifier, b.max_seq_length, None)
     texts = [b.text_batch(i, 1) for i in range(LATENCY_CALLS + 2)]
-    ids = [edge.tokenize(t, b.assets, b.max_seq_length) for t in texts]
+    ids = [eval_data.tokenize(t, b.assets, b.max_seq_length) for t in texts]
     id_tensors = [{k: tf.constant(v) for k, v in x.items()} for x in ids]
     text_tensors = [tf.constant(t) for t in texts]
-    runners = {p.stem: edge.VariantRunner(p.read_bytes(), threads) for p in sorted(push_dir.glob("*.tflite"))}
+    runners = {p.stem: runtime.VariantRunner(p.read_bytes(), threads) for p in sorted(push_dir.glob("*.tflite"))}
     samples: dict[str, list[float]] = {"saved_model_ids": [], "saved_model_text": []}
     samples.update({name: [] for name in runners})
     for _ in range(repeats):

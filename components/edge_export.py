@@ -3,7 +3,7 @@
 A Python-function component rather than a ComponentSpec/Executor pair: it has
 one executor function with typed artifacts and parameters, TFX generates the
 spec, channels and caching from that signature, and every piece of logic lives
-in `trainers.edge` (testable without TFX). Parameters are exec properties, so a
+in the `edge` package (testable without TFX). Parameters are exec properties, so a
 changed gate threshold or variant list re-runs it and an unchanged rerun is cached.
 """
 
@@ -96,8 +96,8 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     import tensorflow_transform as tft
     from tfx.utils import path_utils
 
+    from edge import eval_data, export, variants
     from preprocessing import tokenizer as tok
-    from trainers import edge
     from trainers.export import read_class_names
 
     cfg = EdgelineConfig.from_dict(json.loads(config))
@@ -106,26 +106,26 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
         raise ValueError("export.qat: true is not supported: tfmot's quantization-aware training does not handle "
                          "MultiHeadAttention or LayerNormalization; set export.qat=false (int8 and int16x8 use "
                          "post-training calibration)")
-    unknown = [v for v in settings.variants if v not in edge.VARIANTS]
+    unknown = [v for v in settings.variants if v not in variants.VARIANTS]
     if unknown:
-        raise ValueError(f"export.variants: unknown variant {unknown[0]!r}; choose from {', '.join(edge.VARIANTS)}")
+        raise ValueError(f"export.variants: unknown variant {unknown[0]!r}; choose from {', '.join(variants.VARIANTS)}")
     tft_output = tft.TFTransformOutput(transform_graph.uri)
     transformed_spec = tft_output.transformed_feature_spec()
     max_seq_length = int(transformed_spec[features.INPUT_WORD_IDS].shape[-1])
     assets = tok.assets_from_encoder(encoder_dir)
     saved_model_dir = path_utils.serving_model_path(model.uri)
     class_names = read_class_names(saved_model_dir)
-    loaded = edge.load_saved_model(saved_model_dir)
+    loaded = variants.load_saved_model(saved_model_dir)
 
     representative = _representative(transformed_examples, transformed_spec, settings.representative_examples)
     texts, labels = _eval_rows(examples, cfg.data.text_column, cfg.data.label_column, class_names)
-    data = edge.make_eval_data(loaded, texts, labels, assets, max_seq_length)
+    data = eval_data.make_eval_data(loaded, texts, labels, assets, max_seq_length)
 
     blessed = bool(blessing.get_int_custom_property("blessed"))
     pushed = bool(pushed_model.get_int_custom_property("pushed"))
     version = pushed_model.get_string_custom_property("pushed_version")
     push_dir = os.path.join(edge_dir, version) if blessed and pushed and version else None
-    result = edge.export_variants(
+    result = export.export_variants(
         saved_model_dir, assets, max_seq_length, class_names, representative, data, edge_models.uri,
         settings.variants, settings.max_accuracy_drop, push_dir,
         pooling=cfg.model.pooling, group_outliers=settings.group_outliers,

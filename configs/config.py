@@ -132,7 +132,7 @@ class ExportConfig:
       variants: Which edge variants to build (float32, dynamic_range, float16,
         int8, int16x8, edgetpu, text).
       group_outliers: Convert int8 and edgetpu with the hidden dimension split
-        into magnitude groups, each with its own int8 scale (trainers/grouped_graph.py);
+        into magnitude groups, each with its own int8 scale (edge/grouped_graph.py);
         false converts the plain graph.
     """
 

@@ -12,9 +12,9 @@ from pipeline import env
 
 env.configure()
 
-import tensorflow_text  # noqa: E402, F401  (registers the TF Text ops)
-
 import csv  # noqa: E402
+
+import tensorflow_text  # noqa: E402, F401  (registers the TF Text ops)
 
 from preprocessing import datasets  # noqa: E402
 

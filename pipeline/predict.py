@@ -76,23 +76,23 @@ def predict_tflite(model_path: str | pathlib.Path, texts: Sequence[str]) -> list
     Raises:
       FileNotFoundError: Naming the path, when the file does not exist.
     """
+    from edge import eval_data, metadata, runtime
     from preprocessing import tokenizer as tok
-    from trainers import edge
 
     model_path = pathlib.Path(model_path)
     if not model_path.is_file():
         raise FileNotFoundError(f"{model_path}: no such .tflite; edge variants are under runs/NAME/edge/<version>/")
-    info, files = edge.read_metadata(model_path)
-    runner = edge.VariantRunner(model_path.read_bytes())
+    info, files = metadata.read_metadata(model_path)
+    runner = runtime.VariantRunner(model_path.read_bytes())
     if runner.takes_text:
         probabilities = runner(list(texts))
     else:
-        vocab_text = files.get(edge.VOCAB_FILE)
+        vocab_text = files.get(metadata.VOCAB_FILE)
         if vocab_text is None:
-            raise FileNotFoundError(f"{model_path}: carries no {edge.VOCAB_FILE}; re-export it with EdgeExport")
+            raise FileNotFoundError(f"{model_path}: carries no {metadata.VOCAB_FILE}; re-export it with EdgeExport")
         assets = tok.TokenizerAssets(tuple(vocab_text.splitlines()), bool(info["lower_case"]))
-        ids = edge.tokenize(texts, assets, int(info["max_seq_length"]))
-        data = edge.EvalData(list(texts), np.zeros(len(texts), np.int64), ids, np.zeros((len(texts), 0)))
+        ids = eval_data.tokenize(texts, assets, int(info["max_seq_length"]))
+        data = eval_data.EvalData(list(texts), np.zeros(len(texts), np.int64), ids, np.zeros((len(texts), 0)))
         probabilities = runner.predict(data)
     names = info["labels"]
     return [

@@ -1,4 +1,4 @@
-"""The import arrows of STYLE.md: configs → preprocessing/trainers → components → pipeline → kubeflow."""
+"""The import arrows of STYLE.md: configs → preprocessing → trainers → edge → components → pipeline → kubeflow."""
 
 import ast
 import pathlib
@@ -6,16 +6,17 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = ("configs", "preprocessing", "trainers", "components", "pipeline", "kubeflow")
+PACKAGES = ("configs", "preprocessing", "trainers", "edge", "components", "pipeline", "kubeflow")
 
 # What each package may import from the project (itself always allowed).
 ALLOWED = {
     "configs": set(),
     "preprocessing": {"configs"},
     "trainers": {"configs", "preprocessing"},
-    "components": {"configs", "preprocessing", "trainers"},
-    "pipeline": {"configs", "preprocessing", "trainers", "components"},
-    "kubeflow": {"configs", "preprocessing", "trainers", "components", "pipeline"},
+    "edge": {"configs", "preprocessing", "trainers"},
+    "components": {"configs", "preprocessing", "trainers", "edge"},
+    "pipeline": {"configs", "preprocessing", "trainers", "edge", "components"},
+    "kubeflow": {"configs", "preprocessing", "trainers", "edge", "components", "pipeline"},
 }
 # The CLI is the one entry point that dispatches to the Kubeflow commands.
 ENTRY_POINTS = {"pipeline/cli.py": {"kubeflow"}}
@@ -53,3 +54,40 @@ def test_configs_import_no_tensorflow():
     for path in (ROOT / "configs").rglob("*.py"):
         heavy = _project_imports(path) & set(HEAVY)
         assert not heavy, f"{path.name} imports {sorted(heavy)}; configs must load without TensorFlow"
+
+
+def _module_name(path: pathlib.Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _module_imports(path: pathlib.Path) -> set[str]:
+    """Project modules `path` imports, by dotted name (`from edge import worker` -> `edge.worker`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.split(".")[0] in PACKAGES}
+
+
+def test_no_import_cycles():
+    graph = {_module_name(path): set() for _, path in _modules()}
+    for _, path in _modules():
+        graph[_module_name(path)] = {name for name in _module_imports(path) if name in graph} - {_module_name(path)}
+    state: dict[str, int] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycle = trail[trail.index(target):] + [target] if target in trail else [module, target]
+                raise AssertionError(f"import cycle: {' -> '.join(cycle)}")
+            if not state.get(target):
+                visit(target, [*trail, target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if not state.get(module):
+            visit(module, [module])

@@ -6,10 +6,10 @@ instead of raising, so a crash must cost only its variant. And calibration and
 TFLite inference each keep one core busy, so variants built side by side
 finish sooner: on 2 cores, two at a time halves EdgeExport's time.
 
-Child protocol: `python -m trainers.edge_worker JOB_DIR VARIANT` reads
+Child protocol: `python -m edge.worker JOB_DIR VARIANT` reads
 `JOB_DIR/job.json` and `JOB_DIR/data.npz` (written by `write_job`), writes the
 packaged model to `OUT_DIR/VARIANT.tflite` and its outcome to
-`JOB_DIR/VARIANT.json`: `{"graph": ..., "metrics": {...}}` from `edge.score`,
+`JOB_DIR/VARIANT.json`: `{"graph": ..., "metrics": {...}}` from `edge.scoring.score`,
 or `{"graph": ..., "reason": ...}`.
 """
 
@@ -82,7 +82,7 @@ def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict
     logging.info("edge variant %s: building and scoring in a child process", variant)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "trainers.edge_worker", str(job_dir), variant],
+            [sys.executable, "-m", "edge.worker", str(job_dir), variant],
             capture_output=True, text=True, timeout=_TIMEOUT_SECONDS, env=env, cwd=_ROOT,
         )
     except subprocess.TimeoutExpired:
@@ -105,14 +105,15 @@ def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict
 
 def _main(job_dir: str, variant: str) -> int:
     # TF_USE_LEGACY_KERAS and the log level come from `_run_one`'s environment, set before TensorFlow loads.
+    from edge import eval_data, rewrites, runtime, scoring, variants
+    from edge.metadata import package
     from preprocessing import tokenizer as tok
-    from trainers import edge
 
     job_path = pathlib.Path(job_dir)
     job = json.loads((job_path / "job.json").read_text())
     with np.load(job_path / "data.npz", allow_pickle=True) as npz:
         representative = {k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith("representative/")}
-        data = edge.EvalData(
+        data = eval_data.EvalData(
             texts=[t.decode("utf-8") for t in npz["texts"]], labels=npz["labels"],
             ids={k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith("ids/")}, reference=npz["reference"],
         )
@@ -121,27 +122,36 @@ def _main(job_dir: str, variant: str) -> int:
     outcome: dict = {}
     stage = "conversion failed"
     try:
-        loaded = edge.load_saved_model(job["saved_model_dir"])
+        loaded = variants.load_saved_model(job["saved_model_dir"])
         grouped = None
-        if variant in edge.GROUPED_VARIANTS:
+        if variant in variants.GROUPED_VARIANTS:
             if job["group_outliers"]:
-                grouped, outcome["graph"] = edge.integer_graph(loaded, representative, length, job["pooling"])
+                grouped, outcome["graph"] = rewrites.integer_graph(loaded, representative, length, job["pooling"])
             else:
                 outcome["graph"] = "plain graph (export.group_outliers is false)"
-        elif variant in edge.INT16_VARIANTS:
-            grouped, outcome["graph"] = edge.int16_graph(loaded, representative, length, job["pooling"])
-        model = edge.convert(variant, loaded, assets, length, representative, grouped)
-        model = edge.package(model, variant, assets, length, job["class_names"])
+        elif variant in variants.INT16_VARIANTS:
+            grouped, outcome["graph"] = rewrites.int16_graph(loaded, representative, length, job["pooling"])
+        model = variants.convert(variant, loaded, assets, length, representative, grouped)
+        model = package(model, variant, assets, length, job["class_names"])
         (pathlib.Path(job["out_dir"]) / f"{variant}.tflite").write_bytes(model)
         stage = "TFLite interpreter failed"
-        probabilities = edge.VariantRunner(model, num_threads=1).predict(data)
+        probabilities = runtime.VariantRunner(model, num_threads=1).predict(data)
         if not np.all(np.isfinite(probabilities)):
             raise ValueError("non-finite probabilities")
-        outcome["metrics"] = edge.score(probabilities, data, len(model))
+        outcome["metrics"] = scoring.score(probabilities, data, len(model))
     except Exception as e:  # reported in the variant's row; one failing variant must not hide the others
-        outcome["reason"] = f"{stage}: {edge.first_line(e)}"
+        outcome["reason"] = f"{stage}: {_first_line(e)}"
     (job_path / f"{variant}.json").write_text(json.dumps(outcome))
     return 0
+
+
+def _first_line(error: BaseException) -> str:
+    """The error's type and the line that says what went wrong, for the report's reason column."""
+    text = str(error).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    # tf.function errors open with "in user code:" and a stack; their cause comes last.
+    line = lines[-1] if lines and lines[0].strip() == "in user code:" else (lines[0] if lines else "")
+    return f"{type(error).__name__}: {line.strip()[:500]}"
 
 
 if __name__ == "__main__":

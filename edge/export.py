@@ -1,0 +1,133 @@
+"""Builds, measures, gates and pushes every configured edge variant; writes the reports."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import tempfile
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from configs import features
+from edge import edgetpu, worker
+from edge.eval_data import EvalData
+from edge.gate import gate
+from edge.markdown import markdown_report
+from edge.metadata import LABELS_FILE, VOCAB_FILE, lines
+from edge.scoring import latency, reference_metrics
+from edge.variants import VARIANTS
+from preprocessing import tokenizer as tok
+
+# Child processes that build and score variants at once (edge/worker.py): conversion
+# and TFLite inference keep one core busy each; more than 4 MiniLM children crowd memory.
+_MAX_WORKERS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """What `export_variants` measured and wrote."""
+
+    report: dict
+    edgetpu_report: dict | None
+    pushed_dir: str | None
+
+
+def export_variants(
+    saved_model_dir: str,
+    assets: tok.TokenizerAssets,
+    max_seq_length: int,
+    class_names: Sequence[str],
+    representative: Mapping[str, np.ndarray],
+    data: EvalData,
+    out_dir: str | pathlib.Path,
+    variants: Sequence[str],
+    max_accuracy_drop: float,
+    push_dir: str | pathlib.Path | None,
+    latency_examples: int = 100,
+    pooling: str = "mean",
+    group_outliers: bool = True,
+    workers: int | None = None,
+) -> ExportResult:
+    """Builds, measures, gates and pushes every requested variant; writes the reports.
+
+    Each variant is converted and scored on the whole eval split in a child
+    process (edge/worker.py), `workers` at a time; latencies are then
+    timed here one variant after another, so no two timings share the CPU. A
+    variant that fails to convert, to run or to pass the gate is kept in the
+    report with its reason and is not pushed.
+
+    Args:
+      saved_model_dir: The SavedModel whose `classifier` is converted.
+      assets: Transform's vocab and casing.
+      max_seq_length: Transform's sequence length.
+      class_names: Class names in class-index order.
+      representative: Transformed training examples for calibration.
+      data: The whole eval split (from `make_eval_data`).
+      out_dir: Where every variant, `edge_report.json`, `edge_report.md` and
+        `edgetpu_report.json` go (the component's artifact).
+      variants: Which variants to build (keys of `VARIANTS`).
+      max_accuracy_drop: The gate, in accuracy points.
+      push_dir: `runs/NAME/edge/<version>`, or None when the SavedModel was not pushed.
+      latency_examples: Examples timed one by one per variant.
+      pooling: The classifier's pooling (config `model.pooling`), for the grouped rewrite.
+      group_outliers: Convert int8 and edgetpu from `integer_graph`'s grouped
+        rewrite (config `export.group_outliers`).
+      workers: Child processes at once; default: one per core, at most 4.
+
+    Returns:
+      The report, the Edge TPU report (None without the edgetpu variant) and
+      the directory pushed to (None when nothing was pushed).
+    """
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workers = workers or min(_MAX_WORKERS, os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory(prefix="edgeline-edge-") as job_dir:
+        worker.write_job(pathlib.Path(job_dir), saved_model_dir, assets.vocab, assets.lower_case,
+                              max_seq_length, class_names, representative, data, out_dir, pooling, group_outliers)
+        outcomes = worker.run_all(pathlib.Path(job_dir), list(variants), workers)
+    results: dict[str, dict] = {}
+    tpu_report = None
+    for variant in variants:
+        kind, description = VARIANTS[variant]
+        entry = results[variant] = {"input": kind, "description": description}
+        outcome = outcomes[variant]
+        if outcome.get("graph"):
+            entry["graph"] = outcome["graph"]
+        path = out_dir / f"{variant}.tflite"
+        if variant == "edgetpu" and path.exists():
+            tpu_report = edgetpu.report(path.read_bytes(), out_dir / "edgetpu_compiler")
+        if "metrics" not in outcome:
+            entry.update(pushed=False, reason=outcome["reason"])
+            if path.exists():
+                entry["bytes"] = path.stat().st_size
+            continue
+        model = path.read_bytes()
+        entry.update(outcome["metrics"])
+        entry.update(latency(model, data, latency_examples))
+        passes, reason = gate(entry, max_accuracy_drop, blessed=push_dir is not None)
+        entry["pushed"] = passes
+        if reason:
+            entry["reason"] = reason
+        if passes:
+            target = pathlib.Path(push_dir)
+            target.mkdir(parents=True, exist_ok=True)
+            (target / f"{variant}.tflite").write_bytes(model)
+            (target / LABELS_FILE).write_text(lines(class_names))
+            (target / VOCAB_FILE).write_text(lines(assets.vocab))
+            entry["path"] = str(target / f"{variant}.tflite")
+    report = {
+        "saved_model": reference_metrics(data),
+        "max_accuracy_drop": max_accuracy_drop,
+        "representative_examples": int(len(representative[features.INPUT_WORD_IDS])),
+        "max_seq_length": max_seq_length,
+        "pushed_dir": str(push_dir) if push_dir and any(r.get("pushed") for r in results.values()) else None,
+        "variants": results,
+    }
+    (out_dir / "edge_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "edge_report.md").write_text(markdown_report(report, tpu_report))
+    if tpu_report is not None:
+        (out_dir / "edgetpu_report.json").write_text(json.dumps(tpu_report, indent=2) + "\n")
+    return ExportResult(report, tpu_report, report["pushed_dir"])

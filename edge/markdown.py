@@ -1,0 +1,36 @@
+"""The edge report as a markdown table a person reads."""
+
+from __future__ import annotations
+
+from edge import edgetpu
+
+
+def markdown_report(report: dict, tpu_report: dict | None) -> str:
+    """The variant table a person reads."""
+    ref = report["saved_model"]
+    lines = [
+        "# Edge variants",
+        "",
+        f"SavedModel on {ref['examples']} eval examples: accuracy {ref['accuracy']:.4f}, auc {ref['auc']}. "
+        f"Gate: accuracy drop at most {report['max_accuracy_drop']:g} points.",
+        "",
+        "| variant | bytes | accuracy | auc | Δ acc (pts) | agreement | max Δp | p50 ms | p95 ms | pushed | reason |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for name, r in report["variants"].items():
+        def cell(key, fmt="{}"):
+            return fmt.format(r[key]) if r.get(key) is not None else "–"
+
+        lines.append(
+            f"| {name} | {cell('bytes', '{:,}')} | {cell('accuracy', '{:.4f}')} | {cell('auc', '{:.4f}')} | "
+            f"{cell('accuracy_delta', '{:+.2f}')} | {cell('agreement', '{:.4f}')} | {cell('max_abs_prob_diff', '{:.4f}')} | "
+            f"{cell('latency_ms_p50', '{:.2f}')} | {cell('latency_ms_p95', '{:.2f}')} | {'yes' if r.get('pushed') else 'no'} | "
+            f"{r.get('reason') or ''} |"
+        )
+    if any(r.get("graph") for r in report["variants"].values()):
+        lines += ["", "Integer graphs:"] + [f"- {name}: {r['graph']}" for name, r in report["variants"].items()
+                                             if r.get("graph")]
+    if tpu_report is not None:
+        lines += ["", "## Edge TPU", "", edgetpu.summarize(tpu_report) + ".",
+                  f"Compiler: {tpu_report['compiler'].get('compiler')}."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,107 @@
+"""edgeline's metadata and associated files (labels, vocab) inside a .tflite."""
+
+from __future__ import annotations
+
+import io
+import json
+import pathlib
+import zipfile
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from configs import features
+from edge.variants import VARIANTS
+from preprocessing import tokenizer as tok
+
+# Name of the JSON entry edgeline adds to each .tflite's metadata list.
+METADATA_NAME = "edgeline"
+VOCAB_FILE = "vocab.txt"
+LABELS_FILE = "labels.txt"
+
+
+def with_metadata(model: bytes, info: Mapping, files: Mapping[str, str]) -> bytes:
+    """Adds edgeline's JSON metadata entry and packs associated files into a .tflite.
+
+    The standard TFLite metadata writers live in tflite-support, which is not
+    installed; this follows the same container layout by hand: a named entry in
+    the flatbuffer's `metadata` list, and the associated files as a zip archive
+    appended to the flatbuffer (the interpreter ignores trailing bytes, and
+    `zipfile` reads an archive that has a prefix).
+
+    Args:
+      model: The .tflite flatbuffer.
+      info: JSON-serialisable facts a device needs (labels, tokenizer settings).
+      files: Associated file name -> text content (e.g. vocab.txt, labels.txt).
+
+    Returns:
+      The .tflite bytes with metadata and files.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    flat = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(info, sort_keys=True).encode(), dtype=np.uint8)
+    flat.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(flat.buffers) - 1
+    flat.metadata = [*(flat.metadata or []), entry]
+    packed = bytes(flatbuffer_utils.convert_object_to_bytearray(flat))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files.items():
+            zf.writestr(name, content)
+    return packed + archive.getvalue()
+
+
+def read_metadata(path: str | pathlib.Path) -> tuple[dict, dict[str, str]]:
+    """Reads what `with_metadata` stored in a .tflite file.
+
+    Returns:
+      `(info, files)`: the JSON metadata and the associated files by name.
+
+    Raises:
+      ValueError: Naming the file, when it carries no edgeline metadata.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    data = pathlib.Path(path).read_bytes()
+    flat = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+    entries = [m for m in (flat.metadata or []) if (m.name.decode() if isinstance(m.name, bytes) else m.name) == METADATA_NAME]
+    if not entries:
+        raise ValueError(f"{path}: no {METADATA_NAME!r} metadata; use a .tflite pushed by edgeline's EdgeExport")
+    info = json.loads(bytes(flat.buffers[entries[0].buffer].data).decode())
+    files = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            files = {name: zf.read(name).decode() for name in zf.namelist()}
+    except zipfile.BadZipFile:
+        pass  # a variant written without associated files
+    return info, files
+
+
+def package(
+    model: bytes, variant: str, assets: tok.TokenizerAssets, max_seq_length: int, class_names: Sequence[str]
+) -> bytes:
+    """A converted variant with what a device needs to use it: labels, tokenizer settings and (id input) the vocab."""
+    kind = VARIANTS[variant][0]
+    info = {
+        "variant": variant,
+        "input": kind,
+        "labels": list(class_names),
+        "max_seq_length": max_seq_length,
+        "lower_case": assets.lower_case,
+        "input_names": ["text"] if kind == "text" else list(features.MODEL_INPUTS),
+        "vocab_file": None if kind == "text" else VOCAB_FILE,
+    }
+    files = {LABELS_FILE: lines(class_names)}
+    if kind != "text":
+        files[VOCAB_FILE] = lines(assets.vocab)
+    return with_metadata(model, info, files)
+
+
+def lines(items: Sequence[str]) -> str:
+    """labels.txt / vocab.txt content: one item a line."""
+    return "\n".join(items) + "\n"

@@ -1,0 +1,63 @@
+"""export_variants gates, reports and pushes; the pipeline run carries the edge summary."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from edge import export, variants
+from pipeline import predict
+from tests.edge.conftest import L
+
+
+def test_gate_blocks_an_impossible_threshold_and_reports_why(built, tmp_path):
+    result = export.export_variants(
+        built["export_dir"], built["assets"], L, ["0", "1"], built["representative"], built["eval"],
+        tmp_path / "artifact", ["float16", "edgetpu"], max_accuracy_drop=-100.0, push_dir=tmp_path / "edge" / "1",
+        latency_examples=3,
+    )
+    for name in ("float16", "edgetpu"):
+        variant = result.report["variants"][name]
+        assert variant["pushed"] is False
+        assert "max_accuracy_drop" in variant["reason"]
+    assert result.pushed_dir is None and not (tmp_path / "edge" / "1").exists()
+    saved = json.loads((tmp_path / "artifact" / "edge_report.json").read_text())
+    assert saved["variants"]["float16"]["reason"] == result.report["variants"]["float16"]["reason"]
+    assert "| float16 |" in (tmp_path / "artifact" / "edge_report.md").read_text()
+    assert (tmp_path / "artifact" / "edgetpu_report.json").exists()
+
+    loose = export.export_variants(
+        built["export_dir"], built["assets"], L, ["0", "1"], built["representative"], built["eval"],
+        tmp_path / "artifact2", ["float16"], max_accuracy_drop=100.0, push_dir=tmp_path / "edge" / "2",
+        latency_examples=3,
+    )
+    assert loose.report["variants"]["float16"]["pushed"] is True, loose.report["variants"]["float16"]
+    pushed = tmp_path / "edge" / "2" / "float16.tflite"
+    assert (tmp_path / "edge" / "2" / "labels.txt").read_text() == "0\n1\n"
+    rows = predict.predict_texts(pushed, ["a gorgeous, witty movie", ""])
+    expected = built["loaded"].signatures["serve_text"](text=tf.constant(["a gorgeous, witty movie", ""]))
+    np.testing.assert_allclose([[r["probabilities"]["0"], r["probabilities"]["1"]] for r in rows],
+                               expected["probabilities"].numpy(), atol=1e-3)
+
+
+@pytest.mark.e2e
+def test_pipeline_run_reports_and_pushes_edge_variants(tiny_run):
+    first, run_dir = tiny_run["first"], tiny_run["run_dir"]
+    measured = first["edge"]["variants"]
+    assert list(measured) == list(variants.VARIANTS)
+    for name, v in measured.items():
+        assert set(v) == set(("bytes", "accuracy", "auc", "accuracy_delta", "agreement", "max_abs_prob_diff",
+                              "latency_ms_p50", "latency_ms_p95", "pushed", "reason")), name
+        assert v["pushed"] or v["reason"], f"{name} not pushed without a reason"
+    version = pathlib.Path(first["pushed_model"]).name
+    edge_dir = run_dir / "edge" / version
+    for name, v in measured.items():
+        assert (edge_dir / f"{name}.tflite").exists() == bool(v["pushed"]), name
+    assert measured["float32"]["pushed"] and measured["text"]["pushed"]
+    rows = predict.predict_texts(edge_dir / "text.tflite", ["a gorgeous, witty movie"])
+    assert rows[0]["label"] in ("0", "1")
+    report = pathlib.Path(first["edge"]["report"]).parent
+    assert json.loads((report / "edgetpu_report.json").read_text())["num_ops"] > 0
+    assert tiny_run["second"]["edge"] == first["edge"]
