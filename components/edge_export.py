@@ -36,12 +36,21 @@ def _split_files(artifact, split: str) -> list[str]:
 
 
 def _representative(transformed_examples, transformed_spec: dict, count: int) -> dict:
+    """`count` transformed training examples spread over the split and its classes (`edge.calibration.pick`)."""
     import numpy as np
     import tensorflow as tf
 
+    from edge import calibration
+
+    files = _split_files(transformed_examples, "train")
+    label_spec = {features.LABEL_ID: transformed_spec[features.LABEL_ID]}
+    # Two passes, so only the labels of a large split are held at once.
+    labels = [int(tf.io.parse_single_example(r, label_spec)[features.LABEL_ID].numpy())
+              for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+    wanted = set(calibration.pick(np.array(labels), count).tolist())
     spec = {k: transformed_spec[k] for k in features.MODEL_INPUTS}
-    dataset = tf.data.TFRecordDataset(_split_files(transformed_examples, "train"), compression_type="GZIP")
-    rows = [tf.io.parse_single_example(r, spec) for r in dataset.take(count)]
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    rows = [tf.io.parse_single_example(r, spec) for i, r in enumerate(dataset) if i in wanted]
     return {k: np.stack([row[k].numpy() for row in rows]) for k in features.MODEL_INPUTS}
 
 
@@ -89,7 +98,7 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
       blessing: Evaluator's blessing; nothing is pushed without it.
       pushed_model: Pusher's output; edge files go under the same version.
       edge_models: Output: every variant and the reports.
-      config: JSON of the `data`, `tokenizer` and `export` config sections.
+      config: JSON of the `data`, `tokenizer`, `model` and `export` config sections.
       encoder_dir: The encoder Transform read its vocab and casing from.
       edge_dir: `runs/NAME/edge`; variants go to `edge_dir/<version>/`.
     """
@@ -98,6 +107,7 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
 
     from edge import eval_data, export, variants
     from preprocessing import tokenizer as tok
+    from trainers import bert_encoder
     from trainers.export import read_class_names
 
     cfg = EdgelineConfig.from_dict(json.loads(config))
@@ -129,6 +139,7 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
         saved_model_dir, assets, max_seq_length, class_names, representative, data, edge_models.uri,
         settings.variants, settings.max_accuracy_drop, push_dir,
         pooling=cfg.model.pooling, group_outliers=settings.group_outliers,
+        architecture=bert_encoder.read_architecture(encoder_dir),
     )
     edge_models.set_string_custom_property("pushed_dir", result.pushed_dir or "")
     edge_models.set_int_custom_property(

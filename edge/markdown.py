@@ -14,8 +14,11 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
         f"SavedModel on {ref['examples']} eval examples: accuracy {ref['accuracy']:.4f}, auc {ref['auc']}. "
         f"Gate: accuracy drop at most {report['max_accuracy_drop']:g} points.",
         "",
-        "| variant | bytes | accuracy | auc | Δ acc (pts) | agreement | max Δp | p50 ms | p95 ms | pushed | reason |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "Latency: batch 1, in the runtime each variant ships for; XNNPACK ops: the model's ops its delegate runs.",
+        "",
+        "| variant | bytes | accuracy | auc | Δ acc (pts) | agreement | max Δp | XNNPACK ops | p50 ms 1 thr | "
+        "p95 ms 1 thr | p50 ms 2 thr | runtime | pushed | reason |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for name, r in report["variants"].items():
         def cell(key, fmt="{}"):
@@ -24,9 +27,13 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
         lines.append(
             f"| {name} | {cell('bytes', '{:,}')} | {cell('accuracy', '{:.4f}')} | {cell('auc', '{:.4f}')} | "
             f"{cell('accuracy_delta', '{:+.2f}')} | {cell('agreement', '{:.4f}')} | {cell('max_abs_prob_diff', '{:.4f}')} | "
-            f"{cell('latency_ms_p50', '{:.2f}')} | {cell('latency_ms_p95', '{:.2f}')} | {'yes' if r.get('pushed') else 'no'} | "
+            f"{_delegated(r)} | {cell('latency_ms_p50', '{:.2f}')} | {cell('latency_ms_p95', '{:.2f}')} | "
+            f"{cell('latency_ms_p50_2t', '{:.2f}')} | {cell('runtime')} | {'yes' if r.get('pushed') else 'no'} | "
             f"{r.get('reason') or ''} |"
         )
+    if any(r.get("cpu_ops") for r in report["variants"].values()):
+        lines += ["", "Ops XNNPACK leaves to the CPU kernels:"] + [
+            f"- {name}: {r['cpu_ops']}" for name, r in report["variants"].items() if r.get("cpu_ops")]
     if any(r.get("graph") for r in report["variants"].values()):
         lines += ["", "Integer graphs:"] + [f"- {name}: {r['graph']}" for name, r in report["variants"].items()
                                              if r.get("graph")]
@@ -34,3 +41,9 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
         lines += ["", "## Edge TPU", "", edgetpu.summarize(tpu_report) + ".",
                   f"Compiler: {tpu_report['compiler'].get('compiler')}."]
     return "\n".join(lines) + "\n"
+
+
+def _delegated(row: dict) -> str:
+    if row.get("total_ops") is None:
+        return "–"
+    return f"{row['delegated_ops']}/{row['total_ops']} ({row['delegated_share']:.0%})"

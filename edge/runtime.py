@@ -1,38 +1,106 @@
-"""Running a .tflite variant: the interpreter, batching, (de)quantization and host tokenization."""
+"""Running a .tflite variant: the interpreter that ships for it, batching and (de)quantization.
+
+Id-input variants run in LiteRT (`ai_edge_litert`), the maintained TFLite
+runtime: its XNNPACK delegate has GELU, dynamically quantized ("qd8")
+fully-connected kernels and dynamic reshaping, none of which the interpreter
+inside the TF 2.16 wheel has (the same default-run files ran 3-10x slower
+there). The `text` variant needs TF Text's tokenizer kernels, which register
+only with TF's own interpreter (see `make_interpreter`).
+"""
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from configs import features
 from edge.eval_data import EvalData
 
+# The op name a delegate's kernel node carries in the interpreter's node list.
+_DELEGATE_NODE = "DELEGATE"
 
-def make_interpreter(model: bytes, num_threads: int = 1) -> tf.lite.Interpreter:
-    """A TFLite interpreter that also knows TF Text's custom ops (for the `text` variant)."""
-    import tensorflow_text as tf_text
-    from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 
-    return InterpreterWithCustomOps(
-        model_content=model,
-        custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
-        num_threads=num_threads,
-    )
+def make_interpreter(model: bytes, num_threads: int = 1, custom_ops: bool = False):
+    """The interpreter a variant runs in.
+
+    Args:
+      model: The .tflite flatbuffer.
+      num_threads: CPU threads (XNNPACK's and the builtin kernels').
+      custom_ops: The model holds TF Text's tokenizer ops (the `text` variant).
+
+    Returns:
+      A LiteRT `Interpreter` (XNNPACK applied by default), or for `custom_ops`
+      TF's `InterpreterWithCustomOps` with TF Text's registrars: those are
+      compiled against the TFLite inside the TF wheel, and handing them LiteRT's
+      op resolver crashes the process (SIGSEGV, checked with LiteRT 1.4.0).
+    """
+    if custom_ops:
+        import tensorflow_text as tf_text
+        from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
+
+        return InterpreterWithCustomOps(
+            model_content=model, custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
+            num_threads=num_threads,
+        )
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_content=model, num_threads=num_threads)
+
+
+def has_custom_ops(model: bytes) -> bool:
+    """Whether the flatbuffer uses a custom op (TF Text's tokenizer kernels)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    root = schema.Model.GetRootAs(model, 0)
+    return any(root.OperatorCodes(i).CustomCode() for i in range(root.OperatorCodesLength()))
+
+
+def cpu_ops(interpreter) -> tuple[list[str], int]:
+    """`(names of the ops no delegate took, ops in the model)` for an allocated interpreter's main subgraph.
+
+    LiteRT's Python API lists the nodes (the model's ops, then one `DELEGATE`
+    node per delegated partition) but not the execution plan, so a partition's
+    ops are found by walking back from the delegate node's outputs to its inputs.
+    """
+    wrapper = interpreter._interpreter
+    names = [wrapper.NodeName(i) for i in range(wrapper.NumNodes())]
+    ops = [i for i, name in enumerate(names) if name != _DELEGATE_NODE]
+    producer = {t: i for i in ops for t in wrapper.NodeOutputs(i)}
+    taken: set[int] = set()
+    for node in (i for i, name in enumerate(names) if name == _DELEGATE_NODE):
+        boundary = set(wrapper.NodeInputs(node))
+        stack = list(wrapper.NodeOutputs(node))
+        while stack:
+            tensor = stack.pop()
+            op = producer.get(tensor)
+            if tensor in boundary or op is None or op in taken:
+                continue
+            taken.add(op)
+            stack.extend(wrapper.NodeInputs(op))
+    return [names[i] for i in ops if i not in taken], len(ops)
 
 
 class VariantRunner:
     """Runs one .tflite variant; quantizes int8 inputs and dequantizes int8 outputs as its tensors say."""
 
     def __init__(self, model: bytes, num_threads: int = 1):
-        self.interpreter = make_interpreter(model, num_threads)
+        custom_ops = has_custom_ops(model)
+        self.interpreter = make_interpreter(model, num_threads, custom_ops=custom_ops)
+        # Delegates (XNNPACK) are applied at the first allocation; before it the node list has none.
+        self.interpreter.allocate_tensors()
+        self.runtime = "tensorflow-lite" if custom_ops else "ai-edge-litert"
         self.runner = self.interpreter.get_signature_runner()
         self.inputs = self.runner.get_input_details()
         self.output = self.runner.get_output_details()[features.PROBABILITIES]
         self.takes_text = any(d["dtype"] == np.bytes_ or d["dtype"] == np.object_ for d in self.inputs.values())
-        self.batch = int(next(iter(self.inputs.values()))["shape"][0])
+        # The shape signature says -1 for a dynamic batch; `shape` holds 1 until the first resize.
+        signature = next(iter(self.inputs.values()))["shape_signature"]
+        self.batch = int(signature[0]) if len(signature) and signature[0] > 0 else None
+
+    def cpu_ops(self) -> tuple[list[str], int]:
+        """`(ops XNNPACK left to the CPU kernels, ops in the model)`; see the module function."""
+        return cpu_ops(self.interpreter)
 
     def __call__(self, batch: Sequence[str] | Mapping[str, np.ndarray]) -> np.ndarray:
         """Probabilities for a batch of strings (text variant) or of id arrays."""
@@ -53,9 +121,9 @@ class VariantRunner:
         return out
 
     def predict(self, data: EvalData | Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Probabilities for every example, in batches (batch 1 for static-batch models)."""
+        """Probabilities for every example, in batches (the model's own batch when it is static)."""
         texts = data.texts if isinstance(data, EvalData) else list(data)
-        size = 1 if self.batch == 1 else batch_size
+        size = self.batch or batch_size
         rows = []
         for start in range(0, len(texts), size):
             if self.takes_text:

@@ -12,18 +12,20 @@ from preprocessing import tokenizer as tok
 
 # Variant name -> (input kind, one-line description). Order is report order.
 VARIANTS: dict[str, tuple[str, str]] = {
-    "float32": ("ids", "plain conversion"),
-    "dynamic_range": ("ids", "int8 weights, float activations"),
-    "float16": ("ids", "float16 weights"),
-    "int8": ("ids", "int8 weights and activations, float I/O"),
-    "int16x8": ("ids", "int16 activations, int8 weights"),
+    "float32": ("ids", "float32, batch 1"),
+    "dynamic_range": ("ids", "int8 weights, float activations (dynamically quantized matmuls), batch 1"),
+    "float16": ("ids", "float16 weights, batch 1"),
+    "int8": ("ids", "int8 weights and activations, float I/O, batch 1"),
+    "int16x8": ("ids", "int16 activations, int8 weights, batch 1"),
     "edgetpu": ("ids", "full int8, int8 output, batch 1, static length, builtin int8 ops only"),
     "text": ("text", "FastBertTokenizer in the graph + dynamic-range classifier"),
 }
-# Variants converted from `integer_graph`'s grouped rewrite when there is one.
-GROUPED_VARIANTS = ("int8", "edgetpu")
-# Converted from `int16_graph`'s rewrite when there is one (16-bit activations need no groups).
-INT16_VARIANTS = ("int16x8",)
+# Which rewrite (edge/rewrites.py) each id variant is converted from when it applies:
+# `plain` for XNNPACK, `grouped` for int8 scales, `int16` for TFLite's int16 kernels.
+REWRITES: dict[str, str] = {
+    "float32": "plain", "dynamic_range": "plain", "float16": "plain",
+    "int8": "grouped", "edgetpu": "grouped", "int16x8": "int16",
+}
 
 
 def load_saved_model(saved_model_dir: str):
@@ -97,7 +99,7 @@ def convert(
     assets: tok.TokenizerAssets,
     max_seq_length: int,
     representative: Mapping[str, np.ndarray] | None = None,
-    grouped: Callable | None = None,
+    rewrite: Callable | None = None,
 ) -> bytes:
     """Converts the SavedModel's classifier into one TFLite variant.
 
@@ -108,8 +110,9 @@ def convert(
       max_seq_length: Static sequence length of every id input (Transform's).
       representative: Transformed training examples (int ids, [n, max_seq_length]
         each) for calibrating the integer variants.
-      grouped: From `integer_graph` (int8, edgetpu) or `int16_graph` (int16x8): the
-        classifier rewritten for integer kernels, converted instead of the plain graph.
+      rewrite: From edge/rewrites.py (the one `REWRITES` names for the variant):
+        the classifier re-expressed for TFLite's kernels, converted instead of
+        the restored Keras graph.
 
     Returns:
       The .tflite flatbuffer.
@@ -122,11 +125,13 @@ def convert(
     from edge import grouped_graph
 
     classifier = loaded.classifier
-    batch = 1 if variant == "edgetpu" else None
+    # Id variants are static batch 1, as a device calls them: XNNPACK delegates only
+    # static shapes, and a dynamic batch adds shape ops it cannot take.
+    batch = 1
     if variant == "text":
         function = _text_function(classifier, assets, max_seq_length)
-    elif grouped is not None and variant in GROUPED_VARIANTS + INT16_VARIANTS:
-        function = grouped_graph.concrete_function(grouped, max_seq_length, batch)
+    elif rewrite is not None and variant in REWRITES:
+        function = grouped_graph.concrete_function(rewrite, max_seq_length, batch)
     else:
         function = _id_function(classifier, max_seq_length, batch)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], loaded)

@@ -48,6 +48,7 @@ def write_job(
     out_dir: pathlib.Path,
     pooling: str,
     group_outliers: bool,
+    architecture: Mapping | None = None,
 ) -> None:
     """Writes what every child needs: settings as JSON, arrays (and eval texts) as one .npz."""
     job_dir.mkdir(parents=True, exist_ok=True)
@@ -55,7 +56,7 @@ def write_job(
     job = {
         "saved_model_dir": str(saved_model_dir), "lower_case": lower_case, "max_seq_length": max_seq_length,
         "class_names": list(class_names), "out_dir": str(out_dir), "pooling": pooling,
-        "group_outliers": group_outliers,
+        "group_outliers": group_outliers, "architecture": dict(architecture) if architecture else None,
     }
     (job_dir / "job.json").write_text(json.dumps(job))
     arrays = {f"representative/{k}": v for k, v in representative.items()}
@@ -108,6 +109,7 @@ def _main(job_dir: str, variant: str) -> int:
     from edge import eval_data, rewrites, runtime, scoring, variants
     from edge.metadata import package
     from preprocessing import tokenizer as tok
+    from trainers.bert_encoder import BertArchitecture
 
     job_path = pathlib.Path(job_dir)
     job = json.loads((job_path / "job.json").read_text())
@@ -119,19 +121,14 @@ def _main(job_dir: str, variant: str) -> int:
         )
     assets = tok.TokenizerAssets(vocab=tok.read_vocab(job_path / "vocab.txt"), lower_case=job["lower_case"])
     length = job["max_seq_length"]
+    architecture = BertArchitecture(**job["architecture"]) if job.get("architecture") else None
     outcome: dict = {}
     stage = "conversion failed"
     try:
         loaded = variants.load_saved_model(job["saved_model_dir"])
-        grouped = None
-        if variant in variants.GROUPED_VARIANTS:
-            if job["group_outliers"]:
-                grouped, outcome["graph"] = rewrites.integer_graph(loaded, representative, length, job["pooling"])
-            else:
-                outcome["graph"] = "plain graph (export.group_outliers is false)"
-        elif variant in variants.INT16_VARIANTS:
-            grouped, outcome["graph"] = rewrites.int16_graph(loaded, representative, length, job["pooling"])
-        model = variants.convert(variant, loaded, assets, length, representative, grouped)
+        rewrite, outcome["graph"] = rewrites.for_variant(
+            variant, loaded, representative, length, job["pooling"], architecture, job["group_outliers"])
+        model = variants.convert(variant, loaded, assets, length, representative, rewrite)
         model = package(model, variant, assets, length, job["class_names"])
         (pathlib.Path(job["out_dir"]) / f"{variant}.tflite").write_bytes(model)
         stage = "TFLite interpreter failed"

@@ -163,7 +163,7 @@ def create_pipeline(
                 examples=example_gen.outputs["examples"],
                 blessing=evaluator.outputs["blessing"],
                 pushed_model=pusher.outputs["pushed_model"],
-                config=json.dumps(_sections(config, "data", "tokenizer", "export"), sort_keys=True),
+                config=json.dumps(_sections(config, "data", "tokenizer", "model", "export"), sort_keys=True),
                 encoder_dir=encoder_dir,
                 edge_dir=edge_dir or os.path.join(os.path.dirname(serving_dir.rstrip("/")), "edge"),
             )

@@ -266,7 +266,8 @@ def evaluation_metrics(evaluation_uri: str, model_name: Optional[str] = None) ->
 
 # Per-variant keys summary.json carries under edge.variants.<name>.
 EDGE_KEYS = ("bytes", "accuracy", "auc", "accuracy_delta", "agreement", "max_abs_prob_diff",
-             "latency_ms_p50", "latency_ms_p95", "pushed", "reason")
+             "latency_ms_p50", "latency_ms_p95", "latency_ms_p50_2t", "latency_ms_p95_2t",
+             "delegated_ops", "total_ops", "delegated_share", "cpu_ops", "runtime", "pushed", "reason")
 
 
 def edge_summary(edge_uri: str) -> Optional[dict[str, Any]]:
@@ -275,7 +276,8 @@ def edge_summary(edge_uri: str) -> Optional[dict[str, Any]]:
     Returns:
       `{"report": path, "pushed_dir": ..., "saved_model": {...}, "variants":
       {name: {bytes, accuracy, auc, accuracy_delta, agreement, max_abs_prob_diff,
-      latency_ms_p50, latency_ms_p95, pushed, reason}}}`; a metric a variant
+      latency_ms_p50, latency_ms_p95 (1 thread), latency_ms_p50_2t, latency_ms_p95_2t (2 threads),
+      delegated_ops, total_ops, delegated_share (XNNPACK), cpu_ops, runtime, pushed, reason}}}`; a metric a variant
       could not produce (it failed to convert or run) is None.
     """
     import json

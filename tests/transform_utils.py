@@ -69,7 +69,7 @@ def tft_output(transform_dir: str) -> tft.TFTransformOutput:
     return tft.TFTransformOutput(transform_dir)
 
 
-def train_and_export(rows, encoder_dir, config: EdgelineConfig, root: pathlib.Path):
+def train_and_export(rows, encoder_dir, config: EdgelineConfig, root: pathlib.Path, num_classes: int = 2):
     """Transforms `rows`, trains on 4 in 5 of them (evaluating on the rest) and exports the SavedModel.
 
     Returns:
@@ -81,7 +81,8 @@ def train_and_export(rows, encoder_dir, config: EdgelineConfig, root: pathlib.Pa
     train_file = write_examples([r for i, r in enumerate(transformed) if i % 5], root / "train" / "data.gz")
     eval_file = write_examples([r for i, r in enumerate(transformed) if i % 5 == 0], root / "eval" / "data.gz")
     tft_out = tft_output(transform_dir)
-    data = train_lib.TrainData([train_file], [eval_file], tft_out.transformed_feature_spec(), num_classes=2)
+    data = train_lib.TrainData([train_file], [eval_file], tft_out.transformed_feature_spec(), num_classes=num_classes)
     result = train_lib.train(data, config.model, config.train, encoder_dir, log_dir=str(root / "logs"))
-    export_dir = export.export_serving_model(result.model, tft_out, "text", ["0", "1"], str(root / "serving" / "1"))
+    class_names = [str(i) for i in range(num_classes)]
+    export_dir = export.export_serving_model(result.model, tft_out, "text", class_names, str(root / "serving" / "1"))
     return transformed, result, tft_out, export_dir

@@ -48,7 +48,13 @@ TINY = BertArchitecture(
 )
 
 
-def _activation(name: str):
+# The architecture as JSON inside every encoder SavedModel edgeline writes (an asset), so
+# code that re-expresses the encoder (edge/grouped_graph.py) reads its epsilon and GELU form.
+CONFIG_ASSET = "bert_config.json"
+
+
+def activation(name: str):
+    """The activation function a Hugging Face `hidden_act` names (exact or tanh-approximate GELU)."""
     if name == "gelu":
         return lambda x: tf.nn.gelu(x, approximate=False)
     if name in ("gelu_tanh", "gelu_new", "gelu_pytorch_tanh"):
@@ -87,7 +93,7 @@ class _TransformerBlock(tf_keras.layers.Layer):
         )
         self.attention_norm = tf_keras.layers.LayerNormalization(epsilon=arch.layer_norm_eps, name="attention_norm")
         self.intermediate = tf_keras.layers.Dense(
-            arch.intermediate_size, activation=_activation(arch.hidden_act), name="intermediate"
+            arch.intermediate_size, activation=activation(arch.hidden_act), name="intermediate"
         )
         self.output_dense = tf_keras.layers.Dense(arch.hidden_size, name="output")
         self.output_norm = tf_keras.layers.LayerNormalization(epsilon=arch.layer_norm_eps, name="output_norm")
@@ -147,11 +153,13 @@ def build_encoder(arch: BertArchitecture) -> tf_keras.Model:
         x = _TransformerBlock(arch, name=f"layer_{i}")(x, attention_mask)
         outputs.append(x)
     pooled = tf_keras.layers.Dense(arch.hidden_size, activation="tanh", name="pooler")(x[:, 0])
-    return tf_keras.Model(
+    model = tf_keras.Model(
         inputs=inputs,
         outputs={"sequence_output": x, "pooled_output": pooled, "encoder_outputs": outputs, "default": pooled},
         name="bert_encoder",
     )
+    model.architecture = arch  # saved beside the weights by `save_hub_encoder`
+    return model
 
 
 def _hf_weight(weights: dict[str, np.ndarray], name: str) -> np.ndarray:
@@ -207,7 +215,10 @@ def save_hub_encoder(
     export_dir = pathlib.Path(export_dir)
     export_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=export_dir.name + ".", dir=export_dir.parent))
+    config_file = pathlib.Path(tempfile.mkdtemp(prefix="bert-config-")) / CONFIG_ASSET
     try:
+        config_file.write_text(json.dumps(dataclasses.asdict(encoder.architecture), sort_keys=True))
+        encoder.bert_config = tf.saved_model.Asset(str(config_file))
         encoder.vocab_file = tf.saved_model.Asset(str(vocab_file))
         encoder.do_lower_case = tf.Variable(do_lower_case, trainable=False, name="do_lower_case")
         encoder.save(str(staging), include_optimizer=False, save_format="tf")
@@ -221,4 +232,14 @@ def save_hub_encoder(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(config_file.parent, ignore_errors=True)
     return export_dir
+
+
+def read_architecture(encoder_dir: str) -> BertArchitecture | None:
+    """The architecture stored in an encoder SavedModel by `save_hub_encoder`, or None for other encoders."""
+    path = f"{str(encoder_dir).rstrip('/')}/assets/{CONFIG_ASSET}"
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return BertArchitecture(**json.loads(f.read()))

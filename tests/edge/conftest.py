@@ -8,6 +8,7 @@ from edge import eval_data, rewrites, variants
 from preprocessing import datasets
 from preprocessing import tokenizer as tok
 from tests.transform_utils import train_and_export
+from trainers import bert_encoder
 
 CONFIG = load_config("configs/tiny.yaml")
 L = CONFIG.tokenizer.max_seq_length
@@ -25,18 +26,22 @@ def built(tmp_path_factory, tiny_encoder):
     representative = {k: np.stack([np.asarray(r[k]) for r in transformed[:160]]) for k in features.MODEL_INPUTS}
     eval_rows = [r for i, r in enumerate(rows) if i % 5 == 0]
     data = eval_data.make_eval_data(loaded, [t for t, _ in eval_rows], np.array([y for _, y in eval_rows]), assets, L)
-    grouped, graph = rewrites.integer_graph(loaded, representative, L, CONFIG.model.pooling)
-    int16, int16_description = rewrites.int16_graph(loaded, representative, L, CONFIG.model.pooling)
+    architecture = bert_encoder.read_architecture(tiny_encoder)
+    plain, plain_description = rewrites.plain_graph(loaded, representative, L, CONFIG.model.pooling, architecture)
+    grouped, graph = rewrites.integer_graph(loaded, representative, L, CONFIG.model.pooling, architecture)
+    int16, int16_description = rewrites.int16_graph(loaded, representative, L, CONFIG.model.pooling, architecture)
+    chosen = {"plain": plain, "grouped": grouped, "int16": int16}
     models = {}
     for variant in variants.VARIANTS:
         try:
-            rewrite = int16 if variant in variants.INT16_VARIANTS else grouped
+            rewrite = chosen.get(variants.REWRITES.get(variant))
             models[variant] = variants.convert(variant, loaded, assets, L, representative, rewrite)
         except Exception as e:  # recorded so each variant's test reports its own failure
             models[variant] = e
     return {"loaded": loaded, "export_dir": export_dir, "assets": assets, "models": models, "eval": data, "root": root,
             "representative": representative, "grouped": grouped, "graph": graph, "int16": int16,
-            "int16_description": int16_description}
+            "int16_description": int16_description, "plain": plain, "plain_description": plain_description,
+            "architecture": architecture}
 
 
 def model_of(built, variant) -> bytes:

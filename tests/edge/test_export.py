@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from edge import export, variants
-from pipeline import predict
+from pipeline import predict, results
 from tests.edge.conftest import L
 
 
@@ -48,8 +48,11 @@ def test_pipeline_run_reports_and_pushes_edge_variants(tiny_run):
     measured = first["edge"]["variants"]
     assert list(measured) == list(variants.VARIANTS)
     for name, v in measured.items():
-        assert set(v) == set(("bytes", "accuracy", "auc", "accuracy_delta", "agreement", "max_abs_prob_diff",
-                              "latency_ms_p50", "latency_ms_p95", "pushed", "reason")), name
+        assert set(v) == set(results.EDGE_KEYS), name
+        if v["pushed"]:
+            assert 0 < v["delegated_ops"] <= v["total_ops"], name
+            assert v["latency_ms_p50_2t"] <= v["latency_ms_p95_2t"], name
+            assert v["runtime"] == ("tensorflow-lite" if name == "text" else "ai-edge-litert"), name
         assert v["pushed"] or v["reason"], f"{name} not pushed without a reason"
     version = pathlib.Path(first["pushed_model"]).name
     edge_dir = run_dir / "edge" / version

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from configs import features
-from edge import eval_data, runtime, variants
+from edge import eval_data, gate, runtime, variants
 from preprocessing import tokenizer as tok
 from tests.edge.conftest import L, model_of
 from tests.test_trainer import STRINGS
@@ -24,10 +24,34 @@ def test_variant_converts_and_runs(built, variant):
                                            {k: v[i : i + 1] for k, v in batch.items()}) for i in range(len(STRINGS))])
     assert probabilities.shape == (20, 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=0.01)
+    if runner.takes_text:
+        assert runner.batch is None and runner.runtime == "tensorflow-lite"
+    else:
+        # Static batch 1 (XNNPACK delegates static shapes only), int32 ids, run in LiteRT.
+        assert runner.batch == 1 and runner.runtime == "ai-edge-litert"
+        assert all(d["shape_signature"].tolist() == [1, L] and d["dtype"] == np.int32 for d in runner.inputs.values())
     if variant == "edgetpu":
-        assert runner.batch == 1
         assert runner.output["dtype"] == np.int8
-        assert all(d["shape"].tolist() == [1, L] for d in runner.inputs.values())
+
+
+def test_float32_matches_the_saved_model_by_numbers(built):
+    probabilities = runtime.VariantRunner(model_of(built, "float32")).predict(built["eval"])
+    difference = np.abs(probabilities - built["eval"].reference).max()
+    assert difference < gate.FLOAT32_PARITY, difference
+
+
+@pytest.mark.parametrize("variant", ["float32", "dynamic_range", "float16"])
+def test_xnnpack_takes_every_op_but_the_embedding_lookup(built, variant):
+    """LiteRT's XNNPACK runs the whole encoder.
+
+    Left on the CPU: the two embedding lookups (XNNPACK never delegates GATHER)
+    and the cast of the int32 mask to float.
+    """
+    runner = runtime.VariantRunner(model_of(built, variant))
+    left, total = runner.cpu_ops()
+    ops = [d["op_name"] for d in runner.interpreter._get_ops_details() if d["op_name"] != "DELEGATE"]
+    assert total == len(ops) > 100
+    assert sorted(left) == ["CAST", "GATHER", "GATHER"], left
 
 
 def test_text_variant_matches_serve_text(built):
