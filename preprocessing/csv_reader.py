@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import gzip
 import io
+import itertools
 import pathlib
 import zlib
 from typing import BinaryIO, Iterator, Sequence
@@ -55,7 +56,7 @@ class CsvFormat:
         return cls(encoding, delimiter)
 
     def describe(self) -> str:
-        """`'comma-separated utf-8'`-style wording for messages."""
+        """Wording for messages, e.g. `semicolon-separated UTF-8`."""
         return f"{_name(self.delimiter)}-separated {_encoding_name(self.encoding)}"
 
 
@@ -174,9 +175,11 @@ def _sniff(first_line: str, delimiter: str, required: Sequence[str]) -> str | No
     return None
 
 
-def _header(file: pathlib.Path, first: list[str], first_line: str, fmt: CsvFormat,
-            required: Sequence[tuple[str, str]], used: Sequence[str]) -> Header:
+def _header(
+    file: pathlib.Path, first: list[str], first_line: str, fmt: CsvFormat, required: Sequence[tuple[str, str]]
+) -> Header:
     names = [cell.strip() for cell in first]
+    used = {column for _, column in required}
     for role, column in required:
         if column in names:
             continue
@@ -221,7 +224,7 @@ def _header(file: pathlib.Path, first: list[str], first_line: str, fmt: CsvForma
 
 @contextlib.contextmanager
 def open_csv(
-    file: pathlib.Path, fmt: CsvFormat, required: Sequence[tuple[str, str]], used: Sequence[str] = ()
+    file: pathlib.Path, fmt: CsvFormat, required: Sequence[tuple[str, str]]
 ) -> Iterator[tuple[Header, Iterator[tuple[int, list[str]]]]]:
     """Opens a CSV file, parses its header and yields it with an iterator over the data rows.
 
@@ -233,47 +236,39 @@ def open_csv(
     Args:
       file: The CSV file, optionally gzip-compressed.
       fmt: Encoding and delimiter.
-      required: (role, column) pairs that must be in the header, e.g. ("text", "text").
-      used: Columns the run reads; a repeated one stops the run.
+      required: (role, column) pairs the header must have, e.g. ("text", "review");
+        a required column named twice stops the run.
 
     Raises:
       DataError: Naming the file, line and column, and what to do.
     """
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_BYTES))
     lines = _lines(file, fmt.encoding)
-    first_line: list[str] = []
-
-    def remember_first(source: Iterator[str]) -> Iterator[str]:
-        for line in source:
-            if not first_line:
-                first_line.append(line)
-            yield line
-
-    reader = csv.reader(remember_first(lines), delimiter=fmt.delimiter, skipinitialspace=True)
     try:
-        first = next(reader, None)
-        if not first:
-            raise DataError(f"{file}: file is empty; a CSV needs a header row naming its columns, then data rows")
-        header = _header(file, first, first_line[0], fmt, required, used)
-    except csv.Error as e:
-        raise DataError(f"{file}, line {reader.line_num}: not valid CSV ({e})") from None
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
+        first_line = next(lines, "")
+        reader = csv.reader(itertools.chain([first_line], lines), delimiter=fmt.delimiter, skipinitialspace=True)
         try:
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue
-                if len(row) != header.width:
-                    raise DataError(
-                        f"{file}, line {reader.line_num}: {len(row)} fields but the header has {header.width}; "
-                        f"quote fields that contain {_name(fmt.delimiter)}s, "
-                        "quotes or line breaks"
-                    )
-                yield reader.line_num, [row[i] for i in header.keep]
+            first = next(reader, None)
+            if not first:
+                raise DataError(f"{file}: file is empty; a CSV needs a header row naming its columns, then data rows")
+            header = _header(file, first, first_line, fmt, required)
         except csv.Error as e:
             raise DataError(f"{file}, line {reader.line_num}: not valid CSV ({e})") from None
-
-    try:
-        yield header, rows()
+        yield header, _rows(file, reader, header, fmt)
     finally:
         lines.close()
+
+
+def _rows(file: pathlib.Path, reader, header: Header, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != header.width:
+                raise DataError(
+                    f"{file}, line {reader.line_num}: {len(row)} fields but the header has {header.width}; "
+                    f"quote fields that contain {_name(fmt.delimiter)}s, quotes or line breaks"
+                )
+            yield reader.line_num, [row[i] for i in header.keep]
+    except csv.Error as e:
+        raise DataError(f"{file}, line {reader.line_num}: not valid CSV ({e})") from None

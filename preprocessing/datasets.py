@@ -206,8 +206,7 @@ def resolve_csv_input(
 def _check_file(
     file: pathlib.Path, fmt: CsvFormat, required: Sequence[tuple[str, str]], labels: dict[str, _Label]
 ) -> tuple[tuple[str, ...], int, list[str]]:
-    used = [column for _, column in required]
-    with csv_reader.open_csv(file, fmt, required, used) as (header, reader):
+    with csv_reader.open_csv(file, fmt, required) as (header, reader):
         label_index = header.names.index(required[1][1])
         rows, missing = 0, []
         for line, row in reader:
