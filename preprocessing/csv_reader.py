@@ -11,7 +11,8 @@ import io
 import itertools
 import pathlib
 import zlib
-from typing import BinaryIO, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO
 
 # Delimiters a file is sniffed for when its header lacks a required column.
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -44,7 +45,7 @@ class CsvFormat:
     delimiter: str = ","
 
     @classmethod
-    def from_config(cls, encoding: str, delimiter: str) -> "CsvFormat":
+    def from_config(cls, encoding: str, delimiter: str) -> CsvFormat:
         """Validates `data.encoding` and `data.delimiter` (raises DataError naming the key)."""
         delimiter = "\t" if delimiter.lower() in ("tab", "\\t") else delimiter
         if len(delimiter) != 1 or delimiter in ('"', "\n", "\r"):
@@ -102,7 +103,8 @@ def _not_decodable(file: pathlib.Path, number: int, raw: bytes, error: UnicodeDe
         # Europe and the Americas): show how the line reads that way, so the
         # user can tell whether that is their text before choosing it.
         reads = raw.decode("cp1252").strip()[:60]
-        fix = f"if it is Excel's \"CSV\" (not \"CSV UTF-8\"), pass --encoding cp1252 (line {number} then reads {reads!r})"
+        fix = f"if it is Excel's \"CSV\" (not \"CSV UTF-8\"), pass --encoding cp1252 (line {number} then reads "
+        fix += f"{reads!r})"
     except UnicodeDecodeError:
         fix = "pass --encoding with the file's encoding"
     if number == 1:
@@ -230,8 +232,9 @@ def open_csv(
 
     Rows come as (line number, cells of the kept columns). Blank lines and rows
     whose every cell is empty (what a spreadsheet exports for formatted but
-    empty rows) are skipped, as a spreadsheet shows nothing there. Spaces
-    after a delimiter are skipped, so `text, label` reads as two columns.
+    empty rows) are skipped, as a spreadsheet shows nothing there. Header
+    cells are stripped, and spaces after a delimiter in the header skipped, so
+    `"text", "label"` names two columns; data cells are left as they are.
 
     Args:
       file: The CSV file, optionally gzip-compressed.
@@ -246,7 +249,10 @@ def open_csv(
     lines = _lines(file, fmt.encoding)
     try:
         first_line = next(lines, "")
-        reader = csv.reader(itertools.chain([first_line], lines), delimiter=fmt.delimiter, skipinitialspace=True)
+        rest = itertools.chain([first_line], lines)
+        # The header alone skips spaces after a delimiter (`"text", "label"`);
+        # data cells keep them, so a text arrives exactly as it is in the file.
+        reader = csv.reader(rest, delimiter=fmt.delimiter, skipinitialspace=True)
         try:
             first = next(reader, None)
             if not first:
@@ -254,21 +260,26 @@ def open_csv(
             header = _header(file, first, first_line, fmt, required)
         except csv.Error as e:
             raise DataError(f"{file}, line {reader.line_num}: not valid CSV ({e})") from None
-        yield header, _rows(file, reader, header, fmt)
+        # csv.reader pulls one line at a time: the rows' reader starts where the header's ended.
+        yield header, _rows(file, csv.reader(rest, delimiter=fmt.delimiter), reader.line_num, header, fmt)
     finally:
         lines.close()
 
 
-def _rows(file: pathlib.Path, reader, header: Header, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
+def _rows(
+    file: pathlib.Path, reader, header_lines: int, header: Header, fmt: CsvFormat
+) -> Iterator[tuple[int, list[str]]]:
     try:
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
+            line = header_lines + reader.line_num
             if len(row) != header.width:
-                raise DataError(
-                    f"{file}, line {reader.line_num}: {len(row)} fields but the header has {header.width}; "
-                    f"quote fields that contain {_name(fmt.delimiter)}s, quotes or line breaks"
-                )
-            yield reader.line_num, [row[i] for i in header.keep]
+                quote = f'{_name(fmt.delimiter)}s, quotes or line breaks'
+                if any(cell.startswith(' "') for cell in row):
+                    quote += ', and start a quoted field right after the delimiter, with no space'
+                raise DataError(f"{file}, line {line}: {len(row)} fields but the header has {header.width}; "
+                                f"quote fields that contain {quote}")
+            yield line, [row[i] for i in header.keep]
     except csv.Error as e:
-        raise DataError(f"{file}, line {reader.line_num}: not valid CSV ({e})") from None
+        raise DataError(f"{file}, line {header_lines + reader.line_num}: not valid CSV ({e})") from None

@@ -138,7 +138,7 @@ def resolve_csv_input(
     label_column: str,
     known_labels: Sequence[str] = (),
     slice_columns: Sequence[str] = (),
-    fmt: CsvFormat = CsvFormat(),
+    fmt: CsvFormat | None = None,
 ) -> CsvInput:
     """Finds the CSV file(s) for a run and checks every row before any component runs.
 
@@ -155,7 +155,7 @@ def resolve_csv_input(
       known_labels: If given, the only label values allowed (for example the
         classes of the model already serving).
       slice_columns: Columns evaluation is sliced by; each must exist.
-      fmt: Encoding and delimiter of the files.
+      fmt: Encoding and delimiter of the files (default: comma-separated UTF-8).
 
     Returns:
       The check's result, pointing at the files as given.
@@ -163,6 +163,7 @@ def resolve_csv_input(
     Raises:
       DataError: Naming the file, line and column, and what to do.
     """
+    fmt = fmt or CsvFormat()
     base = pathlib.Path(path) if path else default_data_dir()
     if not base.exists():
         raise DataError(f"{base}: no such file or directory; pass --data with a CSV file or a directory of CSV files")

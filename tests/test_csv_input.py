@@ -36,6 +36,26 @@ def _table(header, rows, delimiter=",", newline="\r\n", label_pad="") -> str:
     return newline.join(lines) + newline
 
 
+def _r_write_csv() -> bytes:
+    # R's write.csv: every cell quoted, row names under an empty header cell.
+    lines = ['"","text","label"'] + [f'"{i + 1}",{_quote(t, ",")},"{label}"' for i, (t, label) in enumerate(_rows())]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _pandas_float_labels() -> bytes:
+    # pandas to_csv of a label column that once held NaN: index column, 0.0/1.0.
+    lines = [",text,label"] + [f"{i},{_quote(t, ',')},{float(label)}" for i, (t, label) in enumerate(_rows((0, 1)))]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _hand_written() -> bytes:
+    # Spaces after the commas, a repeated unused column, and the formatted but
+    # empty rows a spreadsheet exports below the data.
+    lines = ["text, label, note, note"]
+    lines += [f"{_quote(t, ',')}, {label}, n{i}, m{i}" for i, (t, label) in enumerate(_rows((0, 1)))]
+    return ("\n".join(lines + [",,,", ",,,"]) + "\n").encode()
+
+
 # name -> (file name, bytes, CsvFormat, expected columns, expected labels). Each
 # is what a spreadsheet or tool writes; every row's text must arrive unchanged.
 SPREADSHEETS = {
@@ -51,20 +71,9 @@ SPREADSHEETS = {
     # Excel "Unicode Text": UTF-16 with a byte-order mark, tab-separated.
     "excel_unicode_text": ("data.txt", _table(["text", "label"], _rows(), delimiter="\t").encode("utf-16"),
                            CsvFormat("utf-8", "\t"), ("text", "label"), ("neg", "pos")),
-    # R's write.csv: quoted header, row names under an empty header cell.
-    "r_write_csv": ("data.csv", ('"","text","label"\n' + "".join(
-        f'"{i + 1}",{_quote(t, ",")},"{label}"\n' for i, (t, label) in enumerate(_rows()))).encode(),
-                    CsvFormat(), ("text", "label"), ("neg", "pos")),
-    # pandas to_csv of a label column that held NaN: index column, 0.0/1.0 labels.
-    "pandas_float_labels": ("data.csv", (",text,label\n" + "".join(
-        f"{i},{_quote(t, ',')},{float(label)}\n" for i, (t, label) in enumerate(_rows((0, 1))))).encode(),
-                            CsvFormat(), ("text", "label"), ("0", "1")),
-    # Hand-written: spaces after the commas, a repeated unused column, and the
-    # formatted-but-empty rows a spreadsheet exports below the data.
-    "hand_written": ("data.csv", ("text, label, note, note\n" + "".join(
-        f"{_quote(t, ',')}, {label}, n{i}, m{i}\n" for i, (t, label) in enumerate(_rows((0, 1)))) + ",,,\n,,,\n").encode(),
-                     CsvFormat(), ("text", "label", "note"), ("0", "1")),
-    # gzip-compressed.
+    "r_write_csv": ("data.csv", _r_write_csv(), CsvFormat(), ("text", "label"), ("neg", "pos")),
+    "pandas_float_labels": ("data.csv", _pandas_float_labels(), CsvFormat(), ("text", "label"), ("0", "1")),
+    "hand_written": ("data.csv", _hand_written(), CsvFormat(), ("text", "label", "note"), ("0", "1")),
     "gzip": ("data.csv.gz", gzip.compress(_table(["text", "label"], _rows()).encode()),
              CsvFormat(), ("text", "label"), ("neg", "pos")),
 }
@@ -179,6 +188,10 @@ REFUSED = {
         {"fmt": CsvFormat("utf-8", ";")},
         ", line 1, column 3: column name 'stars, 1-5' holds a comma, quote or line break, which TFX's CSV "
         "reader cannot take; rename the column"),
+    "space_before_a_quote": (
+        "data.csv", ("label, text\n" + "".join(f'{i % 2}, "review {i}, fine"\n' for i in range(22))).encode(), {},
+        ", line 2: 3 fields but the header has 2; quote fields that contain commas, quotes or line breaks, and "
+        "start a quoted field right after the delimiter, with no space"),
     "excel_workbook": (
         "data.xlsx", None, {},
         ": a zip archive (an .xlsx/.ods workbook is one), not CSV; save the sheet as \"CSV UTF-8\" from the "
