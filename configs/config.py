@@ -26,7 +26,7 @@ class DataConfig:
       path: A CSV file or a directory of CSV files. Empty means the bundled
         Rotten Tomatoes movie-review snippets.
       text_column: Column holding the raw text.
-      label_column: Column holding the label (0/1 integers or strings).
+      label_column: Column holding the label (integers 0..K-1 or strings).
       slice_columns: Extra raw columns to slice evaluation metrics by.
       train_buckets: Hash buckets for the train split.
       eval_buckets: Hash buckets for the eval split.

@@ -88,7 +88,7 @@ class CsvInput:
         types the column as INT and the label is its own class index).
       fmt: Encoding and delimiter the files were read with.
       label_column: The label column (its cells are written as `label_value`s).
-      notes: What the check changed on the way (columns left out, skipped rows).
+      notes: Columns the check left out (no name, or a repeated unused name).
     """
 
     input_base: str
