@@ -9,6 +9,7 @@ import os
 import pathlib
 import shutil
 import tempfile
+from typing import TextIO
 
 from preprocessing import csv_reader
 from preprocessing.datasets import CsvInput, label_value
@@ -63,7 +64,7 @@ def write_copy(checked: CsvInput, dest: pathlib.Path) -> CsvInput:
     return dataclasses.replace(checked, input_base=str(final.resolve()), pattern=PATTERN)
 
 
-def _write_rows(file: pathlib.Path, checked: CsvInput, out) -> None:
+def _write_rows(file: pathlib.Path, checked: CsvInput, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     # The check has passed: the same reading yields the same columns and rows.
     with csv_reader.open_csv(file, checked.fmt, [("label", checked.label_column)]) as (header, rows):
