@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+import re
 import typing
 from typing import Any, Mapping, Sequence
 
@@ -25,7 +26,7 @@ class DataConfig:
       path: A CSV file or a directory of CSV files. Empty means the bundled
         Rotten Tomatoes movie-review snippets.
       text_column: Column holding the raw text.
-      label_column: Column holding the label (0/1 integers or strings).
+      label_column: Column holding the label (integers 0..K-1 or strings).
       slice_columns: Extra raw columns to slice evaluation metrics by.
       train_buckets: Hash buckets for the train split.
       eval_buckets: Hash buckets for the eval split.
@@ -35,6 +36,10 @@ class DataConfig:
         split may have; above it the run stops before Trainer.
       max_truncated_share: Largest share of texts longer than
         `tokenizer.max_seq_length` a split may have.
+      delimiter: The character between cells: `,`, or e.g. `;` for a
+        spreadsheet saved in a locale with decimal commas, `tab` for TSV.
+      encoding: The text encoding, e.g. `cp1252` for Excel's plain "CSV" on
+        Windows; a UTF-8 or UTF-16 byte-order mark overrides it.
     """
 
     path: str = ""
@@ -46,6 +51,8 @@ class DataConfig:
     labels: tuple[str, ...] = ()
     max_unk_share: float = 0.05
     max_truncated_share: float = 0.2
+    delimiter: str = ","
+    encoding: str = "utf-8"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,18 +229,45 @@ def valid_keys(cls: type = EdgelineConfig, prefix: str = "") -> list[str]:
     return keys
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML with YAML 1.2's booleans: only true/false.
+
+    Under YAML 1.1 (PyYAML's default) `yes`, `no`, `on` and `off` are booleans
+    too, so `labels: [yes, no]` would name classes "True" and "False".
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+def parse_yaml(text: str) -> Any:
+    """Parses YAML the way edgeline's config files and `--set` values are read (YAML 1.2 booleans)."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader: builds plain data only
+
+
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     origin = typing.get_origin(hint)
     if origin is tuple:
         (item_type, _) = typing.get_args(hint)
         if isinstance(value, str):
-            value = [yaml.safe_load(v) for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
+            # `--set data.labels=yes,no`: items of a string list are taken as written.
+            items = [v.strip() for v in value.split(",") if v.strip()]
+            value = items if item_type is str else [parse_yaml(v) for v in items]
+        elif not isinstance(value, (list, tuple)):
+            value = [value]  # `--set tokenizer.length_buckets=32`: a list of one
         return tuple(_coerce(v, item_type, key) for v in value)
     if hint is bool:
         if isinstance(value, bool):
             return value
+        if isinstance(value, str) and value.lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[value.lower()]
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
     if hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -251,6 +285,10 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     if hint is str:
         if value is None:
             return ""
+        if isinstance(value, bool):
+            # str(True) is "True", which may not be how the user spelled it.
+            word = str(value).lower()
+            raise ConfigError(f"{key}: {word} is read as a boolean; write '{word}' in quotes to mean the text")
         return str(value)
     raise ConfigError(f"{key}: unsupported type {hint}")
 
@@ -300,7 +338,7 @@ def apply_overrides(config: EdgelineConfig, overrides: Sequence[str]) -> Edgelin
         if key not in valid_keys():
             raise ConfigError(f"unknown config key {key}; valid keys: " + ", ".join(valid_keys()))
         section, field = key.split(".", 1)
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = parse_yaml(raw) if raw.strip() else ""
         data[section][field] = value
     return EdgelineConfig.from_dict(data)
 
@@ -320,7 +358,7 @@ def load_config(path: str | pathlib.Path | None = None, overrides: Sequence[str]
 
 def _read_yaml(path: pathlib.Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = parse_yaml(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
     base = data.pop("base", None)

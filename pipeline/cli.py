@@ -20,6 +20,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", help="CSV file or directory of CSV files (default: bundled movie reviews)")
     run.add_argument("--text-column", help="column holding the text (default: text)")
     run.add_argument("--label-column", help="column holding the label (default: label)")
+    run.add_argument("--delimiter", help="character between cells, e.g. ';' or tab (default: ,)")
+    run.add_argument("--encoding", help="text encoding of the CSV, e.g. cp1252 (default: utf-8)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config field, e.g. --set train.epochs=1 (repeatable)")
     run.add_argument("--verbose", action="store_true", help="show every log line")
@@ -69,6 +71,11 @@ def _run(args) -> int:
         overrides.append(f"data.text_column={args.text_column}")
     if args.label_column:
         overrides.append(f"data.label_column={args.label_column}")
+    # JSON strings are YAML strings: `;`, `|` and `,` arrive as themselves.
+    if args.delimiter:
+        overrides.append(f"data.delimiter={json.dumps(args.delimiter)}")
+    if args.encoding:
+        overrides.append(f"data.encoding={json.dumps(args.encoding)}")
     try:
         config = load_config(args.config, overrides)
     except ConfigError as e:

@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterator, TextIO
 
 from configs import EdgelineConfig
 from pipeline import results
-from preprocessing import datasets
+from preprocessing import datasets, example_gen_input
+from preprocessing.csv_reader import CsvFormat
 
 log = logging.getLogger("edgeline")
 
@@ -308,14 +309,21 @@ def run(
                 summary["recovered"] = recover_killed_executions(paths)
                 for component, count in summary["recovered"].items():
                     write(f"[{progress._clock()}] {component:<32} resuming: {count} killed execution(s) cleaned up")
-                csv_input = datasets.resolve_csv_input(
+                checked = datasets.resolve_csv_input(
                     config.data.path,
                     config.data.text_column,
                     config.data.label_column,
                     known_labels=config.data.labels or serving_labels(paths.serving),
+                    slice_columns=config.data.slice_columns,
+                    fmt=CsvFormat.from_config(config.data.encoding, config.data.delimiter),
                 )
+                # ExampleGen reads the rows exactly as the check read them.
+                csv_input = example_gen_input.write_copy(checked, paths.input)
                 summary["input"] = {"files": list(csv_input.files), "rows": csv_input.rows,
-                                    "labels": list(csv_input.labels)}
+                                    "labels": list(csv_input.labels), "format": csv_input.fmt.describe(),
+                                    "example_gen_input": csv_input.input_base, "notes": list(csv_input.notes)}
+                for note in csv_input.notes:
+                    write(f"[{progress._clock()}] input: {note}")
                 write(f"[{progress._clock()}] preparing encoder {config.model.encoder}")
                 from trainers import encoders
 

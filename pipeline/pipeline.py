@@ -109,6 +109,11 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={"config": _sections(config, "data", "tokenizer"), "encoder_dir": encoder_dir},
+        # The label vocabulary is the one analyzer fitted on data (the word
+        # pieces come from the encoder, the length buckets from the config). A
+        # class whose rows all hashed into eval still needs an id, so both
+        # splits are analyzed.
+        splits_config=tfx.proto.SplitsConfig(analyze=["train", "eval"], transform=["train", "eval"]),
     )
     # Train only on data both validators have passed: raw columns against the
     # schema, and word pieces against the encoder's vocabulary.

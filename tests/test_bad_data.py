@@ -1,9 +1,11 @@
 """Bad input never costs the model already serving: clear errors, exit code 4, serving untouched."""
 
 import hashlib
+import io
 import json
 import pathlib
 import shutil
+import zipfile
 
 import pytest
 
@@ -12,6 +14,14 @@ from preprocessing import datasets
 from tests.conftest import MESSY_TEXTS
 
 pytestmark = pytest.mark.e2e
+
+
+def _workbook() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as book:
+        book.writestr("xl/workbook.xml", "<workbook/>")
+    return buffer.getvalue()
+
 
 # name -> (file content, phrases the one-line error must contain)
 REJECTED = {
@@ -23,7 +33,20 @@ REJECTED = {
     "not_csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00", ["not a UTF-8 text file"]),
     "too_few_rows": ("text,label\ngood fun,1\nawful,0\nmeh,0\n", ["only 3 labelled row(s)", "at least 20"]),
     "ragged_row": ("text,label\ngood, fun,1\nawful,0\n", ["line 2", "3 fields but the header has 2"]),
+    "semicolons": ("text;label\ngood, fun;1\nawful;0\n",
+                   ["line 1", "this looks like a semicolon-separated file; pass --delimiter ';'"]),
+    "decimal_label": ("text,label\n" + "".join(f"review {i},{i % 2 + 0.5}\n" for i in range(22)),
+                      ["line 2", "label 0.5 in column 'label' is not a whole number"]),
+    "label_in_one_row": ("text,label\n" + "".join(f"review {i},{int(i == 20)}\n" for i in range(22)),
+                         ["line 22", "label '1' in column 'label' occurs in this row only"]),
+    "label_column_twice": ("text,label,label\ngood fun,1,1\nawful,0,0\n",
+                           ["line 1", "column 'label' appears twice (columns 2 and 3)"]),
+    "spreadsheet_workbook": (_workbook(), ["a zip archive", 'save the sheet as "CSV UTF-8"']),
+    "missing_slice_column": ("text,label\ngood fun,1\nawful,0\n",
+                             ["line 1", "no column 'source' (named in data.slice_columns)"]),
 }
+# Extra `edgeline run` arguments of some cases.
+EXTRA_ARGS = {"missing_slice_column": ["--set", "data.slice_columns=source"]}
 
 
 def _tree_digest(root: pathlib.Path) -> str:
@@ -54,7 +77,7 @@ def test_bad_input_stops_the_run_and_keeps_the_served_model(case, served_run, tm
     data.write_bytes(content if isinstance(content, bytes) else content.encode())
     before = _tree_digest(served_run / "e2e" / "serving")
 
-    assert _run(served_run, data) == 4
+    assert _run(served_run, data, *EXTRA_ARGS.get(case, [])) == 4
     err = capfd.readouterr().err
     assert str(data) in err and all(p in err for p in phrases), err
     assert "Traceback" not in err

@@ -137,6 +137,9 @@ def test_user_code_paths_and_custom_config(compiled):
     trainer_config = json.loads(_param(trainer, "custom_config"))
     assert trainer_config == {"config": {k: full[k] for k in ("data", "model", "train")},
                               "encoder_dir": CONFIG.model.encoder}
+    # The label vocabulary must cover a class whose rows all hashed into eval.
+    assert json.loads(_param(transform, "splits_config")) == {"analyze": ["train", "eval"],
+                                                               "transform": ["train", "eval"]}
     assert json.loads(_param(tasks["Trainer"], "train_args")) == {"splits": ["train"]}
     assert json.loads(_param(tasks["Trainer"], "eval_args")) == {"splits": ["eval"]}
 
