@@ -55,13 +55,42 @@ def open_store(metadata_path: str | pathlib.Path) -> mlmd.MetadataStore:
 
 @dataclasses.dataclass
 class NodeRun:
-    """One component's execution in a pipeline run."""
+    """One component's execution in a pipeline run.
+
+    Attributes:
+      node_id: Component id.
+      state: MLMD execution state (COMPLETE, CACHED, FAILED, ...).
+      seconds: How long this execution took (a cached one: the cache lookup).
+      outputs: Output artifacts by key.
+      properties: The execution's custom properties.
+      produced_seconds: How long the execution that produced the outputs took:
+        `seconds` unless the outputs came from the cache.
+      produced_at: When that execution started (ms since the epoch).
+    """
 
     node_id: str
     state: str
     seconds: float
     outputs: dict[str, list[Any]]
     properties: dict[str, Any]
+    produced_seconds: float = 0.0
+    produced_at: int = 0
+
+
+def _seconds(execution) -> float:
+    return (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
+
+
+def _producer(store: mlmd.MetadataStore, execution, artifact_ids: list[int]):
+    """The execution that first wrote `artifact_ids`: the one a cached execution reuses (else `execution`)."""
+    if execution.last_known_state != metadata_store_pb2.Execution.CACHED or not artifact_ids:
+        return execution
+    outputs = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+    writers = {e.execution_id for e in store.get_events_by_artifact_ids(artifact_ids)
+               if e.type in outputs and e.execution_id != execution.id}
+    done = [e for e in store.get_executions_by_id(sorted(writers))
+            if e.last_known_state == metadata_store_pb2.Execution.COMPLETE]
+    return min(done, key=lambda e: e.id) if done else execution
 
 
 def latest_run(store: mlmd.MetadataStore) -> dict[str, NodeRun]:
@@ -83,9 +112,10 @@ def latest_run(store: mlmd.MetadataStore) -> dict[str, NodeRun]:
             key = event.path.steps[0].key if event.path.steps else "output"
             outputs.setdefault(key, []).append(artifacts[event.artifact_id])
         state = metadata_store_pb2.Execution.State.Name(execution.last_known_state)
-        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
         props = {k: v.string_value or v.int_value for k, v in execution.custom_properties.items()}
-        nodes[node_id] = NodeRun(node_id, state, seconds, outputs, props)
+        producer = _producer(store, execution, [e.artifact_id for e in out_events])
+        nodes[node_id] = NodeRun(node_id, state, _seconds(execution), outputs, props,
+                                 produced_seconds=_seconds(producer), produced_at=producer.create_time_since_epoch)
     return nodes
 
 
@@ -305,6 +335,7 @@ def evaluation_metrics(evaluation_uri: str, model_name: Optional[str] = None) ->
             _blank_undefined_auc(by_class, counts.get(name, {}))
         own, diff = (_defined({**v, **_per_class(c)}) for v, c in zip(values, class_values, strict=True))
         if name == "overall":
+            diff.pop("example_count", None)  # the same eval split for both models: always 0
             overall, diffs = own, diff
         else:
             slices[name] = own
