@@ -27,6 +27,8 @@ REPORT_DIR = "report"
 # class id; components/evaluation.py builds them with the same default.
 POSITIVE_CLASS = 1
 _TEMPLATE = pathlib.Path(__file__).with_name("report_template.html")
+# How the report, notebook and terminal show a metric a slice cannot define (summary.json: null).
+UNDEFINED = "undefined"
 _METRIC_COLUMNS = ("example_count", "accuracy", "auc", "precision", "recall", "calibration")
 # TFMA metric class names as summary.json and the slice table name them.
 _SHORT_NAMES = {
@@ -449,15 +451,20 @@ def plot_slice_metrics(table) -> Any:
     for offset, metric, color in ((-width / 2, "accuracy", "#3b6ea8"), (width / 2, "auc", "#e08a2c")):
         if metric not in table.columns:
             continue
-        values = table[metric].fillna(0.0).tolist()
+        # An undefined value (AUC of a one-class slice) gets no bar and says so, rather than a bar at 0.
+        values = [None if v != v else float(v) for v in table[metric].tolist()]
         bars = ax.bar(
             [p + offset for p in positions],
-            values,
+            [0.0 if v is None else v for v in values],
             width,
             label=metric.upper() if metric == "auc" else metric.capitalize(),
             color=color,
         )
-        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=8, padding=2)
+        ax.bar_label(bars, labels=["" if v is None else f"{v:.2f}" for v in values], fontsize=8, padding=2)
+        for position, value in zip(positions, values, strict=True):
+            if value is None:
+                ax.text(position + offset, 0.02, UNDEFINED, rotation=90, ha="center", va="bottom", fontsize=8,
+                        color=color)
     counts = table["example_count"].tolist() if "example_count" in table.columns else [0] * len(table)
     ax.set_xticks(
         list(positions), [f"{name}\n(n={n})" for name, n in zip(table.index, counts, strict=True)], fontsize=8
@@ -631,6 +638,13 @@ def _build(name: str, fn: Callable[[], dict[str, Any]]) -> _Section:
     except Exception as e:  # noqa: BLE001 - reported on the page and in the log
         log.warning("report section %r could not be built: %s", name, e, exc_info=True)
         return _Section(error=f"{type(e).__name__}: {e}")
+
+
+def _metric(value: Any, digits: int = 4) -> str:
+    # Slice-table cells: a metric TFMA could not define on the slice is None in summary.json, NaN in the table.
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return UNDEFINED
+    return _fmt(value, digits)
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -824,6 +838,7 @@ def render(run_dir: str | os.PathLike) -> str:
     # the page must still render (missing values show as "–").
     environment = jinja2.Environment(autoescape=True)
     environment.filters["fmt"] = _fmt
+    environment.filters["metric"] = _metric
     template = environment.from_string(_TEMPLATE.read_text(encoding="utf-8"))
     return template.render(
         earlier_run=_earlier_run(summary, artifacts),
