@@ -144,7 +144,7 @@ def test_report_shows_every_section_from_the_run(run_report):
     times = page.by_id["component-times"]
     trainer = next(c for c in summary["components"] if c["name"] == "Trainer")
     assert trainer["cached"] and trainer["produced_seconds"] > 1.0, trainer
-    assert f"{trainer['produced_seconds']:.1f} (cached, from {trainer['produced_at']})" in " ".join(times.split())
+    assert f"{trainer['produced_seconds']:.2f} (cached, from {trainer['produced_at']})" in " ".join(times.split())
     assert f"This run's wall time: {summary['wall_seconds']:.1f} s" in " ".join(page.by_id["wall-time"].split())
     for split, rows in summary["data"].items():
         assert f"Split “{split}”: {rows} examples" in text
