@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -18,7 +17,7 @@ CANDIDATE = "candidate"  # this run's Trainer output (from the cache or not)
 _PUSHED = "pushed"
 
 
-def _pushed_model_id(store: mlmd.MetadataStore, pushed: types.Artifact) -> Optional[int]:
+def _pushed_model_id(store: mlmd.MetadataStore, pushed: types.Artifact) -> int | None:
     """Id of the Model a PushedModel was pushed from: the `model` input of the Pusher that wrote it."""
     outputs = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
     producers = [e.execution_id for e in store.get_events_by_artifact_ids([pushed.id]) if e.type in outputs]
@@ -51,7 +50,7 @@ class ServingModelStrategy(resolver.ResolverStrategy):
 
     def resolve_artifacts(
         self, store: mlmd.MetadataStore, input_dict: dict[str, list[types.Artifact]]
-    ) -> Optional[dict[str, list[types.Artifact]]]:
+    ) -> dict[str, list[types.Artifact]] | None:
         """Returns `{"model": [baseline] or [], "candidate": [...], "pushed_model": [...]}`."""
         missing = {MODEL, PUSHED_MODEL, CANDIDATE} - set(input_dict)
         if missing:

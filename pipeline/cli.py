@@ -109,7 +109,9 @@ def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
     overall = metrics.get("overall", {})
     cached = [c for c in summary.get("components") or [] if c.get("cached")]
     reused = sum(c.get("produced_seconds") or 0.0 for c in cached)
-    from_cache = f" ({len(cached)} component(s) from the cache, which took {reused:.0f}s when they ran)" if cached else ""
+    from_cache = ""
+    if cached:  # this run's wall time apart from what the reused outputs once cost
+        from_cache = f" ({len(cached)} component(s) from the cache, which took {reused:.0f}s when they ran)"
     print(f"finished in {summary['wall_seconds']:.0f}s{from_cache}; rows: {summary.get('data')}")
     if overall:
         print("eval: " + ", ".join(f"{k} {_metric(v)}" for k, v in overall.items() if k != "example_count")

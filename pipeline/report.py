@@ -590,24 +590,29 @@ def plot_edge_variants(variants: list[dict[str, Any]]) -> Any:
     ]
     whiskers = [max(0.0, high - low) if high == high else 0.0 for low, high in zip(p50, p95, strict=True)]
     accuracy = [v["accuracy"] if v.get("accuracy") is not None else nan for v in variants]
-    panels = (
-        (size_ax, size, "#3b6ea8", "file size (MB)", "Size", "{:.2f} MB", {}),
-        (latency_ax, p50, "#e08a2c", "latency (ms): bar p50, whisker p95, batch 1, 1 thread", "Latency", "{:.1f} ms",
-         {"xerr": [[0] * len(p50), whiskers], "capsize": 4}),
-        (accuracy_ax, accuracy, "#4c9a5b", "accuracy on the eval split", "Accuracy", "{:.3f}", {}),
+    labels = {
+        "size": [f"{x:.2f} MB" for x in size],
+        "latency": [f"p50 {low:.2f} ms, p95 {high:.2f} ms" for low, high in zip(p50, p95, strict=True)],
+        "accuracy": [f"{x:.3f}" for x in accuracy],
+    }
+    panels = (  # axes, bar lengths, where each value label starts, colour, x label, title, labels, bar options
+        (size_ax, size, size, "#3b6ea8", "file size (MB)", "Size", labels["size"], {}),
+        # The latency label goes right of the p95 whisker, not over it.
+        (latency_ax, p50, p95, "#e08a2c", "latency (ms): bar p50, whisker p95, batch 1, 1 thread", "Latency",
+         labels["latency"], {"xerr": [[0] * len(p50), whiskers], "capsize": 4}),
+        (accuracy_ax, accuracy, accuracy, "#4c9a5b", "accuracy on the eval split", "Accuracy", labels["accuracy"], {}),
     )
-    ends = {id(latency_ax): p95}  # the latency label goes right of the whisker, not over it
-    for ax, values, color, xlabel, title, label, extra in panels:
+    for ax, values, ends, color, xlabel, title, texts, extra in panels:
         ax.barh(list(rows), [0.0 if x != x else x for x in values], color=color, **extra)
-        for row, value, end in zip(rows, values, ends.get(id(ax), values), strict=True):
-            ax.annotate("n/a" if value != value else label.format(value), (0.0 if end != end else end, row),
+        for row, value, end, text in zip(rows, values, ends, texts, strict=True):
+            ax.annotate("n/a" if value != value else text, (0.0 if end != end else end, row),
                         xytext=(4, 0), textcoords="offset points", va="center", fontsize=EDGE_FONT_SIZE - 1)
         ax.set_yticks(list(rows), names, fontsize=EDGE_FONT_SIZE)
         ax.invert_yaxis()  # first variant on top, as in the table
         ax.set_xlabel(xlabel, fontsize=EDGE_FONT_SIZE)
         ax.set_title(title, fontsize=EDGE_FONT_SIZE + 1, loc="left")
         ax.tick_params(axis="x", labelsize=EDGE_FONT_SIZE - 1)
-        ax.margins(x=0.18)  # room for the value labels right of the longest bar
+        ax.margins(x=0.3)  # room for the value labels right of the longest bar
     accuracy_ax.set_xlim(0, 1.15)
     fig.suptitle("Edge variants", fontsize=EDGE_FONT_SIZE + 2)
     return fig

@@ -159,7 +159,7 @@ def _slice_name(slice_key) -> str:
 _DIFF = "_diff"
 
 
-def _number(value: Any) -> Optional[float]:
+def _number(value: Any) -> float | None:
     """A metric value as a float, or None when it is undefined.
 
     TFMA reports 0/0 (precision with no positive prediction, calibration with
@@ -172,17 +172,17 @@ def _number(value: Any) -> Optional[float]:
     return number if math.isfinite(number) else None
 
 
-def _defined(values: dict[str, Any]) -> dict[str, Optional[float]]:
+def _defined(values: dict[str, Any]) -> dict[str, float | None]:
     return {k: _number(v) for k, v in values.items()}
 
 
-def _per_class(class_values: dict[str, dict[str, Optional[float]]]) -> dict[str, Optional[float]]:
+def _per_class(class_values: dict[str, dict[str, float | None]]) -> dict[str, float | None]:
     """One-vs-rest metrics: unsuffixed for one binarized class (binary models),
     else `auc/<class index>` per class plus the unweighted (macro) mean of the
     defined ones as `auc` (None when no class has it defined)."""
     if len(class_values) == 1:
         return next(iter(class_values.values()))
-    out: dict[str, Optional[float]] = {}
+    out: dict[str, float | None] = {}
     for class_id, values in sorted(class_values.items(), key=lambda kv: int(kv[0])):
         out.update({f"{metric}/{class_id}": number for metric, number in values.items()})
     for metric in {m for values in class_values.values() for m in values}:

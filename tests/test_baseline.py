@@ -1,4 +1,4 @@
-"""ServingModelStrategy on a hand-built ML Metadata store: the baseline is the last pushed model, never the candidate."""
+"""ServingModelStrategy on a hand-built ML Metadata store: the baseline is the last pushed model, not the candidate."""
 
 import pytest
 from ml_metadata import metadata_store
