@@ -1,21 +1,68 @@
-"""Baseline resolution: the latest blessed model other than the current candidate."""
+"""Baseline resolution: the model that is serving (the last one pushed), never the candidate itself."""
 
 from __future__ import annotations
 
-from tfx.dsl.input_resolution.strategies import latest_blessed_model_strategy
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+from tfx import types
+from tfx.dsl.components.common import resolver
+
+# Input (and output) keys of the resolver node; create_pipeline wires these channels.
+MODEL = "model"  # every Model of the pipeline
+PUSHED_MODEL = "pushed_model"  # every PushedModel of the pipeline
+CANDIDATE = "candidate"  # this run's Trainer output (from the cache or not)
+
+# Custom property TFX's Pusher sets to 1 on a PushedModel when it pushed (0 when it did not).
+_PUSHED = "pushed"
 
 
-class PreviousBlessedModelStrategy(latest_blessed_model_strategy.LatestBlessedModelStrategy):
-    """Like LatestBlessedModelStrategy, but never returns the newest Model.
+def _pushed_model_id(store: mlmd.MetadataStore, pushed: types.Artifact) -> int | None:
+    """Id of the Model a PushedModel was pushed from: the `model` input of the Pusher that wrote it."""
+    outputs = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+    producers = [e.execution_id for e in store.get_events_by_artifact_ids([pushed.id]) if e.type in outputs]
+    inputs = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+    for event in store.get_events_by_execution_ids(sorted(producers)):
+        if event.type in inputs and event.path.steps and event.path.steps[0].key == MODEL:
+            return event.artifact_id
+    return None
 
-    The resolver runs after Trainer, so the newest Model is the candidate. With
-    the stock strategy an unchanged rerun would compare the cached candidate with
-    itself, re-run Evaluator and push it again; excluding it keeps the rerun's
-    Evaluator and Pusher inputs identical, so both come from the cache.
+
+class ServingModelStrategy(resolver.ResolverStrategy):
+    """Resolves the baseline as the model serving now: the newest one Pusher pushed.
+
+    TFX's LatestBlessedModelStrategy (and "the newest blessed Model but the
+    newest") assume the newest Model is the candidate. When Trainer comes from
+    the cache it is not: after runs A (M1 pushed) and B (M2 pushed), rerunning A
+    makes M1 the candidate again, and those strategies compare M1 with itself
+    and push it over M2. Here the candidate is an input (this run's Trainer
+    output) and the baseline is found from the pushes recorded in ML Metadata.
+
+    When the candidate is itself the serving model, the baseline is the model
+    that served before it was last pushed: the one it was evaluated against
+    when it was pushed. An unchanged rerun therefore gives Evaluator and Pusher
+    the inputs of the run they come from, and both are taken from the cache.
+
+    Inputs: `model` (every Model), `pushed_model` (every PushedModel),
+    `candidate` (this run's Model). Output `model`: the baseline, or nothing
+    when no other model was ever pushed.
     """
 
-    def _resolve(self, input_dict, model_channel_key, model_blessing_channel_key):
-        models = sorted(input_dict[model_channel_key], key=lambda a: a.id, reverse=True)
-        trimmed = dict(input_dict)
-        trimmed[model_channel_key] = models[1:]
-        return super()._resolve(trimmed, model_channel_key, model_blessing_channel_key)
+    def resolve_artifacts(
+        self, store: mlmd.MetadataStore, input_dict: dict[str, list[types.Artifact]]
+    ) -> dict[str, list[types.Artifact]] | None:
+        """Returns `{"model": [baseline] or [], "candidate": [...], "pushed_model": [...]}`."""
+        missing = {MODEL, PUSHED_MODEL, CANDIDATE} - set(input_dict)
+        if missing:
+            raise ValueError(f"ServingModelStrategy needs input channels {sorted(missing)}")
+        candidates = {a.id for a in input_dict[CANDIDATE]}
+        models = {a.id: a for a in input_dict[MODEL]}
+        pushes = [a for a in input_dict[PUSHED_MODEL] if a.get_int_custom_property(_PUSHED) == 1]
+        baseline: list[types.Artifact] = []
+        # Newest push first; artifact ids grow with registration order.
+        for pushed in sorted(pushes, key=lambda a: a.id, reverse=True):
+            model_id = _pushed_model_id(store, pushed)
+            if model_id is not None and model_id not in candidates and model_id in models:
+                baseline = [models[model_id]]
+                break
+        return {MODEL: baseline, CANDIDATE: list(input_dict[CANDIDATE]), PUSHED_MODEL: list(input_dict[PUSHED_MODEL])}

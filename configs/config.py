@@ -61,7 +61,7 @@ class TokenizerConfig:
 
     Attributes:
       max_seq_length: Tokens per example including [CLS] and [SEP].
-      length_buckets: Upper bounds (in word pieces, before truncation) of the
+      length_buckets: Inclusive upper bounds (in word pieces, before truncation) of the
         token-length slices; a last bucket holds everything longer.
     """
 
@@ -116,8 +116,8 @@ class EvalConfig:
 
     Attributes:
       accuracy_threshold: Lowest overall eval accuracy that can be blessed.
-      change_threshold: Lowest allowed accuracy change against the last blessed
-        model (negative: how much worse is tolerated).
+      change_threshold: Lowest allowed accuracy change against the model serving
+        now, the last pushed (negative: how much worse is tolerated).
     """
 
     accuracy_threshold: float = 0.80

@@ -106,16 +106,30 @@ def _run(args) -> int:
     return 0
 
 
+def _metric(value) -> str:
+    # summary.json holds null for a metric a slice cannot define (AUC of a one-class slice).
+    return "undefined" if value is None or value != value else f"{value:.4f}"
+
+
 def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
     metrics = summary.get("metrics") or {}
     overall = metrics.get("overall", {})
-    print(f"finished in {summary['wall_seconds']:.0f}s; rows: {summary.get('data')}")
+    cached = [c for c in summary.get("components") or [] if c.get("cached")]
+    reused = sum(c.get("produced_seconds") or 0.0 for c in cached)
+    from_cache = ""
+    if cached:  # this run's wall time apart from what the reused outputs once cost
+        from_cache = f" ({len(cached)} component(s) from the cache, which took {reused:.0f}s when they ran)"
+    print(f"finished in {summary['wall_seconds']:.0f}s{from_cache}; rows: {summary.get('data')}")
     if overall:
-        print("eval: " + ", ".join(f"{k} {v:.4f}" for k, v in overall.items() if k != "example_count")
-              + f" (n={overall.get('example_count', 0):.0f})")
+        print("eval: " + ", ".join(f"{k} {_metric(v)}" for k, v in overall.items() if k != "example_count")
+              + f" (n={overall.get('example_count') or 0:.0f})")
+    change = metrics.get("change_vs_baseline")
+    if change:
+        print("change vs the serving model: " + ", ".join(
+            f"{k} {'undefined' if v is None else f'{v:+.4f}'}" for k, v in change.items() if k != "example_count"))
     for slice_name, values in (metrics.get("slices") or {}).items():
-        print(f"  {slice_name:<28} accuracy {values.get('accuracy', float('nan')):.4f}  "
-              f"auc {values.get('auc', float('nan')):.4f}  n={values.get('example_count', 0):.0f}")
+        print(f"  {slice_name:<28} accuracy {_metric(values.get('accuracy'))}  "
+              f"auc {_metric(values.get('auc'))}  n={values.get('example_count') or 0:.0f}")
     validation = metrics.get("validation") or {}
     for failure in validation.get("failures", []):
         print(f"  threshold failed: {failure['message']}")

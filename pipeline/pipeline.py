@@ -49,6 +49,18 @@ def _sections(config: EdgelineConfig, *names: str) -> dict[str, Any]:
     return {name: full[name] for name in names}
 
 
+def _baseline_inputs(strategy: type, candidate: Any) -> dict[str, Any]:
+    """The input channels the baseline resolver's strategy reads."""
+    model = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
+    if issubclass(strategy, baseline.ServingModelStrategy):
+        return {
+            baseline.MODEL: model,
+            baseline.PUSHED_MODEL: tfx.dsl.Channel(type=tfx.types.standard_artifacts.PushedModel),
+            baseline.CANDIDATE: candidate,
+        }
+    return {"model": model, "model_blessing": tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)}
+
+
 def create_pipeline(
     config: EdgelineConfig,
     pipeline_name: str,
@@ -59,7 +71,7 @@ def create_pipeline(
     serving_dir: str,
     metadata_connection_config: Optional[Any] = None,
     beam_pipeline_args: Optional[Sequence[str]] = None,
-    baseline_strategy: type = baseline.PreviousBlessedModelStrategy,
+    baseline_strategy: type = baseline.ServingModelStrategy,
     num_classes: int = 2,
     edge_dir: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
@@ -77,8 +89,9 @@ def create_pipeline(
       metadata_connection_config: ML Metadata connection (None on Kubeflow).
       beam_pipeline_args: Arguments of every Beam-based component; defaults to
         `config.runner.beam_args`.
-      baseline_strategy: Resolver strategy for the baseline model. Kubeflow's
-        compiler only accepts TFX's own LatestBlessedModelStrategy.
+      baseline_strategy: Resolver strategy for the baseline model: by default
+        the model serving now (the last pushed). Kubeflow's compiler only
+        accepts TFX's own LatestBlessedModelStrategy.
       num_classes: Classes in the label column (sets the evaluation metrics).
       edge_dir: Where EdgeExport pushes TFLite variants, one version each;
         defaults to `edge` next to `serving_dir`.
@@ -137,9 +150,7 @@ def create_pipeline(
     )
     trainer.add_upstream_node(text_validator)
     resolver = tfx.dsl.Resolver(
-        strategy_class=baseline_strategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        strategy_class=baseline_strategy, **_baseline_inputs(baseline_strategy, trainer.outputs["model"])
     ).with_id("latest_blessed_model_resolver")
     resolver.add_upstream_node(trainer)
     evaluator = tfx.components.Evaluator(

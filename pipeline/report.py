@@ -27,6 +27,8 @@ REPORT_DIR = "report"
 # class id; components/evaluation.py builds them with the same default.
 POSITIVE_CLASS = 1
 _TEMPLATE = pathlib.Path(__file__).with_name("report_template.html")
+# How the report, notebook and terminal show a metric a slice cannot define (summary.json: null).
+UNDEFINED = "undefined"
 _METRIC_COLUMNS = ("example_count", "accuracy", "auc", "precision", "recall", "calibration")
 # TFMA metric class names as summary.json and the slice table name them.
 _SHORT_NAMES = {
@@ -52,6 +54,7 @@ class RunArtifacts:
     blessing: str | None = None
     states: dict[str, str] = dataclasses.field(default_factory=dict)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    produced_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
     run_started: datetime.datetime | None = None
 
 
@@ -84,6 +87,7 @@ def find_artifacts(run_dir: str | os.PathLike) -> RunArtifacts:
     found = RunArtifacts(
         states={n.node_id: n.state for n in nodes.values()},
         seconds={n.node_id: n.seconds for n in nodes.values()},
+        produced_seconds={n.node_id: n.produced_seconds for n in nodes.values()},
         run_started=datetime.datetime.fromtimestamp(started / 1000, datetime.timezone.utc) if started else None,
     )
     for field, (node_id, key) in _OUTPUTS.items():
@@ -447,15 +451,20 @@ def plot_slice_metrics(table) -> Any:
     for offset, metric, color in ((-width / 2, "accuracy", "#3b6ea8"), (width / 2, "auc", "#e08a2c")):
         if metric not in table.columns:
             continue
-        values = table[metric].fillna(0.0).tolist()
+        # An undefined value (AUC of a one-class slice) gets no bar and says so, rather than a bar at 0.
+        values = [None if v != v else float(v) for v in table[metric].tolist()]
         bars = ax.bar(
             [p + offset for p in positions],
-            values,
+            [0.0 if v is None else v for v in values],
             width,
             label=metric.upper() if metric == "auc" else metric.capitalize(),
             color=color,
         )
-        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=8, padding=2)
+        ax.bar_label(bars, labels=["" if v is None else f"{v:.2f}" for v in values], fontsize=8, padding=2)
+        for position, value in zip(positions, values, strict=True):
+            if value is None:
+                ax.text(position + offset, 0.02, UNDEFINED, rotation=90, ha="center", va="bottom", fontsize=8,
+                        color=color)
     counts = table["example_count"].tolist() if "example_count" in table.columns else [0] * len(table)
     ax.set_xticks(
         list(positions), [f"{name}\n(n={n})" for name, n in zip(table.index, counts, strict=True)], fontsize=8
@@ -555,34 +564,57 @@ def plot_training(history: dict[str, list[float]]) -> Any:
     return fig
 
 
+# The report's content column is about 1,130 px wide and figures are saved at
+# 100 dpi: a figure wider than this is scaled down and its labels shrink with it.
+REPORT_FIGURE_MAX_WIDTH = 11.0
+EDGE_FONT_SIZE = 10
+
+
 def plot_edge_variants(variants: list[dict[str, Any]]) -> Any:
-    """Size, latency (p50 with p95 whisker) and accuracy of each edge variant side by side."""
+    """Size, latency (p50 with p95 whisker) and accuracy of each edge variant, one panel each.
+
+    Panels are stacked, with horizontal bars and the variant names on each
+    panel's y axis, so every label is printed horizontally at `EDGE_FONT_SIZE`
+    points in a figure narrow enough to be shown unscaled in the report.
+    """
     names = [str(v["name"]) for v in variants]
-    fig, axes = _figure(max(9.0, 1.5 * len(variants) * 3), 3.6, ncols=3)
-    size_ax, latency_ax, accuracy_ax = axes[0]
-    # A variant that failed to convert or run has None figures: no bar, "n/a" label.
+    rows = range(len(variants))
+    fig, axes = _figure(9.5, 1.2 + 3 * (0.9 + 0.32 * len(variants)), nrows=3)
+    size_ax, latency_ax, accuracy_ax = (row[0] for row in axes)
+    # A variant that failed to convert or run has None figures: no bar, an "n/a" label.
     nan = float("nan")
     size = [v["bytes"] / 1e6 if v.get("bytes") is not None else nan for v in variants]
-    size_ax.bar(names, size, color="#3b6ea8")
-    size_ax.set_ylabel("file size (MB)")
-    size_ax.set_title("Size")
     p50 = [v["latency_ms_p50"] if v.get("latency_ms_p50") is not None else nan for v in variants]
     p95 = [
         v["latency_ms_p95"] if v.get("latency_ms_p95") is not None else p for v, p in zip(variants, p50, strict=True)
     ]
     whiskers = [max(0.0, high - low) if high == high else 0.0 for low, high in zip(p50, p95, strict=True)]
-    latency_ax.bar(names, p50, color="#e08a2c", yerr=[[0] * len(p50), whiskers], capsize=4)
-    latency_ax.set_ylabel("latency (ms): bar p50, whisker p95")
-    latency_ax.set_title("Latency")
     accuracy = [v["accuracy"] if v.get("accuracy") is not None else nan for v in variants]
-    bars = accuracy_ax.bar(names, [0.0 if a != a else a for a in accuracy], color="#4c9a5b")
-    accuracy_ax.bar_label(bars, labels=["n/a" if a != a else f"{a:.3f}" for a in accuracy], fontsize=8)
-    accuracy_ax.set_ylim(0, 1.1)
-    accuracy_ax.set_ylabel("accuracy on eval split")
-    accuracy_ax.set_title("Accuracy")
-    for ax in axes[0]:
-        ax.tick_params(axis="x", labelrotation=20, labelsize=8)
-    fig.suptitle("Edge variants")
+    labels = {
+        "size": [f"{x:.2f} MB" for x in size],
+        "latency": [f"p50 {low:.2f} ms, p95 {high:.2f} ms" for low, high in zip(p50, p95, strict=True)],
+        "accuracy": [f"{x:.3f}" for x in accuracy],
+    }
+    panels = (  # axes, bar lengths, where each value label starts, colour, x label, title, labels, bar options
+        (size_ax, size, size, "#3b6ea8", "file size (MB)", "Size", labels["size"], {}),
+        # The latency label goes right of the p95 whisker, not over it.
+        (latency_ax, p50, p95, "#e08a2c", "latency (ms): bar p50, whisker p95, batch 1, 1 thread", "Latency",
+         labels["latency"], {"xerr": [[0] * len(p50), whiskers], "capsize": 4}),
+        (accuracy_ax, accuracy, accuracy, "#4c9a5b", "accuracy on the eval split", "Accuracy", labels["accuracy"], {}),
+    )
+    for ax, values, ends, color, xlabel, title, texts, extra in panels:
+        ax.barh(list(rows), [0.0 if x != x else x for x in values], color=color, **extra)
+        for row, value, end, text in zip(rows, values, ends, texts, strict=True):
+            ax.annotate("n/a" if value != value else text, (0.0 if end != end else end, row),
+                        xytext=(4, 0), textcoords="offset points", va="center", fontsize=EDGE_FONT_SIZE - 1)
+        ax.set_yticks(list(rows), names, fontsize=EDGE_FONT_SIZE)
+        ax.invert_yaxis()  # first variant on top, as in the table
+        ax.set_xlabel(xlabel, fontsize=EDGE_FONT_SIZE)
+        ax.set_title(title, fontsize=EDGE_FONT_SIZE + 1, loc="left")
+        ax.tick_params(axis="x", labelsize=EDGE_FONT_SIZE - 1)
+        ax.margins(x=0.3)  # room for the value labels right of the longest bar
+    accuracy_ax.set_xlim(0, 1.15)
+    fig.suptitle("Edge variants", fontsize=EDGE_FONT_SIZE + 2)
     return fig
 
 
@@ -613,6 +645,13 @@ def _build(name: str, fn: Callable[[], dict[str, Any]]) -> _Section:
         return _Section(error=f"{type(e).__name__}: {e}")
 
 
+def _metric(value: Any, digits: int = 4) -> str:
+    # Slice-table cells: a metric TFMA could not define on the slice is None in summary.json, NaN in the table.
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return UNDEFINED
+    return _fmt(value, digits)
+
+
 def _fmt(value: Any, digits: int = 4) -> str:
     import jinja2
 
@@ -628,20 +667,44 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def _summary_section(summary: dict, artifacts: RunArtifacts | None) -> dict[str, Any]:
+def component_times(summary: dict, artifacts: RunArtifacts | None) -> list[dict[str, Any]]:
+    """Per component: this run's seconds and the seconds it took to produce its outputs.
+
+    A component taken from the cache costs this run almost nothing, but its
+    artifacts cost what the execution that produced them took; ML Metadata
+    records both (`results.NodeRun.produced_seconds`).
+
+    Returns:
+      `[{"name", "state", "cached", "seconds", "produced_seconds", "bar"}]`,
+      `bar` being the share (in %) of the longest `produced_seconds`.
+    """
+    produced = artifacts.produced_seconds if artifacts else {}
     components = summary.get("components") or []
     if not components and artifacts:
         components = [
             {"name": k, "seconds": v, "cached": artifacts.states.get(k) == "CACHED", "state": artifacts.states.get(k)}
             for k, v in artifacts.seconds.items()
         ]
-    components = [{"name": "?", "seconds": 0.0, "cached": False, "state": None, **c} for c in components]
-    longest = max((c["seconds"] or 0.0 for c in components), default=0.0) or 1.0
+    rows = []
     for c in components:
-        c["bar"] = round(100.0 * (c.get("seconds") or 0.0) / longest, 1)
+        row = {"name": "?", "seconds": 0.0, "cached": False, "state": None, **c}
+        if row.get("produced_seconds") is None:
+            row["produced_seconds"] = produced.get(row["name"], None if row["cached"] else row["seconds"])
+        rows.append(row)
+    longest = max((r["produced_seconds"] or 0.0 for r in rows), default=0.0) or 1.0
+    for r in rows:
+        r["bar"] = round(100.0 * (r["produced_seconds"] or 0.0) / longest, 1)
+    return rows
+
+
+def _summary_section(summary: dict, artifacts: RunArtifacts | None) -> dict[str, Any]:
+    components = component_times(summary, artifacts)
+    cached = [c for c in components if c["cached"]]
     overall = (summary.get("metrics") or {}).get("overall") or {}
     return {
         "components": components,
+        "cached_count": len(cached),
+        "cached_seconds": sum(c["produced_seconds"] or 0.0 for c in cached),
         "overall": overall,
         "data": summary.get("data"),
         "error": summary.get("error"),
@@ -780,6 +843,7 @@ def render(run_dir: str | os.PathLike) -> str:
     # the page must still render (missing values show as "–").
     environment = jinja2.Environment(autoescape=True)
     environment.filters["fmt"] = _fmt
+    environment.filters["metric"] = _metric
     template = environment.from_string(_TEMPLATE.read_text(encoding="utf-8"))
     return template.render(
         earlier_run=_earlier_run(summary, artifacts),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pathlib
 from typing import Any, Optional
@@ -59,13 +60,42 @@ def open_store(metadata_path: str | pathlib.Path) -> mlmd.MetadataStore:
 
 @dataclasses.dataclass
 class NodeRun:
-    """One component's execution in a pipeline run."""
+    """One component's execution in a pipeline run.
+
+    Attributes:
+      node_id: Component id.
+      state: MLMD execution state (COMPLETE, CACHED, FAILED, ...).
+      seconds: How long this execution took (a cached one: the cache lookup).
+      outputs: Output artifacts by key.
+      properties: The execution's custom properties.
+      produced_seconds: How long the execution that produced the outputs took:
+        `seconds` unless the outputs came from the cache.
+      produced_at: When that execution started (ms since the epoch).
+    """
 
     node_id: str
     state: str
     seconds: float
     outputs: dict[str, list[Any]]
     properties: dict[str, Any]
+    produced_seconds: float = 0.0
+    produced_at: int = 0
+
+
+def _seconds(execution) -> float:
+    return (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
+
+
+def _producer(store: mlmd.MetadataStore, execution, artifact_ids: list[int]):
+    """The execution that first wrote `artifact_ids`: the one a cached execution reuses (else `execution`)."""
+    if execution.last_known_state != metadata_store_pb2.Execution.CACHED or not artifact_ids:
+        return execution
+    outputs = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+    writers = {e.execution_id for e in store.get_events_by_artifact_ids(artifact_ids)
+               if e.type in outputs and e.execution_id != execution.id}
+    done = [e for e in store.get_executions_by_id(sorted(writers))
+            if e.last_known_state == metadata_store_pb2.Execution.COMPLETE]
+    return min(done, key=lambda e: e.id) if done else execution
 
 
 def latest_run(store: mlmd.MetadataStore) -> dict[str, NodeRun]:
@@ -87,9 +117,10 @@ def latest_run(store: mlmd.MetadataStore) -> dict[str, NodeRun]:
             key = event.path.steps[0].key if event.path.steps else "output"
             outputs.setdefault(key, []).append(artifacts[event.artifact_id])
         state = metadata_store_pb2.Execution.State.Name(execution.last_known_state)
-        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
         props = {k: v.string_value or v.int_value for k, v in execution.custom_properties.items()}
-        nodes[node_id] = NodeRun(node_id, state, seconds, outputs, props)
+        producer = _producer(store, execution, [e.artifact_id for e in out_events])
+        nodes[node_id] = NodeRun(node_id, state, _seconds(execution), outputs, props,
+                                 produced_seconds=_seconds(producer), produced_at=producer.create_time_since_epoch)
     return nodes
 
 
@@ -128,18 +159,74 @@ def _slice_name(slice_key) -> str:
     return ", ".join(f"{k}={v.decode() if isinstance(v, bytes) else v}" for k, v in slice_key)
 
 
-def _per_class(class_values: dict[str, dict[str, float]]) -> dict[str, float]:
+# TFMA 0.47 names a metric's candidate-minus-baseline value `<metric>_diff`
+# (tensorflow_model_analysis/view/util.py, load_eval_result).
+_DIFF = "_diff"
+
+
+def _number(value: Any) -> float | None:
+    """A metric value as a float, or None when it is undefined.
+
+    TFMA reports 0/0 (precision with no positive prediction, calibration with
+    no positive label) as NaN, which JSON cannot hold; None says "undefined".
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _defined(values: dict[str, Any]) -> dict[str, float | None]:
+    return {k: _number(v) for k, v in values.items()}
+
+
+def _per_class(class_values: dict[str, dict[str, float | None]]) -> dict[str, float | None]:
     """One-vs-rest metrics: unsuffixed for one binarized class (binary models),
-    else `auc/<class index>` per class plus their unweighted (macro) mean as `auc`."""
+    else `auc/<class index>` per class plus the unweighted (macro) mean of the
+    defined ones as `auc` (None when no class has it defined)."""
     if len(class_values) == 1:
         return next(iter(class_values.values()))
-    out: dict[str, float] = {}
+    out: dict[str, float | None] = {}
     for class_id, values in sorted(class_values.items(), key=lambda kv: int(kv[0])):
         out.update({f"{metric}/{class_id}": number for metric, number in values.items()})
     for metric in {m for values in class_values.values() for m in values}:
-        numbers = [values[metric] for values in class_values.values() if metric in values]
-        out[metric] = sum(numbers) / len(numbers)
+        numbers = [_number(v[metric]) for v in class_values.values() if metric in v]
+        numbers = [n for n in numbers if n is not None]
+        out[metric] = sum(numbers) / len(numbers) if numbers else None
     return out
+
+
+def class_counts(plots) -> dict[str, dict[str, tuple[float, float]]]:
+    """Positive and negative examples per slice and binarized class, from TFMA's confusion-matrix plot.
+
+    Args:
+      plots: `EvalResult.plots` of `tfma.load_eval_result`.
+
+    Returns:
+      `{slice name: {class id: (positives, negatives)}}`.
+    """
+    counts: dict[str, dict[str, tuple[float, float]]] = {}
+    for slice_key, by_output in plots:
+        for by_sub_key in by_output.values():
+            for sub_key, data in by_sub_key.items():
+                matrices = (data.get("confusionMatrixAtThresholds") or {}).get("matrices") or []
+                if not sub_key.startswith("classId:") or not matrices:
+                    continue
+                m = matrices[0]  # every threshold's matrix holds the same examples
+                positives = float(m.get("truePositives", 0.0)) + float(m.get("falseNegatives", 0.0))
+                negatives = float(m.get("trueNegatives", 0.0)) + float(m.get("falsePositives", 0.0))
+                counts.setdefault(_slice_name(slice_key), {})[sub_key[len("classId:"):]] = (positives, negatives)
+    return counts
+
+
+def _blank_undefined_auc(class_values: dict[str, dict], counts: dict[str, tuple[float, float]]) -> None:
+    # TFMA's ROC AUC turns 0/0 rates into 0.0 (np.nansum), so a slice holding one
+    # class reports AUC 0.0; AUC needs both a positive and a negative example.
+    for class_id, values in class_values.items():
+        positives, negatives = counts.get(class_id, (1.0, 1.0))
+        if "auc" in values and (positives <= 0 or negatives <= 0):
+            values["auc"] = None
 
 
 def _threshold_failure(failure, slice_name: str, metric: str, candidate: Optional[float]) -> dict[str, Any]:
@@ -186,7 +273,7 @@ def _threshold_failure(failure, slice_name: str, metric: str, candidate: Optiona
         bound = generic.absolute.value
         below = generic.direction == tfma.MetricDirection.HIGHER_IS_BETTER
         baseline = out["baseline"]
-        versus = f" {candidate:.4f} vs {baseline:.4f} for the last blessed model:" if baseline is not None else ""
+        versus = f" {candidate:.4f} vs {baseline:.4f} for the serving model:" if baseline is not None else ""
         what = f"{metric}{versus} change {value:+.4f}"
         name = "change threshold"
     out["threshold"] = bound
@@ -209,8 +296,11 @@ def evaluation_metrics(evaluation_uri: str, model_name: Optional[str] = None) ->
 
     Returns:
       `{"overall": {...}, "slices": {"token_length_bucket=1": {...}, ...},
-      "baseline": {...} or None, "validation": {...}}` where metric names are
-      short (accuracy, auc, precision, recall, example_count, calibration).
+      "change_vs_baseline": {...} or None, "validation": {...}}` where metric
+      names are short (accuracy, auc, precision, recall, example_count,
+      calibration), `change_vs_baseline` holds the overall candidate-minus-
+      baseline values, and a metric undefined on a slice (AUC of a slice with
+      one class, precision with no positive prediction) is None.
     """
     import tensorflow_model_analysis as tfma
 
@@ -223,15 +313,18 @@ def evaluation_metrics(evaluation_uri: str, model_name: Optional[str] = None) ->
         "recall": "recall",
         "calibration": "calibration",
     }
+    counts = class_counts(result.plots)
     overall, slices, diffs = {}, {}, {}
     for slice_key, metrics in result.slicing_metrics:
         name = _slice_name(slice_key)
-        values = {}
-        class_values: dict[str, dict[str, float]] = {}
+        # [0]: the model's own values, [1]: candidate minus baseline (TFMA names them `<metric>_diff`).
+        values: tuple[dict, dict] = ({}, {})
+        class_values: tuple[dict, dict] = ({}, {})
         for _output, by_sub_key in metrics.items():
             for sub_key, by_metric in by_sub_key.items():
                 for metric, value in by_metric.items():
-                    short = metric.replace(" - Diff", "")
+                    is_diff = metric.endswith(_DIFF)
+                    short = metric[: -len(_DIFF)] if is_diff else metric
                     if short not in names:
                         continue
                     number = value.get("doubleValue") if isinstance(value, dict) else value
@@ -239,19 +332,18 @@ def evaluation_metrics(evaluation_uri: str, model_name: Optional[str] = None) ->
                         number = value["boundedValue"].get("value")
                     if number is None:
                         continue
-                    key = names[short]
-                    if metric.endswith(" - Diff"):
-                        if name == "overall":
-                            diffs[key] = float(number)
-                    elif sub_key.startswith("classId:"):
-                        class_values.setdefault(sub_key[len("classId:"):], {})[key] = float(number)
+                    if sub_key.startswith("classId:"):
+                        class_values[is_diff].setdefault(sub_key[len("classId:"):], {})[names[short]] = number
                     else:
-                        values[key] = float(number)
-        values.update(_per_class(class_values))
+                        values[is_diff][names[short]] = number
+        for by_class in class_values:
+            _blank_undefined_auc(by_class, counts.get(name, {}))
+        own, diff = (_defined({**v, **_per_class(c)}) for v, c in zip(values, class_values, strict=True))
         if name == "overall":
-            overall = values
+            diff.pop("example_count", None)  # the same eval split for both models: always 0
+            overall, diffs = own, diff
         else:
-            slices[name] = values
+            slices[name] = own
     validation = tfma.load_validation_result(evaluation_uri)
     failures = []
     for failure in validation.metric_validations_per_slice:

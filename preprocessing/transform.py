@@ -27,8 +27,11 @@ def transform_text(
 ) -> dict[str, tf.Tensor]:
     """Tokenizes a [batch] string tensor into every model and slicing feature."""
     out = tok.bert_inputs(texts, tok.make_tokenizer(assets), assets, max_seq_length)
+    # `length_buckets` are inclusive upper bounds (a text of exactly 62 word
+    # pieces is in the bucket ending at 62), but tft.apply_buckets puts a value
+    # equal to a boundary in the next bucket: for integer counts, x <= b is x < b + 1.
     out[features.LENGTH_BUCKET] = tft.apply_buckets(
-        out[features.NUM_TOKENS], bucket_boundaries=[[float(b) for b in length_buckets]]
+        out[features.NUM_TOKENS], bucket_boundaries=[[float(b) + 1.0 for b in length_buckets]]
     )
     return out
 

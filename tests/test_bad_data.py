@@ -82,7 +82,7 @@ def test_bad_input_stops_the_run_and_keeps_the_served_model(case, served_run, tm
     assert str(data) in err and all(p in err for p in phrases), err
     assert "Traceback" not in err
     summary = json.loads((served_run / "e2e" / "summary.json").read_text())
-    assert summary["status"] == "failed"
+    assert summary["status"] == "failed" and summary["pushed_model"] is None
     assert all(p in summary["error"]["message"] for p in phrases)
     assert _tree_digest(served_run / "e2e" / "serving") == before
 

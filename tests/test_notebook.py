@@ -44,6 +44,9 @@ def test_notebook_executes_against_the_tiny_run(tiny_run, venv_kernel, monkeypat
     import nbformat
 
     monkeypatch.setenv("EDGELINE_RUN_DIR", str(tiny_run["run_dir"]))
+    # A person's kernel starts without the test harness's quieting (conftest.py): the notebook must quiet itself.
+    for name in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS"):
+        monkeypatch.delenv(name, raising=False)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     # Raises CellExecutionError, naming the cell and its traceback, on any cell error.
     nbclient.NotebookClient(
@@ -51,6 +54,10 @@ def test_notebook_executes_against_the_tiny_run(tiny_run, venv_kernel, monkeypat
     ).execute()
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(o.get("output_type") != "error" for c in code for o in c.get("outputs", []))
+    # Exported to HTML, stderr shows as red boxes a reader takes for failures.
+    stderr = [(i, o.get("text", "")[:300]) for i, c in enumerate(code) for o in c.get("outputs", [])
+              if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+    assert stderr == [], stderr
     text = "\n".join(_outputs(c) for c in code)
     summary = tiny_run["second"]
     assert str(tiny_run["run_dir"]) in text

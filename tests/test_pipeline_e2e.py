@@ -31,6 +31,8 @@ def test_summary_json_holds_metrics_per_slice(runs):
     _, run_dir, first, second, _ = runs
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "succeeded" and summary == json.loads(json.dumps(second, default=str))
+    # Strict JSON: an undefined metric is null, never NaN.
+    json.loads((run_dir / "summary.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in summary.json"))
     overall = first["metrics"]["overall"]
     assert overall["example_count"] == first["data"]["eval"]
     assert 0.0 <= overall["accuracy"] <= 1.0 and 0.0 <= overall["auc"] <= 1.0
@@ -56,6 +58,12 @@ def test_rerun_reuses_cached_components_and_pushes_nothing_new(runs):
     assert executing <= {"latest_blessed_model_resolver"}, executing
     assert second["pushed_model"] is None
     assert second["latest_pushed_model"] == first["pushed_model"]
+    # The cached components' cost is the time their outputs took in the first run (from ML Metadata).
+    took = {c["name"]: c for c in first["components"]}
+    for component in second["components"]:
+        if component["cached"]:
+            assert component["produced_at"] == took[component["name"]]["produced_at"], component
+            assert component["produced_seconds"] == took[component["name"]]["produced_seconds"], component
     assert len(list((run_dir / "serving").iterdir())) == 1
 
 

@@ -29,7 +29,7 @@ def test_change_failure_names_both_models_the_threshold_and_the_gap():
         direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -0.01}))
     out = results._threshold_failure(_failure(-0.125, threshold, True), "overall", "accuracy", 0.525)
     assert out["message"] == (
-        "overall: accuracy 0.5250 vs 0.6500 for the last blessed model: change -0.1250 "
+        "overall: accuracy 0.5250 vs 0.6500 for the serving model: change -0.1250 "
         "is below the change threshold -0.0100 by 0.1150"
     )
     assert out["kind"] == "change" and out["threshold"] == pytest.approx(-0.01)
@@ -115,7 +115,7 @@ def test_terminal_and_summary_say_which_threshold_failed_and_by_how_much(gated):
     assert failure["threshold"] == pytest.approx(-0.01)
     assert failure["difference"] == pytest.approx(now - previous + 0.01, abs=1e-6)
     assert failure["message"] == (
-        f"overall: accuracy {now:.4f} vs {previous:.4f} for the last blessed model: change {now - previous:+.4f} "
+        f"overall: accuracy {now:.4f} vs {previous:.4f} for the serving model: change {now - previous:+.4f} "
         f"is below the change threshold -0.0100 by {abs(now - previous + 0.01):.4f}"
     )
     assert f"  threshold failed: {failure['message']}" in proc.stdout.splitlines()

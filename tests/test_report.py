@@ -136,9 +136,16 @@ def test_report_shows_every_section_from_the_run(run_report):
     table = page.by_id["slice-table"]
     for name, values in summary["metrics"]["slices"].items():
         assert name in table
-        assert f"{values['accuracy']:.4f}" in table and f"{values['auc']:.4f}" in table
+        for metric in ("accuracy", "auc"):
+            assert (f"{values[metric]:.4f}" if values[metric] is not None else "undefined") in table, (name, metric)
     for component in summary["components"]:
         assert component["name"] in text
+    # The report is of the unchanged rerun: cached rows show what producing their outputs took, and this run's time.
+    times = page.by_id["component-times"]
+    trainer = next(c for c in summary["components"] if c["name"] == "Trainer")
+    assert trainer["cached"] and trainer["produced_seconds"] > 1.0, trainer
+    assert f"{trainer['produced_seconds']:.2f} (cached, from {trainer['produced_at']})" in " ".join(times.split())
+    assert f"This run's wall time: {summary['wall_seconds']:.1f} s" in " ".join(page.by_id["wall-time"].split())
     for split, rows in summary["data"].items():
         assert f"Split “{split}”: {rows} examples" in text
     assert "split “eval” matches the schema" in text  # ExampleValidator found no anomaly

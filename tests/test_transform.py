@@ -20,9 +20,17 @@ def test_preprocessing_fn_outputs_exact_ids_and_buckets(tiny_vocab_encoder):
     ]
     assert [list(r["input_mask"]) for r in out][1] == [1, 1, 0, 0, 0, 0, 0, 0]
     assert [int(r["num_tokens"]) for r in out] == [5, 0, 5, 9]
-    # boundaries 2 and 4: [0, 2) -> 0, [2, 4) -> 1, 4+ -> 2
+    # length_buckets 2, 4 are upper bounds (config.TokenizerConfig): 0-2 -> 0, 3-4 -> 1, 5+ -> 2
     assert [int(r["token_length_bucket"]) for r in out] == [2, 0, 2, 2]
     assert [int(r["label_id"]) for r in out] == [1, 0, 0, 1]
+
+
+def test_a_text_as_long_as_a_bucket_bound_is_in_that_bucket(tiny_vocab_encoder):
+    # tft.apply_buckets puts a value equal to a boundary in the next bucket.
+    lengths = [1, 2, 3, 4, 5, 6]
+    out, _ = analyze_and_transform([(" ".join(["a"] * n), 0) for n in lengths], tiny_vocab_encoder, CONFIG)
+    assert [int(r["num_tokens"]) for r in out] == lengths
+    assert [int(r["token_length_bucket"]) for r in out] == [0, 0, 1, 1, 2, 2]
 
 
 def test_string_labels_get_a_vocabulary(tiny_vocab_encoder):

@@ -52,6 +52,36 @@ class _EpochLogger(tf_keras.callbacks.Callback):
             log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k} {v:.4g}" for k, v in logs.items()))
 
 
+class _StopAtStep(tf_keras.callbacks.Callback):
+    """Stops training once the optimizer has taken `total_steps` steps (mid-epoch if need be)."""
+
+    def __init__(self, total_steps: int):
+        super().__init__()
+        self.total_steps = total_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) >= self.total_steps:
+            self.model.stop_training = True
+
+
+def plan_steps(num_train: int, global_batch: int, train_config: TrainConfig) -> tuple[int, int, int]:
+    """Steps per epoch, epochs and total optimizer steps of a training run.
+
+    With `train_config.max_steps` > 0 the total is exactly max_steps: whole
+    epochs, then a partial last one (stopped by `_StopAtStep`), so the
+    learning-rate schedule built on the total spans the steps actually taken.
+
+    Returns:
+      `(steps_per_epoch, epochs, total_steps)`.
+    """
+    steps_per_epoch = max(1, num_train // global_batch)
+    if train_config.max_steps > 0:
+        steps_per_epoch = min(steps_per_epoch, train_config.max_steps)
+        epochs = math.ceil(train_config.max_steps / steps_per_epoch)
+        return steps_per_epoch, epochs, train_config.max_steps
+    return steps_per_epoch, train_config.epochs, steps_per_epoch * train_config.epochs
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainData:
     """Transformed examples on disk, as written by tf.Transform.
@@ -92,12 +122,29 @@ def _trim(inputs: dict, label: tf.Tensor) -> tuple[dict, tf.Tensor]:
 
 
 def make_dataset(
-    file_patterns: Sequence[str], feature_spec: dict, batch_size: int, training: bool, seed: int
+    file_patterns: Sequence[str],
+    feature_spec: dict,
+    batch_size: int,
+    training: bool,
+    seed: int,
+    shuffle_buffer: int | None = None,
 ) -> tf.data.Dataset:
     """Reads transformed examples as (model inputs, label_id) batches.
 
     Training batches are shuffled, grouped by length and full (no remainder, so
     the train step sees one batch size); evaluation batches keep file order.
+
+    Args:
+      file_patterns: Gzipped TFRecord files of transformed tf.Examples.
+      feature_spec: The transformed feature spec.
+      batch_size: Examples per batch.
+      training: Shuffle, repeat and bucket by length (else one pass in order).
+      seed: Shuffle seed.
+      shuffle_buffer: Serialized examples held by the training shuffle; None
+        counts the files' records, so the buffer covers the whole split.
+
+    Returns:
+      `(inputs, label_id)` batches.
     """
     files = tf.io.gfile.glob(list(file_patterns)) if file_patterns else []
     if not files:
@@ -107,7 +154,13 @@ def make_dataset(
     split = lambda f: ({k: f[k] for k in features.MODEL_INPUTS}, f[features.LABEL_ID])  # noqa: E731
     if training:
         max_len = spec[features.INPUT_WORD_IDS].shape[-1]
-        ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True).repeat()
+        # A buffer smaller than the split draws from a window that slides in file
+        # order: data stored by class (neg.csv then pos.csv, or a file sorted by
+        # label) would train on long one-class stretches. Holding every serialized
+        # example (about 1 KB each at 128 word pieces) makes each epoch a uniform
+        # permutation of the whole split.
+        buffer = shuffle_buffer or count_records(files)
+        ds = ds.shuffle(max(1, buffer), seed=seed, reshuffle_each_iteration=True).repeat()
         ds = ds.map(lambda x: split(tf.io.parse_single_example(x, spec)), num_parallel_calls=tf.data.AUTOTUNE)
         boundaries = sorted({max(2, max_len * q // 8) for q in (2, 3, 4, 6)})
         ds = ds.bucket_by_sequence_length(
@@ -157,18 +210,14 @@ def train(
     replicas = strategy.num_replicas_in_sync
     global_batch = train_config.per_replica_batch_size * replicas
     num_train = count_records(data.train_files)
-    steps_per_epoch = max(1, num_train // global_batch)
-    if train_config.max_steps > 0:
-        epochs = max(1, math.ceil(train_config.max_steps / steps_per_epoch))
-        steps_per_epoch = min(steps_per_epoch, train_config.max_steps)
-    else:
-        epochs = train_config.epochs
-    total_steps = steps_per_epoch * epochs
+    steps_per_epoch, epochs, total_steps = plan_steps(num_train, global_batch, train_config)
     log.info(
         "training on %d examples: %d replica(s), global batch %d, %d steps", num_train, replicas, global_batch, total_steps
     )
 
-    train_ds = make_dataset(data.train_files, data.feature_spec, global_batch, True, train_config.seed)
+    train_ds = make_dataset(
+        data.train_files, data.feature_spec, global_batch, True, train_config.seed, shuffle_buffer=num_train
+    )
     eval_ds = make_dataset(data.eval_files, data.feature_spec, global_batch, False, train_config.seed)
     if train_config.eval_steps > 0:
         eval_ds = eval_ds.take(train_config.eval_steps)
@@ -186,7 +235,8 @@ def train(
             loss=tf_keras.losses.SparseCategoricalCrossentropy(),
             metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
-    callbacks = [_EpochLogger()]
+    # The last epoch of a max_steps run may be partial; Keras only counts whole epochs.
+    callbacks = [_StopAtStep(total_steps), _EpochLogger()]
     if log_dir:
         callbacks.append(tf_keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False))
     history = classifier.fit(
@@ -197,4 +247,5 @@ def train(
         callbacks=callbacks,
         verbose=0,
     )
-    return TrainResult(classifier, dict(history.history), global_batch, replicas, total_steps)
+    steps = int(classifier.optimizer.iterations.numpy())
+    return TrainResult(classifier, dict(history.history), global_batch, replicas, steps)

@@ -1,0 +1,89 @@
+"""The baseline is the serving model: run A, run B, run A again keeps B's model serving unless A's is as good."""
+
+import csv
+import json
+import pathlib
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+# Words the tiny random encoder tells apart within a few steps: the label is in the adjectives.
+_GOOD = ("wonderful", "great", "superb", "delightful", "brilliant")
+_BAD = ("terrible", "awful", "boring", "dreadful", "horrible")
+_NOUNS = ("movie", "film", "story", "plot", "cast", "script")
+ROWS = 200
+# Run A trains nothing (one step at learning rate 0): its model M1 scores about chance.
+RUN_A = ("train.max_steps=1", "train.learning_rate=0")
+# Run B trains: its model M2 separates the two word sets.
+RUN_B = ("train.epochs=4",)
+CHANGE_THRESHOLD = -0.01
+
+
+def _write_easy_csv(path: pathlib.Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        for i in range(ROWS):
+            words = _GOOD if i % 2 else _BAD
+            noun = _NOUNS[i % len(_NOUNS)]
+            writer.writerow([f"the {noun} was {words[i % 5]} and {words[(i // 5) % 5]}, scene {i}", i % 2])
+
+
+@pytest.fixture(scope="module")
+def aba(tmp_path_factory, tiny_encoder) -> dict:
+    """Runs A, B, A, A under one name; returns the four summaries."""
+    from configs import apply_overrides, load_config
+    from pipeline import local_runner
+
+    work = tmp_path_factory.mktemp("aba")
+    data = work / "easy.csv"
+    _write_easy_csv(data)
+    base = apply_overrides(
+        load_config("configs/tiny.yaml"),
+        [f"data.path={data}", f"runner.runs_dir={work / 'runs'}", "export.edge=false",
+         f"eval.change_threshold={CHANGE_THRESHOLD}"],
+    )
+    config_a, config_b = apply_overrides(base, list(RUN_A)), apply_overrides(base, list(RUN_B))
+    summaries = [local_runner.run(config, name="aba", out=lambda _line: None)
+                 for config in (config_a, config_b, config_a, config_a)]
+    return {"run_dir": work / "runs" / "aba", "summaries": summaries}
+
+
+def test_second_run_reports_its_change_against_the_serving_model(aba):
+    a, b, *_ = aba["summaries"]
+    assert a["metrics"]["change_vs_baseline"] is None  # nothing served before run A
+    assert a["blessed"] is True and a["pushed_model"]
+    change = b["metrics"]["change_vs_baseline"]
+    assert change is not None, "run B had a baseline (M1) but summary.json reports no change"
+    assert change["accuracy"] == pytest.approx(
+        b["metrics"]["overall"]["accuracy"] - a["metrics"]["overall"]["accuracy"], abs=1e-6)
+    assert b["blessed"] is True and b["pushed_model"], b["metrics"]["validation"]
+    assert b["metrics"]["overall"]["accuracy"] > a["metrics"]["overall"]["accuracy"] - CHANGE_THRESHOLD
+
+
+def test_rerun_of_a_compares_its_cached_model_with_the_serving_one(aba):
+    run_dir = aba["run_dir"]
+    a, b, again, _ = aba["summaries"]
+    cached = {c["name"] for c in again["components"] if c["cached"]}
+    assert "Trainer" in cached and again["model_uri"] == a["model_uri"], again["components"]
+    # The candidate is M1; the baseline must be M2, the model serving since run B, so Evaluator runs anew.
+    states = {c["name"]: c["state"] for c in again["components"]}
+    assert states["Evaluator"] == "COMPLETE", again["components"]
+    change = again["metrics"]["change_vs_baseline"]["accuracy"]
+    assert change == pytest.approx(a["metrics"]["overall"]["accuracy"] - b["metrics"]["overall"]["accuracy"], abs=1e-6)
+    # M1 is worse than M2 by more than the change threshold: not blessed, M2 keeps serving.
+    assert change < CHANGE_THRESHOLD
+    assert again["blessed"] is False and again["pushed_model"] is None
+    assert again["latest_pushed_model"] == b["pushed_model"]
+    assert sorted(p.name for p in (run_dir / "serving").iterdir()) == sorted(
+        pathlib.Path(s["pushed_model"]).name for s in (a, b))
+
+
+def test_unchanged_rerun_after_the_comparison_is_fully_cached(aba):
+    *_, again, last = aba["summaries"]
+    executing = {c["name"] for c in last["components"] if not c["cached"]}
+    assert executing <= {"latest_blessed_model_resolver"}, last["components"]
+    assert last["blessed"] is False and last["pushed_model"] is None
+    assert last["metrics"]["change_vs_baseline"] == again["metrics"]["change_vs_baseline"]
+    assert json.loads(json.dumps(last["metrics"], allow_nan=False))
