@@ -8,11 +8,11 @@ changed gate threshold or variant list re-runs it and an unchanged rerun is cach
 """
 
 
-import glob
 import json
 import os
 
 from tfx import v1 as tfx
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types.system_artifacts import Model as ModelSystemType
 
@@ -29,7 +29,7 @@ class EdgeModels(tfx.dsl.Artifact):
 
 def _split_files(artifact, split: str) -> list[str]:
     uri = artifact_utils.get_split_uri([artifact], split)
-    files = sorted(glob.glob(os.path.join(uri, "*")))
+    files = sorted(fileio.glob(os.path.join(uri, "*")))  # fileio: the URI is gs:// (or s3://...) on a cluster
     if not files:
         raise FileNotFoundError(f"no examples in split {split!r} at {uri}")
     return files
