@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import posixpath
 import re
 import shutil
 import subprocess
@@ -202,7 +203,7 @@ def report(model_bytes: bytes, work_dir: str | pathlib.Path | None = None) -> di
             staging.copy_out(local, work_dir)
             for key in ("log", "compiled_model"):
                 if compiler.get(key):
-                    compiler[key] = staging.join(work_dir, pathlib.Path(compiler[key]).name)
+                    compiler[key] = staging.join(work_dir, posixpath.basename(compiler[key]))
     result["compiler"] = compiler
     return result
 
