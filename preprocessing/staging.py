@@ -6,12 +6,12 @@ tensorflow-io, HDFS); locally it is a path. `tf.io.gfile` (which TFX's
 the small wrappers below, never `open`, `pathlib`, `glob` or `os.path.exists`
 (tests/test_file_apis.py checks that).
 
-Some consumers can only take a local path: a child process (the edge workers,
-`edgetpu_compiler`) cannot see another process's `ram://` files and needs
-credentials for `gs://` that a compiler binary does not have, and
-`tf.saved_model.Asset` records the path it was given. For those, files are
-copied into a local temporary directory (`local_dir`, `copy_in`) and results
-copied back out (`copy_out`) here, explicitly, and nowhere else.
+Some consumers need local files: a child process (the edge workers) cannot see
+its parent's `ram://` files, `edgetpu_compiler` is a binary that knows only the
+local disk, and the SavedModel export needs a scratch file to turn into its
+`labels.txt` asset. For those, files are staged in a local temporary directory
+(`local_dir`, `copy_in`, `local_path`) and results copied back to the artifact
+(`copy_out`) here, explicitly, and nowhere else.
 
 Lives in `preprocessing/`, the lowest package with TensorFlow, so that
 `trainers/` (the SavedModel export), `edge/` and `components/` can all import it
