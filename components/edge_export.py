@@ -8,11 +8,11 @@ changed gate threshold or variant list re-runs it and an unchanged rerun is cach
 """
 
 
-import glob
 import json
 import os
 
 from tfx import v1 as tfx
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types.system_artifacts import Model as ModelSystemType
 
@@ -22,14 +22,16 @@ from configs import EdgelineConfig, features
 class EdgeModels(tfx.dsl.Artifact):
     """The TFLite variants with `edge_report.json`, `edge_report.md` and `edgetpu_report.json`."""
 
-    # KFP v2 requires custom type names of the form `namespace.Name`.
-    TYPE_NAME = "edgeline.EdgeModels"
+    # KFP v2 requires custom type names of the form `namespace.Name`, and TFX's container
+    # entrypoint imports the class back from that name (kubeflow_v2_entrypoint_utils
+    # `_retrieve_class_path`), so it must be an import path: components/__init__.py exports it.
+    TYPE_NAME = "components.EdgeModels"
     SYSTEM_TYPE = ModelSystemType
 
 
 def _split_files(artifact, split: str) -> list[str]:
     uri = artifact_utils.get_split_uri([artifact], split)
-    files = sorted(glob.glob(os.path.join(uri, "*")))
+    files = sorted(fileio.glob(os.path.join(uri, "*")))  # fileio: the URI is gs:// (or s3://...) on a cluster
     if not files:
         raise FileNotFoundError(f"no examples in split {split!r} at {uri}")
     return files

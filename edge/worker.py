@@ -50,8 +50,13 @@ def write_job(
     group_outliers: bool,
     architecture: Mapping | None = None,
 ) -> None:
-    """Writes what every child needs: settings as JSON, arrays (and eval texts) as one .npz."""
+    """Writes what every child needs: settings as JSON, arrays (and eval texts) as one .npz.
+
+    `out_dir`, where the children write their .tflite files, is a local directory
+    (export_variants copies it to the artifact), created here.
+    """
     job_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     (job_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
     job = {
         "saved_model_dir": str(saved_model_dir), "lower_case": lower_case, "max_seq_length": max_seq_length,
