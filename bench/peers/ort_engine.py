@@ -20,8 +20,27 @@ FUSED_OPS = ("Attention", "MultiHeadAttention", "QAttention", "SkipLayerNormaliz
 
 def quantize_int8(fp32_path: pathlib.Path, int8_path: pathlib.Path) -> pathlib.Path:
     """Dynamic int8: int8 weights, activations quantized per call (ORT's `quantize_dynamic`)."""
-    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
+    # DefaultTensorType: ONNX shape inference types no output of ORT's own fused ops
+    # (com.microsoft Attention); without it quantizing the fused graph raises
+    # "Unable to find data type for weight_name=...". Float is what they output.
+    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return int8_path
+
+
+def bert_fuse(fp32_path: pathlib.Path, fused_path: pathlib.Path, num_heads: int, hidden_size: int) -> dict:
+    """ORT's offline transformer optimizer (`onnxruntime.transformers.optimizer`, model_type bert).
+
+    The session's own ORT_ENABLE_ALL matches no attention in either export of the HF
+    model; this offline pass does, but only on the graph of transformers' "eager"
+    attention (not the default "sdpa" one). Returns its fused-operator counts.
+    """
+    from onnxruntime.transformers import optimizer
+
+    model = optimizer.optimize_model(str(fp32_path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
+                                     opt_level=0)
+    model.save_model_to_file(str(fused_path))
+    return {op: n for op, n in model.get_fused_operator_statistics().items() if n}
 
 
 def session(model_path: pathlib.Path, threads: int, optimized_path: pathlib.Path | None = None) -> ort.InferenceSession:
