@@ -217,8 +217,10 @@ def save_hub_encoder(
     staging = pathlib.Path(tempfile.mkdtemp(prefix=export_dir.name + ".", dir=export_dir.parent))
     config_file = pathlib.Path(tempfile.mkdtemp(prefix="bert-config-")) / CONFIG_ASSET
     try:
-        config_file.write_text(json.dumps(dataclasses.asdict(encoder.architecture), sort_keys=True))
-        encoder.bert_config = tf.saved_model.Asset(str(config_file))
+        architecture = getattr(encoder, "architecture", None)  # set by `build_encoder`
+        if architecture is not None:
+            config_file.write_text(json.dumps(dataclasses.asdict(architecture), sort_keys=True))
+            encoder.bert_config = tf.saved_model.Asset(str(config_file))
         encoder.vocab_file = tf.saved_model.Asset(str(vocab_file))
         encoder.do_lower_case = tf.Variable(do_lower_case, trainable=False, name="do_lower_case")
         encoder.save(str(staging), include_optimizer=False, save_format="tf")
