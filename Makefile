@@ -16,7 +16,7 @@ RUN_ARGS ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: venv run test test-all bench clean-venv
+.PHONY: venv run test test-all lint bench clean-venv
 
 venv: $(STAMP)
 
@@ -38,6 +38,11 @@ run: venv
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff is pinned in constraints.txt; its settings live in pyproject.toml.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-all: venv
 	$(PY) -m pytest -m "" $(PYTEST_ARGS)
