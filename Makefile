@@ -49,7 +49,7 @@ test-all: venv
 
 # Benchmarks P1-P8 (bench/RESULTS.md); runs the default pipeline first if runs/default has no pushed model.
 bench: venv
-	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

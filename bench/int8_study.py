@@ -1,8 +1,8 @@
 """Full-integer quantization study: which int8 recipe keeps a run's accuracy, side by side.
 
 Usage:
-    .venv/bin/python bench/int8_study.py                      # runs/default, the four rows below
-    .venv/bin/python bench/int8_study.py --runs plain@500,grouped@500 --workers 1
+    .venv/bin/python -m bench.int8_study                      # runs/default, the four rows below
+    .venv/bin/python -m bench.int8_study --runs plain@500,grouped@500 --workers 1
 
 Reads a finished run (its pushed SavedModel, Transform's train split for
 calibration and ExampleGen's eval split), converts the classifier to a full
@@ -22,13 +22,8 @@ import sys
 import time
 from typing import Sequence
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from pipeline import env  # noqa: E402  (sets TF's log level and Keras 2 before TF is imported)
-
-env.configure()
+from bench.context import ROOT
+from pipeline import env
 
 
 def _representative(run_dir: pathlib.Path, count: int) -> dict:
@@ -70,7 +65,7 @@ def _load(run_dir: pathlib.Path, calibration: int) -> None:
     """Per worker process: the run's SavedModel, eval split and calibration examples."""
     import numpy as np
 
-    from bench.run import Bench
+    from bench.context import Bench
     from edge import eval_data
     from trainers.export import read_class_names
 
@@ -112,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="conversions at once (one core each)")
     parser.add_argument("--out", default=str(ROOT / "bench"), help="directory for int8_study.json and INT8_STUDY.md")
     args = parser.parse_args(argv)
+    env.configure()  # TF's log level and Keras 2, before anything imports TensorFlow
 
     import concurrent.futures
     import multiprocessing
@@ -132,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         "# Full-integer (int8) recipes side by side",
         "",
-        f"Measured {result['measured']} by `.venv/bin/python bench/int8_study.py --run-name {args.run_name}` "
+        f"Measured {result['measured']} by `.venv/bin/python -m bench.int8_study --run-name {args.run_name}` "
         f"on the run's pushed SavedModel: accuracy {ref['accuracy']:.4f} on {ref['examples']} eval examples. "
         "Every row is EdgeExport's `int8` variant (int8 weights and activations, float I/O) converted with the "
         "recipe from the first N transformed training examples and scored on the whole eval split. "

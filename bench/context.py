@@ -1,0 +1,57 @@
+"""What every benchmark reads from one finished run: its summary, SavedModel, tokenizer assets and eval split."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Callable
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+class Bench:
+    """Holds what every row reads: the run's summary, its SavedModel and its eval split."""
+
+    def __init__(self, run_dir: pathlib.Path, repeats: int, out: Callable[[str], None]):
+        import numpy as np
+
+        from edge import variants
+        from pipeline import results
+        from preprocessing import tokenizer as tok
+
+        self.run_dir = run_dir
+        self.repeats = repeats
+        self.out = out
+        self.summary = json.loads((run_dir / "summary.json").read_text())
+        self.config = self.summary["config"]
+        self.saved_model_dir = pathlib.Path(self.summary["latest_pushed_model"])
+        self.loaded = variants.load_saved_model(str(self.saved_model_dir))
+        self.max_seq_length = int(self.config["tokenizer"]["max_seq_length"])
+        from trainers import encoders
+
+        self.assets = tok.assets_from_encoder(encoders.ensure_encoder(self.config["model"]["encoder"]))
+        store = results.open_store(results.RunPaths(run_dir).metadata)
+        nodes = results.latest_run(store)
+        (examples,) = nodes["CsvExampleGen"].outputs["examples"]
+        self.examples_uri = pathlib.Path(examples.uri)
+        self.eval_files = sorted(str(p) for p in (self.examples_uri / "Split-eval").glob("*"))
+        self.eval_texts, self.eval_labels = self._read_eval()
+        self.np = np
+
+    def _read_eval(self) -> tuple[list[str], list[str]]:
+        import tensorflow as tf
+
+        text_column = self.config["data"]["text_column"]
+        label_column = self.config["data"]["label_column"]
+        texts, labels = [], []
+        for record in tf.data.TFRecordDataset(self.eval_files, compression_type="GZIP"):
+            example = tf.train.Example.FromString(record.numpy())
+            feature = example.features.feature
+            texts.append(feature[text_column].bytes_list.value[0].decode("utf-8") if feature[text_column].bytes_list.value else "")
+            label = feature[label_column]
+            labels.append(str(label.int64_list.value[0]) if label.int64_list.value else label.bytes_list.value[0].decode())
+        return texts, labels
+
+    def text_batch(self, i: int, size: int) -> list[str]:
+        n = len(self.eval_texts)
+        return [self.eval_texts[(i * size + j) % n] for j in range(size)]
