@@ -7,7 +7,7 @@ import pathlib
 import subprocess
 import sys
 
-from bench.context import Bench
+from bench.context import ROOT, Bench
 from bench.timing import LATENCY_CALLS, dir_bytes, per_call_ms, spread
 
 
