@@ -30,27 +30,20 @@ class Bench:
         from trainers import encoders
 
         self.assets = tok.assets_from_encoder(encoders.ensure_encoder(self.config["model"]["encoder"]))
+        from edge import examples
+        from trainers.export import read_class_names
+
         store = results.open_store(results.RunPaths(run_dir).metadata)
         nodes = results.latest_run(store)
-        (examples,) = nodes["CsvExampleGen"].outputs["examples"]
-        self.examples_uri = pathlib.Path(examples.uri)
-        self.eval_files = sorted(str(p) for p in (self.examples_uri / "Split-eval").glob("*"))
-        self.eval_texts, self.eval_labels = self._read_eval()
+        (eval_examples,) = nodes["CsvExampleGen"].outputs["examples"]
+        self.examples_uri = pathlib.Path(eval_examples.uri)
+        self.eval_files = examples.split_files(str(self.examples_uri / "Split-eval"))
+        self.class_names = read_class_names(str(self.saved_model_dir))
+        # Class indices, mapped as the Trainer maps labels.
+        self.eval_texts, self.eval_labels = examples.eval_rows(
+            self.eval_files, self.config["data"]["text_column"], self.config["data"]["label_column"], self.class_names
+        )
         self.np = np
-
-    def _read_eval(self) -> tuple[list[str], list[str]]:
-        import tensorflow as tf
-
-        text_column = self.config["data"]["text_column"]
-        label_column = self.config["data"]["label_column"]
-        texts, labels = [], []
-        for record in tf.data.TFRecordDataset(self.eval_files, compression_type="GZIP"):
-            example = tf.train.Example.FromString(record.numpy())
-            feature = example.features.feature
-            texts.append(feature[text_column].bytes_list.value[0].decode("utf-8") if feature[text_column].bytes_list.value else "")
-            label = feature[label_column]
-            labels.append(str(label.int64_list.value[0]) if label.int64_list.value else label.bytes_list.value[0].decode())
-        return texts, labels
 
     def text_batch(self, i: int, size: int) -> list[str]:
         n = len(self.eval_texts)

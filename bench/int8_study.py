@@ -27,22 +27,19 @@ from pipeline import env
 
 
 def _representative(run_dir: pathlib.Path, count: int) -> dict:
-    """The first `count` transformed training examples, as EdgeExport reads them."""
-    import numpy as np
-    import tensorflow as tf
+    """The first `count` transformed training examples, read as EdgeExport reads them (`edge.examples`)."""
     import tensorflow_transform as tft
 
     from configs import features
+    from edge import examples
     from pipeline import results
 
     nodes = results.latest_run(results.open_store(results.RunPaths(run_dir).metadata))
     (graph,) = nodes["Transform"].outputs["transform_graph"]
-    (examples,) = nodes["Transform"].outputs["transformed_examples"]
+    (transformed,) = nodes["Transform"].outputs["transformed_examples"]
     spec = tft.TFTransformOutput(graph.uri).transformed_feature_spec()
-    spec = {k: spec[k] for k in features.MODEL_INPUTS}
-    files = sorted(str(p) for p in (pathlib.Path(examples.uri) / "Split-train").glob("*"))
-    rows = [tf.io.parse_single_example(r, spec) for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)]
-    return {k: np.stack([row[k].numpy() for row in rows]) for k in features.MODEL_INPUTS}
+    files = examples.split_files(str(pathlib.Path(transformed.uri) / "Split-train"))
+    return examples.transformed_rows(files, spec, features.MODEL_INPUTS, limit=count)
 
 
 def _convert(recipe: str, loaded, representative: dict, max_seq_length: int, pooling: str) -> tuple[bytes, str]:
@@ -67,11 +64,9 @@ def _load(run_dir: pathlib.Path, calibration: int) -> None:
 
     from bench.context import Bench
     from edge import eval_data
-    from trainers.export import read_class_names
 
     b = Bench(run_dir, repeats=1, out=lambda _: None)
-    class_names = read_class_names(str(b.saved_model_dir))
-    labels = np.array([class_names.index(y) for y in b.eval_labels])
+    labels = np.array(b.eval_labels)
     _STATE.update(
         bench=b, data=eval_data.make_eval_data(b.loaded, b.eval_texts, labels, b.assets, b.max_seq_length),
         representative=_representative(run_dir, calibration),
