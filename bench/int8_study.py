@@ -20,7 +20,7 @@ import json
 import pathlib
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from bench.context import ROOT
 from pipeline import env

@@ -7,7 +7,7 @@ import pathlib
 import subprocess
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from bench.context import ROOT, Bench
 

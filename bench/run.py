@@ -24,7 +24,7 @@ import platform
 import sys
 import tempfile
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from bench.context import ROOT, Bench
 from bench.p1_tokenization import p1_tokenization_in_graph

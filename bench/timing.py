@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 import statistics
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 LATENCY_CALLS = 40  # calls timed per repeat for every latency figure
 

@@ -7,7 +7,7 @@ import json
 import os
 import pathlib
 import tempfile
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -21,7 +21,7 @@ None for any other encoder and the caller keeps the plain graph.
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf

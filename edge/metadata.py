@@ -6,7 +6,7 @@ import io
 import json
 import pathlib
 import zipfile
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -8,6 +8,7 @@ from typing import Any
 from pipeline import metrics as metrics_lib
 from pipeline.metrics import METRIC_COLUMNS, POSITIVE_CLASS, SHORT_BY_CLASS
 
+
 def slice_table(metrics: dict[str, Any]):
     """The sliced metrics of `metrics_lib.evaluation_metrics` as a pandas DataFrame (overall first).
 

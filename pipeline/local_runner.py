@@ -7,7 +7,8 @@ import logging
 import pathlib
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from configs import EdgelineConfig
 from pipeline import console, results, run_dir

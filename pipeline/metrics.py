@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 # The binarized metrics (AUC, precision, recall, calibration, plots) are for this
 # class id; components/evaluation.py builds them with the same default.
@@ -25,7 +25,7 @@ SHORT_BY_NAME = {name: short for _, name, short in _METRICS}
 SHORT_BY_CLASS = {class_name: short for class_name, _, short in _METRICS}
 
 
-def _metric_value(value) -> Optional[float]:
+def _metric_value(value) -> float | None:
     if value.HasField("double_value"):
         return float(value.double_value.value)
     return None
@@ -112,7 +112,7 @@ def _blank_undefined_auc(class_values: dict[str, dict], counts: dict[str, tuple[
             values["auc"] = None
 
 
-def _threshold_failure(failure, slice_name: str, metric: str, candidate: Optional[float]) -> dict[str, Any]:
+def _threshold_failure(failure, slice_name: str, metric: str, candidate: float | None) -> dict[str, Any]:
     """Describes one TFMA ValidationFailure with the measured value, the bound and the gap.
 
     TFMA leaves `failure.message` empty when a metric merely misses its
@@ -169,7 +169,7 @@ def _threshold_failure(failure, slice_name: str, metric: str, candidate: Optiona
     return out
 
 
-def evaluation_metrics(evaluation_uri: str, model_name: Optional[str] = None) -> dict[str, Any]:
+def evaluation_metrics(evaluation_uri: str, model_name: str | None = None) -> dict[str, Any]:
     """Metrics per slice from an Evaluator output.
 
     Args:

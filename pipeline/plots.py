@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline.metrics import POSITIVE_CLASS, UNDEFINED
 
+
 def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kwargs):
     # Figure objects, not pyplot: no global backend state, safe inside notebooks and the runner.
     from matplotlib.figure import Figure

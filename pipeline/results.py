@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-from typing import Any, Optional
+from typing import Any
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -123,7 +123,7 @@ def latest_run(store: mlmd.MetadataStore) -> dict[str, NodeRun]:
     return nodes
 
 
-def latest_artifact_uri(metadata_path: str | pathlib.Path, type_name: str) -> Optional[str]:
+def latest_artifact_uri(metadata_path: str | pathlib.Path, type_name: str) -> str | None:
     """URI of the newest artifact of `type_name` (e.g. "ModelEvaluation") in a run's store."""
     store = open_store(metadata_path)
     artifacts = store.get_artifacts_by_type(type_name)
@@ -148,7 +148,7 @@ EDGE_KEYS = ("bytes", "accuracy", "auc", "accuracy_delta", "agreement", "max_abs
              "delegated_ops", "total_ops", "delegated_share", "cpu_ops", "runtime", "pushed", "reason")
 
 
-def edge_summary(edge_uri: str) -> Optional[dict[str, Any]]:
+def edge_summary(edge_uri: str) -> dict[str, Any] | None:
     """The EdgeExport report (edge_report.json) in summary.json's shape, or None if it is missing.
 
     Returns:

@@ -7,7 +7,7 @@ import fcntl
 import logging
 import os
 import pathlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from pipeline import results
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from pipeline import results
 
+
 @dataclasses.dataclass
 class RunArtifacts:
     """URIs of the newest pipeline run's artifacts, found through ML Metadata (None when not produced)."""

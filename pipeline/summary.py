@@ -10,6 +10,7 @@ from typing import Any
 
 from pipeline import metrics, results
 
+
 def collect_summary(paths: results.RunPaths, components: list[dict]) -> dict[str, Any]:
     """Gathers data counts, metrics, blessing and the pushed model from the newest run."""
     store = results.open_store(paths.metadata)

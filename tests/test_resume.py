@@ -13,7 +13,8 @@ import time
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import pipeline as pipeline_lib, predict, results, run_dir
+from pipeline import pipeline as pipeline_lib
+from pipeline import predict, results, run_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

@@ -5,12 +5,14 @@ import dataclasses
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from configs import load_config
 from preprocessing import datasets
 from tests.transform_utils import analyze_and_transform, tft_output, write_examples
-from trainers import export, train as train_lib
+from trainers import export
+from trainers import train as train_lib
 
 BASE = load_config("configs/tiny.yaml")
 # Two optimizer steps: the fuzz checks the serving graph, not accuracy.

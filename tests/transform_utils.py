@@ -75,7 +75,8 @@ def train_and_export(rows, encoder_dir, config: EdgelineConfig, root: pathlib.Pa
     Returns:
       (transformed rows, the TrainResult, the TFTransformOutput, the SavedModel directory).
     """
-    from trainers import export, train as train_lib
+    from trainers import export
+    from trainers import train as train_lib
 
     transformed, transform_dir = analyze_and_transform(rows, encoder_dir, config)
     train_file = write_examples([r for i, r in enumerate(transformed) if i % 5], root / "train" / "data.gz")

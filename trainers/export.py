@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pathlib
 import tempfile
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 import tensorflow_transform as tft
