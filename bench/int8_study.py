@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         initializer=_load, initargs=(run_dir, max(size for _, size in runs)),
     ) as pool:
         reference = pool.submit(_reference)
-        rows = list(pool.map(_measure, *zip(*runs)))
+        rows = list(pool.map(_measure, *zip(*runs, strict=True)))
     out = pathlib.Path(args.out)
     result = {"measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "run": str(run_dir), "saved_model": reference.result(), "rows": rows}

@@ -23,8 +23,8 @@ def p1_tokenization_in_graph(b: Bench) -> dict:
         id_tensors = [{k: tf.constant(v) for k, v in ids.items()} for ids in id_tensors]
         ratios, text_ms, ids_ms = [], [], []
         for _ in range(b.repeats):
-            t = per_call_ms(lambda i: b.loaded.serve_text(text_tensors[i]), LATENCY_CALLS)
-            n = per_call_ms(lambda i: ids_fn(**id_tensors[i]), LATENCY_CALLS)
+            t = per_call_ms(lambda i, t=text_tensors: b.loaded.serve_text(t[i]), LATENCY_CALLS)
+            n = per_call_ms(lambda i, t=id_tensors: ids_fn(**t[i]), LATENCY_CALLS)
             text_ms.append(t)
             ids_ms.append(n)
             ratios.append(t / n)

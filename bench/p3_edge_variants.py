@@ -34,7 +34,7 @@ def p3_child(run_dir: pathlib.Path, threads: int, repeats: int) -> dict:
         samples["saved_model_text"].append(per_call_ms(lambda i: b.loaded.serve_text(text_tensors[i]), LATENCY_CALLS))
         for name, runner in runners.items():
             feed = texts if runner.takes_text else ids
-            samples[name].append(per_call_ms(lambda i: runner(feed[i]), LATENCY_CALLS))
+            samples[name].append(per_call_ms(lambda i, run=runner, x=feed: run(x[i]), LATENCY_CALLS))
     return samples
 
 
@@ -77,7 +77,7 @@ def p3_edge_variants(b: Bench) -> dict:
         if name in latencies[1]:
             reference = "saved_model_text" if name == "text" else "saved_model_ids"
             for threads in (1, 2):
-                ratios = [r / v for r, v in zip(latencies[threads][reference], latencies[threads][name])]
+                ratios = [r / v for r, v in zip(latencies[threads][reference], latencies[threads][name], strict=True)]
                 row[f"speedup_{threads}_thread"] = spread(ratios, 3)
                 row[f"latency_ms_{threads}_thread"] = spread(latencies[threads][name], 3)
         else:

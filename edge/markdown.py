@@ -21,7 +21,7 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for name, r in report["variants"].items():
-        def cell(key, fmt="{}"):
+        def cell(key, fmt="{}", r=r):  # r bound now; cell is only used for this row
             return fmt.format(r[key]) if r.get(key) is not None else "–"
 
         lines.append(

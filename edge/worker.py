@@ -74,7 +74,7 @@ def run_all(job_dir: pathlib.Path, variants: Sequence[str], workers: int) -> dic
     out_dir = pathlib.Path(json.loads((job_dir / "job.json").read_text())["out_dir"])
     order = sorted(variants, key=lambda v: _SLOWEST_FIRST.index(v) if v in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        outcomes = dict(zip(order, pool.map(lambda v: _run_one(job_dir, out_dir, v), order)))
+        outcomes = dict(zip(order, pool.map(lambda v: _run_one(job_dir, out_dir, v), order), strict=True))
     return {v: outcomes[v] for v in variants}
 
 

@@ -103,7 +103,7 @@ def _check(signatures, texts: list[bytes]) -> None:
     np.testing.assert_allclose(by_example, p, atol=1e-6)
     # Identical strings in one batch get identical answers.
     first = {}
-    for text, row in zip(texts, p):
+    for text, row in zip(texts, p, strict=True):
         np.testing.assert_allclose(row, first.setdefault(text, row), atol=1e-6)
 
 
