@@ -5,11 +5,24 @@ from __future__ import annotations
 from bench.context import ROOT
 
 ROWS = {
-    "P1": ("cost of in-graph tokenization when serving", "serve_text latency / same classifier on pre-tokenized ids (worse of batch 1 and 32)", "<= 1.10"),
+    "P1": (
+        "cost of in-graph tokenization when serving",
+        "serve_text latency / same classifier on pre-tokenized ids (worse of batch 1 and 32)",
+        "<= 1.10",
+    ),
     "P2": ("tokenizer speed", "strings/s FastBertTokenizer / text.BertTokenizer", ">= 3x"),
-    "P3": ("edge variants", "vs the SavedModel's classifier on ids (batch 1, 1 thread), each variant in the runtime it ships for: speedup, size ratio, accuracy delta", "dynamic_range >= 4x faster, >= 3.5x smaller, <= 0.5 pt; int8 >= 2.5x, <= 1 pt; float32 >= 1.2x"),
+    "P3": (
+        "edge variants",
+        "vs the SavedModel's classifier on ids (batch 1, 1 thread), each variant in the runtime it ships for: "
+        "speedup, size ratio, accuracy delta",
+        "dynamic_range >= 4x faster, >= 3.5x smaller, <= 0.5 pt; int8 >= 2.5x, <= 1 pt; float32 >= 1.2x",
+    ),
     "P4": ("evaluation overhead", "TFMA with the Evaluator's config / load + Keras-metrics loop over the same eval split", "<= 2.0"),
-    "P5": ("Transform overhead", "Transform component examples/s (marginal, smallest to largest scale) / same tokenization in one process", ">= 0.5"),
+    "P5": (
+        "Transform overhead",
+        "Transform component examples/s (marginal, smallest to largest scale) / same tokenization in one process",
+        ">= 0.5",
+    ),
     "P6": ("orchestration overhead", "pipeline wall / sum of component times; unchanged rerun / first run (`edgeline run` processes)", "<= 1.3; <= 0.15"),
     "P7": ("scaling", "wall at kx data / (k x wall at 1x), worst k", "<= 1.10"),
     "P8": ("quality", "eval accuracy of the default run (AUC and edge variants in detail)", ">= 0.86"),
@@ -63,7 +76,8 @@ def markdown(results: dict) -> str:
         d = rows["P3"]["detail"]
         lines += ["### P3 edge variants vs the SavedModel", "",
                   f"SavedModel: {d.get('saved_model_bytes', 0) / 1e6:.1f} MB.", "",
-                  "| variant | MB | smaller | faster (1 thread) | faster (2 threads) | ms (1 thread) | accuracy delta (pt) | agreement | pushed |",
+                  "| variant | MB | smaller | faster (1 thread) | faster (2 threads) | ms (1 thread) "
+                  "| accuracy delta (pt) | agreement | pushed |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for name, v in d["variants"].items():
             mb = f"{v['bytes'] / 1e6:.1f}" if v.get("bytes") else "-"

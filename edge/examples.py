@@ -1,4 +1,4 @@
-"""Reads a run's example splits (ExampleGen's raw, Transform's transformed TFRecords) for the edge variants and bench."""
+"""Reads a run's example splits (ExampleGen's raw, Transform's transformed TFRecords) for EdgeExport and bench."""
 
 from __future__ import annotations
 

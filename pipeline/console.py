@@ -1,4 +1,4 @@
-"""The terminal during a run: TFX's log lines parsed into one progress line per component, the rest sent to a log file."""
+"""The terminal during a run: one progress line per component from TFX's log; everything else goes to a log file."""
 
 from __future__ import annotations
 

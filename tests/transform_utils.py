@@ -24,7 +24,7 @@ def analyze_and_transform(rows, encoder_dir, config: EdgelineConfig, integer_lab
     """Returns (transformed rows, transform_fn dir) for raw (text, label) rows."""
     spec = raw_spec(integer_labels)
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
-    instances = [{"text": [t.encode()], "label": [l if integer_labels else str(l).encode()]} for t, l in rows]
+    instances = [{"text": [t.encode()], "label": [label if integer_labels else str(label).encode()]} for t, label in rows]
     fn = functools.partial(
         preprocessing_fn,
         custom_config={"config": {"data": config.to_dict()["data"], "tokenizer": config.to_dict()["tokenizer"]},
