@@ -37,6 +37,7 @@ from bench.p7_scaling import p7_scaling
 from bench.p8_quality import p8_quality
 from bench.pipeline_runs import pipeline_runs
 from bench.report import NOTES_FILE, ROWS, markdown
+from edge.errors import error_line
 from pipeline import env
 
 SMOKE_OVERRIDES = ("export.variants=float32,dynamic_range", "train.epochs=1")
@@ -111,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-            measured[rid] = {"error": f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"}
+            measured[rid] = {"error": f"{type(e).__name__}: {error_line(e, last=True, limit=None)}"}
 
     measure("P1", lambda: p1_tokenization_in_graph(b))
     measure("P2", lambda: p2_tokenizer_speed(b))

@@ -16,10 +16,10 @@ from edge import edgetpu, worker
 from edge.eval_data import EvalData
 from edge.gate import gate
 from edge.markdown import markdown_report
-from edge.metadata import LABELS_FILE, VOCAB_FILE, lines
 from edge.scoring import latency, reference_metrics
 from edge.variants import VARIANTS
 from preprocessing import tokenizer as tok
+from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE, lines
 from trainers import bert_encoder
 
 # Child processes that build and score variants at once (edge/worker.py): conversion

@@ -27,6 +27,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from configs import environment
+from edge.errors import error_line
+from preprocessing.asset_files import VOCAB_FILE, write_lines
+
 # A child that has not finished by then is stopped and its variant reported as timed out
 # (the default run's slowest variant, int16x8, takes about 11 minutes).
 _TIMEOUT_SECONDS = 3 * 3600
@@ -52,7 +56,7 @@ def write_job(
 ) -> None:
     """Writes what every child needs: settings as JSON, arrays (and eval texts) as one .npz."""
     job_dir.mkdir(parents=True, exist_ok=True)
-    (job_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    write_lines(job_dir / VOCAB_FILE, vocab)
     job = {
         "saved_model_dir": str(saved_model_dir), "lower_case": lower_case, "max_seq_length": max_seq_length,
         "class_names": list(class_names), "out_dir": str(out_dir), "pooling": pooling,
@@ -79,7 +83,7 @@ def run_all(job_dir: pathlib.Path, variants: Sequence[str], workers: int) -> dic
 
 
 def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_USE_LEGACY_KERAS="1")
+    env = dict(os.environ, **environment.TENSORFLOW)
     logging.info("edge variant %s: building and scoring in a child process", variant)
     try:
         proc = subprocess.run(
@@ -98,7 +102,7 @@ def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict
         where = "the TFLite interpreter" if built else "the TFLite converter"
         cause = f"{where} crashed the process ({signal.Signals(-proc.returncode).name}) on this variant"
     else:
-        last = (proc.stderr.strip().splitlines() or [""])[-1][:300]
+        last = error_line(proc.stderr, last=True, limit=300)
         cause = f"the variant's process failed (exit {proc.returncode}): {last}"
     logging.warning("edge variant %s: %s", variant, cause)
     return {"reason": cause}
@@ -119,7 +123,7 @@ def _main(job_dir: str, variant: str) -> int:
             texts=[t.decode("utf-8") for t in npz["texts"]], labels=npz["labels"],
             ids={k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith("ids/")}, reference=npz["reference"],
         )
-    assets = tok.TokenizerAssets(vocab=tok.read_vocab(job_path / "vocab.txt"), lower_case=job["lower_case"])
+    assets = tok.TokenizerAssets(vocab=tok.read_vocab(job_path / VOCAB_FILE), lower_case=job["lower_case"])
     length = job["max_seq_length"]
     architecture = BertArchitecture(**job["architecture"]) if job.get("architecture") else None
     outcome: dict = {}
@@ -137,18 +141,9 @@ def _main(job_dir: str, variant: str) -> int:
             raise ValueError("non-finite probabilities")
         outcome["metrics"] = scoring.score(probabilities, data, len(model))
     except Exception as e:  # reported in the variant's row; one failing variant must not hide the others
-        outcome["reason"] = f"{stage}: {_first_line(e)}"
+        outcome["reason"] = f"{stage}: {type(e).__name__}: {error_line(e)}"
     (job_path / f"{variant}.json").write_text(json.dumps(outcome))
     return 0
-
-
-def _first_line(error: BaseException) -> str:
-    """The error's type and the line that says what went wrong, for the report's reason column."""
-    text = str(error).strip()
-    lines = [line for line in text.splitlines() if line.strip()]
-    # tf.function errors open with "in user code:" and a stack; their cause comes last.
-    line = lines[-1] if lines and lines[0].strip() == "in user code:" else (lines[0] if lines else "")
-    return f"{type(error).__name__}: {line.strip()[:500]}"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from configs import EdgelineConfig
+from edge.errors import error_line
 from pipeline import console, results, run_dir
 from pipeline import summary as summary_lib
 from preprocessing import datasets, example_gen_input
@@ -134,7 +135,7 @@ def run(
                 summary["error"] = {
                     "component": progress.current,
                     "type": type(e).__name__,
-                    "message": str(e).strip().splitlines()[-1][:2000] if str(e).strip() else type(e).__name__,
+                    "message": error_line(e, last=True, limit=2000) or type(e).__name__,
                 }
                 raise RunFailedError(summary["error"]["message"], summary) from e
             finally:

@@ -9,6 +9,7 @@ import pathlib
 from typing import Any
 
 from pipeline import metrics, results
+from preprocessing.asset_files import LABELS_FILE
 
 
 def collect_summary(paths: results.RunPaths, components: list[dict]) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def latest_pushed(serving_dir: pathlib.Path) -> str | None:
 def serving_labels(serving_dir: pathlib.Path) -> tuple[str, ...]:
     """Class names of the newest pushed model (its `assets/labels.txt`), or () if none."""
     newest = latest_pushed(serving_dir)
-    labels = pathlib.Path(newest, "assets", "labels.txt") if newest else None
+    labels = pathlib.Path(newest, "assets", LABELS_FILE) if newest else None
     return tuple(labels.read_text().splitlines()) if labels and labels.exists() else ()
 
 

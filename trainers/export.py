@@ -16,10 +16,10 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from configs import features
+from preprocessing.asset_files import LABELS_FILE, write_lines
 
 tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see pipeline/env.py).
 
-LABELS_FILE = "labels.txt"
 
 
 def _raw_text_features(texts: tf.Tensor, text_column: str, raw_spec: dict) -> dict:
@@ -89,8 +89,7 @@ def export_serving_model(
     """
     with tempfile.TemporaryDirectory() as staging:
         # tf.saved_model copies asset files into export_dir/assets when saving.
-        labels_path = str(pathlib.Path(staging) / LABELS_FILE)
-        pathlib.Path(labels_path).write_text("\n".join(class_names) + "\n")
+        labels_path = str(write_lines(pathlib.Path(staging) / LABELS_FILE, class_names))
         # A fresh, uncompiled Model over the same layers: the trained one tracks its optimizer,
         # whose AdamW slots would otherwise be two thirds of the SavedModel's bytes.
         serving_classifier = tf_keras.Model(classifier.input, classifier.output, name=classifier.name)
