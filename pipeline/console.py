@@ -37,7 +37,7 @@ class ProgressHandler(logging.Handler):
         if m := _RUNNING.search(message):
             self.current, self._cached = m.group(1), False
             self.started[self.current] = time.monotonic()
-            self.out(f"[{self._clock()}] {self.current:<32} started")
+            self.out(f"[{self.clock()}] {self.current:<32} started")
         elif _CACHED.search(message):
             self._cached = True
         elif m := _FINISHED.search(message):
@@ -45,10 +45,10 @@ class ProgressHandler(logging.Handler):
             seconds = time.monotonic() - self.started.get(name, time.monotonic())
             self.components.append({"name": name, "seconds": round(seconds, 2), "cached": self._cached})
             status = "cached" if self._cached else "done"
-            self.out(f"[{self._clock()}] {name:<32} {status:<6} {seconds:7.1f}s")
+            self.out(f"[{self.clock()}] {name:<32} {status:<6} {seconds:7.1f}s")
             self.current = None
 
-    def _clock(self) -> str:
+    def clock(self) -> str:
         return f"{time.monotonic() - self.t0:6.1f}s"
 
 

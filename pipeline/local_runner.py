@@ -90,7 +90,7 @@ def run(
                 summary["log_file"] = str(log_file)
                 summary["recovered"] = run_dir.recover_killed_executions(paths)
                 for component, count in summary["recovered"].items():
-                    write(f"[{progress._clock()}] {component:<32} resuming: {count} killed execution(s) cleaned up")
+                    write(f"[{progress.clock()}] {component:<32} resuming: {count} killed execution(s) cleaned up")
                 checked = datasets.resolve_csv_input(
                     config.data.path,
                     config.data.text_column,
@@ -105,8 +105,8 @@ def run(
                                     "labels": list(csv_input.labels), "format": csv_input.fmt.describe(),
                                     "example_gen_input": csv_input.input_base, "notes": list(csv_input.notes)}
                 for note in csv_input.notes:
-                    write(f"[{progress._clock()}] input: {note}")
-                write(f"[{progress._clock()}] preparing encoder {config.model.encoder}")
+                    write(f"[{progress.clock()}] input: {note}")
+                write(f"[{progress.clock()}] preparing encoder {config.model.encoder}")
                 from trainers import encoders
 
                 encoder_dir = encoders.ensure_encoder(config.model.encoder)
