@@ -48,7 +48,9 @@ test-all: venv
 	$(PY) -m pytest -m "" $(PYTEST_ARGS)
 
 # Benchmarks P1-P8 (bench/RESULTS.md); runs the default pipeline first if runs/default has no pushed model.
+# P3's peer rows (ONNX Runtime, PyTorch) run in bench/peers/.venv, a Python 3.11 venv of their own.
 bench: venv
+	bash bench/peers/setup.sh
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean-venv:

@@ -21,8 +21,10 @@ from configs import EdgelineConfig, features
 class EdgeModels(tfx.dsl.Artifact):
     """The TFLite variants with `edge_report.json`, `edge_report.md` and `edgetpu_report.json`."""
 
-    # KFP v2 requires custom type names of the form `namespace.Name`.
-    TYPE_NAME = "edgeline.EdgeModels"
+    # KFP v2 requires custom type names of the form `namespace.Name`, and TFX's container
+    # entrypoint imports the class back from that name (kubeflow_v2_entrypoint_utils
+    # `_retrieve_class_path`), so it must be an import path: components/__init__.py exports it.
+    TYPE_NAME = "components.EdgeModels"
     SYSTEM_TYPE = ModelSystemType
 
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 from tfx import v1 as tfx
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 from tfx.utils import io_utils
@@ -123,7 +124,7 @@ def _raw_anomalies(raw: Artifact) -> list[str]:
     out = []
     for split in artifact_utils.decode_split_names(raw.split_names):
         path = os.path.join(raw.uri, f"Split-{split}", _ANOMALIES_FILE)
-        if not os.path.exists(path):
+        if not fileio.exists(path):  # fileio: os.path.exists is always False for gs://
             continue
         anomalies = anomalies_pb2.Anomalies()
         anomalies.ParseFromString(io_utils.read_bytes_file(path))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pathlib
+import posixpath
 import re
 import shutil
 import subprocess
-import tempfile
+
+from preprocessing import staging
 
 # The Edge TPU's supported operations and their documented limits, from Coral's
 # "TensorFlow models on the Edge TPU" page, section "Supported operations"
@@ -183,14 +185,26 @@ def compile_model(model_path: str | pathlib.Path, out_dir: str | pathlib.Path) -
 
 
 def report(model_bytes: bytes, work_dir: str | pathlib.Path | None = None) -> dict:
-    """`analyze` plus `compile_model` on the same bytes (written to `work_dir` or a temp dir)."""
+    """`analyze` plus `compile_model` on the same bytes.
+
+    Args:
+      model_bytes: A .tflite flatbuffer.
+      work_dir: Where the model, the compiler's log and its compiled model are kept
+        (an artifact URI on any tf.io.gfile filesystem); None keeps nothing.
+    """
     result = analyze(model_bytes)
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = pathlib.Path(work_dir) if work_dir else pathlib.Path(tmp)
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / "edgetpu.tflite"
-        path.write_bytes(model_bytes)
-        result["compiler"] = compile_model(path, directory)
+    # edgetpu_compiler is another program: it reads and writes local files only, so it
+    # works in a local temp dir whose files are then copied to `work_dir`.
+    with staging.local_dir("edgeline-edgetpu-") as local:
+        path = local / "edgetpu.tflite"
+        staging.write_bytes(path, model_bytes)
+        compiler = compile_model(path, local)
+        if work_dir:
+            staging.copy_out(local, work_dir)
+            for key in ("log", "compiled_model"):
+                if compiler.get(key):
+                    compiler[key] = staging.join(work_dir, posixpath.basename(compiler[key]))
+    result["compiler"] = compiler
     return result
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import glob
-import os
+import posixpath
 from collections.abc import Collection, Sequence
 
 import numpy as np
@@ -16,9 +15,11 @@ def split_files(split_uri: str) -> list[str]:
     Raises:
       FileNotFoundError: The split holds no files.
     """
-    files = sorted(glob.glob(os.path.join(split_uri, "*")))
+    # tf.io.gfile, not glob: the URI is gs:// (or s3://...) on a cluster.
+    files = sorted(tf.io.gfile.glob(split_uri.rstrip("/") + "/*"))
     if not files:
-        raise FileNotFoundError(f"no examples in split {os.path.basename(split_uri)!r} at {split_uri}")
+        split = posixpath.basename(split_uri.rstrip("/"))
+        raise FileNotFoundError(f"no examples in split {split!r} at {split_uri}")
     return files
 
 

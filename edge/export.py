@@ -6,10 +6,10 @@ import dataclasses
 import json
 import os
 import pathlib
-import tempfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import tensorflow as tf
 
 from configs import features
 from edge import edgetpu, worker
@@ -18,6 +18,7 @@ from edge.gate import gate
 from edge.markdown import markdown_report
 from edge.scoring import latency, reference_metrics
 from edge.variants import VARIANTS
+from preprocessing import staging
 from preprocessing import tokenizer as tok
 from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE, lines
 from trainers import bert_encoder
@@ -69,10 +70,11 @@ def export_variants(
       representative: Transformed training examples for calibration.
       data: The whole eval split (from `make_eval_data`).
       out_dir: Where every variant, `edge_report.json`, `edge_report.md` and
-        `edgetpu_report.json` go (the component's artifact).
+        `edgetpu_report.json` go (the component's artifact; any tf.io.gfile filesystem).
       variants: Which variants to build (keys of `VARIANTS`).
       max_accuracy_drop: The gate, in accuracy points.
-      push_dir: `runs/NAME/edge/<version>`, or None when the SavedModel was not pushed.
+      push_dir: `runs/NAME/edge/<version>` (or its object-storage equivalent), or None when the
+        SavedModel was not pushed.
       latency_examples: Examples timed one by one per variant.
       pooling: The classifier's pooling (config `model.pooling`), for the rewrites.
       group_outliers: Convert int8 and edgetpu from `integer_graph`'s grouped
@@ -85,14 +87,18 @@ def export_variants(
       The report, the Edge TPU report (None without the edgetpu variant) and
       the directory pushed to (None when nothing was pushed).
     """
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = os.fspath(out_dir)  # an artifact URI: local, gs://, s3://...; every access below is tf.io.gfile
+    tf.io.gfile.makedirs(out_dir)
     workers = workers or min(_MAX_WORKERS, os.cpu_count() or 1)
-    with tempfile.TemporaryDirectory(prefix="edgeline-edge-") as job_dir:
-        worker.write_job(pathlib.Path(job_dir), saved_model_dir, assets.vocab, assets.lower_case,
-                         max_seq_length, class_names, representative, data, out_dir, pooling, group_outliers,
+    with staging.local_dir("edgeline-edge-") as job_dir:
+        # The children are other processes: they read a local copy of the SavedModel and write
+        # their .tflite files to a local dir, copied to the artifact once they are done.
+        local_model = staging.local_path(saved_model_dir, job_dir / "saved_model")
+        worker.write_job(job_dir, local_model, assets.vocab, assets.lower_case, max_seq_length, class_names,
+                         representative, data, job_dir / "out", pooling, group_outliers,
                          dataclasses.asdict(architecture) if architecture else None)
-        outcomes = worker.run_all(pathlib.Path(job_dir), list(variants), workers)
+        outcomes = worker.run_all(job_dir, list(variants), workers)
+        staging.copy_out(job_dir / "out", out_dir)
     results: dict[str, dict] = {}
     tpu_report = None
     for variant in variants:
@@ -101,15 +107,15 @@ def export_variants(
         outcome = outcomes[variant]
         if outcome.get("graph"):
             entry["graph"] = outcome["graph"]
-        path = out_dir / f"{variant}.tflite"
-        if variant == "edgetpu" and path.exists():
-            tpu_report = edgetpu.report(path.read_bytes(), out_dir / "edgetpu_compiler")
+        path = staging.join(out_dir, f"{variant}.tflite")
+        if variant == "edgetpu" and tf.io.gfile.exists(path):
+            tpu_report = edgetpu.report(staging.read_bytes(path), staging.join(out_dir, "edgetpu_compiler"))
         if "metrics" not in outcome:
             entry.update(pushed=False, reason=outcome["reason"])
-            if path.exists():
-                entry["bytes"] = path.stat().st_size
+            if tf.io.gfile.exists(path):
+                entry["bytes"] = tf.io.gfile.stat(path).length
             continue
-        model = path.read_bytes()
+        model = staging.read_bytes(path)
         entry.update(outcome["metrics"])
         entry.update(latency(model, data, latency_examples))
         passes, reason = gate(variant, entry, max_accuracy_drop, blessed=push_dir is not None)
@@ -117,12 +123,10 @@ def export_variants(
         if reason:
             entry["reason"] = reason
         if passes:
-            target = pathlib.Path(push_dir)
-            target.mkdir(parents=True, exist_ok=True)
-            (target / f"{variant}.tflite").write_bytes(model)
-            (target / LABELS_FILE).write_text(lines(class_names))
-            (target / VOCAB_FILE).write_text(lines(assets.vocab))
-            entry["path"] = str(target / f"{variant}.tflite")
+            staging.write_bytes(staging.join(push_dir, f"{variant}.tflite"), model)
+            staging.write_text(staging.join(push_dir, LABELS_FILE), lines(class_names))
+            staging.write_text(staging.join(push_dir, VOCAB_FILE), lines(assets.vocab))
+            entry["path"] = staging.join(push_dir, f"{variant}.tflite")
     report = {
         "saved_model": reference_metrics(data),
         "max_accuracy_drop": max_accuracy_drop,
@@ -131,8 +135,8 @@ def export_variants(
         "pushed_dir": str(push_dir) if push_dir and any(r.get("pushed") for r in results.values()) else None,
         "variants": results,
     }
-    (out_dir / "edge_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out_dir / "edge_report.md").write_text(markdown_report(report, tpu_report))
+    staging.write_text(staging.join(out_dir, "edge_report.json"), json.dumps(report, indent=2) + "\n")
+    staging.write_text(staging.join(out_dir, "edge_report.md"), markdown_report(report, tpu_report))
     if tpu_report is not None:
-        (out_dir / "edgetpu_report.json").write_text(json.dumps(tpu_report, indent=2) + "\n")
+        staging.write_text(staging.join(out_dir, "edgetpu_report.json"), json.dumps(tpu_report, indent=2) + "\n")
     return ExportResult(report, tpu_report, report["pushed_dir"])

@@ -12,6 +12,7 @@ import numpy as np
 
 from configs import features
 from edge.variants import VARIANTS
+from preprocessing import staging
 from preprocessing import tokenizer as tok
 from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE, lines
 
@@ -66,7 +67,7 @@ def read_metadata(path: str | pathlib.Path) -> tuple[dict, dict[str, str]]:
     """
     from tensorflow.lite.tools import flatbuffer_utils
 
-    data = pathlib.Path(path).read_bytes()
+    data = staging.read_bytes(path)  # any tf.io.gfile filesystem: a pushed variant may be on gs://
     flat = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
     entries = [m for m in (flat.metadata or []) if (m.name.decode() if isinstance(m.name, bytes) else m.name) == METADATA_NAME]
     if not entries:

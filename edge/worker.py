@@ -29,7 +29,7 @@ import numpy as np
 
 from configs import environment
 from edge.errors import error_line
-from preprocessing.asset_files import VOCAB_FILE, write_lines
+from preprocessing.asset_files import VOCAB_FILE, lines
 
 # A child that has not finished by then is stopped and its variant reported as timed out
 # (the default run's slowest variant, int16x8, takes about 11 minutes).
@@ -54,9 +54,14 @@ def write_job(
     group_outliers: bool,
     architecture: Mapping | None = None,
 ) -> None:
-    """Writes what every child needs: settings as JSON, arrays (and eval texts) as one .npz."""
+    """Writes what every child needs: settings as JSON, arrays (and eval texts) as one .npz.
+
+    `out_dir`, where the children write their .tflite files, is a local directory
+    (export_variants copies it to the artifact), created here.
+    """
     job_dir.mkdir(parents=True, exist_ok=True)
-    write_lines(job_dir / VOCAB_FILE, vocab)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (job_dir / VOCAB_FILE).write_text(lines(vocab))
     job = {
         "saved_model_dir": str(saved_model_dir), "lower_case": lower_case, "max_seq_length": max_seq_length,
         "class_names": list(class_names), "out_dir": str(out_dir), "pooling": pooling,

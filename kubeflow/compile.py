@@ -67,6 +67,31 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
     }
 
 
+def num_classes(config: EdgelineConfig) -> int:
+    """Classes in the label column, for the Evaluator's metrics: `data.labels`, or 2 when it is empty.
+
+    Compiling reads no data (the CSV is on object storage, possibly unreachable from
+    here), so the class count must come from the config. An empty `data.labels` means
+    integer labels 0/1, the bundled data's; any other labels (strings, or more than
+    two classes) must be listed in `data.labels`, or the Evaluator would compute
+    binary metrics for them.
+
+    Raises:
+      CompileError: `data.labels` lists fewer than two labels, repeats one, or holds
+        integers that are not the class indices 0..K-1.
+    """
+    labels = [str(v) for v in config.data.labels]
+    if not labels:
+        return 2
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise CompileError(f"data.labels is {labels}; list each label of the data once, at least two "
+                           "(e.g. [neg, pos]); leave it empty for integer labels 0/1")
+    if all(v.lstrip("-").isdigit() for v in labels) and sorted(int(v) for v in labels) != list(range(len(labels))):
+        raise CompileError(f"data.labels is {labels}: integer labels must be the class indices 0..K-1 "
+                           "(as a local run requires); renumber them or use class names")
+    return len(labels)
+
+
 def build_pipeline(config: EdgelineConfig):
     """Returns `create_pipeline(...)` set up for a cluster (no MLMD connection, stock resolver).
 
@@ -74,7 +99,8 @@ def build_pipeline(config: EdgelineConfig):
       config: A config such as configs/kubeflow.yaml.
 
     Returns:
-      The tfx.dsl.Pipeline, with Trainer's resources set from `runner.trainer_*`.
+      The tfx.dsl.Pipeline, with Trainer's resources set from `runner.trainer_*` and
+      the Evaluator's metrics for `num_classes(config)` classes.
     """
     from kfp.pipeline_spec import pipeline_spec_pb2
     from tfx import v1 as tfx
@@ -94,6 +120,7 @@ def build_pipeline(config: EdgelineConfig):
         # The KFP v2 compiler only knows TFX's own resolver strategies; on a
         # cluster each run is a fresh execution, so the stock one is right.
         baseline_strategy=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        num_classes=num_classes(config),
     )
     resources = _trainer_resources(config, pipeline_spec_pb2)
     if resources is not None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import pathlib
+import posixpath
 from typing import Any
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
+
+from preprocessing import staging
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,12 +134,14 @@ def latest_artifact_uri(metadata_path: str | pathlib.Path, type_name: str) -> st
 
 def split_counts(statistics_uri: str) -> dict[str, int]:
     """Rows per split from a StatisticsGen artifact."""
+    import tensorflow as tf
     import tensorflow_data_validation as tfdv
 
     counts = {}
-    for split_dir in sorted(pathlib.Path(statistics_uri).glob("Split-*")):
-        stats = tfdv.load_stats_binary(str(split_dir / "FeatureStats.pb"))
-        counts[split_dir.name[len("Split-"):]] = int(stats.datasets[0].num_examples)
+    # tf.io.gfile, not pathlib: with a remote pipeline root the URI is gs://.
+    for split_dir in sorted(tf.io.gfile.glob(staging.join(statistics_uri, "Split-*"))):
+        stats = tfdv.load_stats_binary(staging.join(split_dir, "FeatureStats.pb"))
+        counts[posixpath.basename(split_dir)[len("Split-"):]] = int(stats.datasets[0].num_examples)
     return counts
 
 
@@ -160,12 +164,14 @@ def edge_summary(edge_uri: str) -> dict[str, Any] | None:
     """
     import json
 
-    path = pathlib.Path(edge_uri) / "edge_report.json"
-    if not path.exists():
+    import tensorflow as tf
+
+    path = staging.join(edge_uri, "edge_report.json")
+    if not tf.io.gfile.exists(path):
         return None
-    report = json.loads(path.read_text())
+    report = json.loads(staging.read_text(path))
     return {
-        "report": str(path),
+        "report": path,
         "pushed_dir": report.get("pushed_dir"),
         "saved_model": report.get("saved_model"),
         "max_accuracy_drop": report.get("max_accuracy_drop"),
@@ -175,4 +181,6 @@ def edge_summary(edge_uri: str) -> dict[str, Any] | None:
 
 def blessing(blessing_uri: str) -> bool:
     """Whether an Evaluator blessing artifact says BLESSED."""
-    return os.path.exists(os.path.join(blessing_uri, "BLESSED"))
+    import tensorflow as tf
+
+    return tf.io.gfile.exists(staging.join(blessing_uri, "BLESSED"))

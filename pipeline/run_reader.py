@@ -10,11 +10,13 @@ import datetime
 import json
 import os
 import pathlib
+import posixpath
 import shutil
 import sys
 from typing import Any
 
 from pipeline import results
+from preprocessing import staging
 
 
 @dataclasses.dataclass
@@ -95,12 +97,14 @@ def data_statistics(statistics_uri: str) -> dict[str, list[dict[str, Any]]]:
     Returns:
       `{split: [{"feature", "type", "examples", "missing", "summary"}, ...]}`.
     """
+    import tensorflow as tf
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
     splits = {}
-    for split_dir in sorted(pathlib.Path(statistics_uri).glob("Split-*")):
-        dataset = tfdv.load_stats_binary(str(split_dir / "FeatureStats.pb")).datasets[0]
+    # tf.io.gfile, not pathlib: with a remote pipeline root the URI is gs://.
+    for split_dir in sorted(tf.io.gfile.glob(staging.join(statistics_uri, "Split-*"))):
+        dataset = tfdv.load_stats_binary(staging.join(split_dir, "FeatureStats.pb")).datasets[0]
         rows = []
         for feature in dataset.features:
             kind = feature.WhichOneof("stats")
@@ -122,7 +126,7 @@ def data_statistics(statistics_uri: str) -> dict[str, list[dict[str, Any]]]:
                     "summary": summary,
                 }
             )
-        splits[split_dir.name[len("Split-") :]] = rows
+        splits[posixpath.basename(split_dir)[len("Split-") :]] = rows
     return splits
 
 
@@ -131,7 +135,7 @@ def schema_features(schema_uri: str) -> list[dict[str, str]]:
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    schema = tfdv.load_schema_text(str(pathlib.Path(schema_uri) / "schema.pbtxt"))
+    schema = tfdv.load_schema_text(staging.join(schema_uri, "schema.pbtxt"))
     rows = []
     for feature in schema.feature:
         domain = feature.WhichOneof("domain_info") or ""
@@ -148,12 +152,13 @@ def schema_features(schema_uri: str) -> list[dict[str, str]]:
 
 def schema_anomalies(anomalies_uri: str) -> dict[str, list[dict[str, str]]]:
     """Per split, ExampleValidator's anomalies (empty lists when the data matches the schema)."""
+    import tensorflow as tf
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     splits = {}
-    for split_dir in sorted(pathlib.Path(anomalies_uri).glob("Split-*")):
+    for split_dir in sorted(tf.io.gfile.glob(staging.join(anomalies_uri, "Split-*"))):
         anomalies = anomalies_pb2.Anomalies()
-        anomalies.ParseFromString((split_dir / "SchemaDiff.pb").read_bytes())
+        anomalies.ParseFromString(staging.read_bytes(staging.join(split_dir, "SchemaDiff.pb")))
         rows = []
         infos = list(anomalies.anomaly_info.items())
         if anomalies.HasField("dataset_anomaly_info"):
@@ -166,14 +171,16 @@ def schema_anomalies(anomalies_uri: str) -> dict[str, list[dict[str, str]]]:
                     "description": info.description or "; ".join(r.description for r in info.reason),
                 }
             )
-        splits[split_dir.name[len("Split-") :]] = rows
+        splits[posixpath.basename(split_dir)[len("Split-") :]] = rows
     return splits
 
 
 def training_history(model_run_uri: str) -> dict[str, Any]:
     """The Trainer's `train_stats.json` (per-epoch history, batch and step figures)."""
-    path = pathlib.Path(model_run_uri) / "train_stats.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    import tensorflow as tf
+
+    path = staging.join(model_run_uri, "train_stats.json")
+    return json.loads(staging.read_text(path)) if tf.io.gfile.exists(path) else {}
 
 
 def edge_variants(summary: dict[str, Any]) -> list[dict[str, Any]]:

@@ -215,6 +215,46 @@ def test_compile_names_the_config_key_to_fix(override, message):
         kubeflow_compile.build_pipeline(apply_overrides(CONFIG, [override]))
 
 
+def _binarized_class_ids(spec: dict) -> list[int]:
+    eval_config = json.loads(_param(_tasks(spec)["Evaluator"], "eval_config"))
+    (binarized,) = [m for m in eval_config["metrics_specs"] if "binarize" in m]
+    return binarized["binarize"]["class_ids"]["values"]
+
+
+def test_default_labels_compile_binary_metrics(compiled):
+    # configs/kubeflow.yaml leaves data.labels empty: integer labels 0/1, class 1 is positive.
+    assert CONFIG.data.labels == ()
+    assert _binarized_class_ids(compiled[0]) == [1]
+
+
+def test_class_count_comes_from_data_labels(tmp_path):
+    from kubeflow import compile as kubeflow_compile
+
+    config = apply_overrides(CONFIG, ["data.labels=[negative,neutral,positive]"])
+    assert kubeflow_compile.num_classes(config) == 3
+    yaml_path, _ = kubeflow_compile.compile_pipeline(config, tmp_path / "three")
+    spec = yaml.safe_load(yaml_path.read_text())
+    assert _binarized_class_ids(spec) == [0, 1, 2]
+    eval_config = json.loads(_param(_tasks(spec)["Evaluator"], "eval_config"))
+    assert {"class_name": "MultiClassConfusionMatrixPlot"} in eval_config["metrics_specs"][0]["metrics"]
+    assert kubeflow_compile.num_classes(apply_overrides(CONFIG, ["data.labels=[0,1,2,3]"])) == 4
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        ("[pos]", "at least two"),
+        ("[pos,neg,pos]", "list each label of the data once"),
+        ("[1,2]", "must be the class indices 0..K-1"),
+    ],
+)
+def test_bad_data_labels_stop_compiling(labels, message):
+    from kubeflow import compile as kubeflow_compile
+
+    with pytest.raises(kubeflow_compile.CompileError, match=re.escape(message)):
+        kubeflow_compile.build_pipeline(apply_overrides(CONFIG, [f"data.labels={labels}"]))
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -302,11 +342,14 @@ def test_dockerfile_installs_the_pinned_project():
     assert f"pip install {makefile_pip.group(1)}" in run
     for name in ("constraints.txt", "requirements.txt", "requirements-nodeps.txt", "setup.py"):
         assert re.search(rf"^COPY .*\b{re.escape(name)}\b", docker, re.M), name
-    # Every package the project ships is copied before `pip install .`.
+    # Every package setup.py ships is copied before `pip install .` (edge/ was once missing:
+    # EdgeExport would have failed to import on the cluster).
     import setuptools
 
-    for package in setuptools.find_packages(str(ROOT), include=["configs", "preprocessing", "trainers", "components",
-                                                                 "pipeline", "kubeflow"]):
+    shipped = re.search(r"find_packages\(include=\[([^\]]*)\]", (ROOT / "setup.py").read_text()).group(1)
+    include = re.findall(r'"([\w.]+)"', shipped)
+    assert "edge" in include
+    for package in setuptools.find_packages(str(ROOT), include=include):
         assert f"COPY {package} ./{package}" in docker, package
     assert "pip install --no-deps --no-build-isolation ." in docker
     # Any version the Dockerfile names itself must match constraints.txt.

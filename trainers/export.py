@@ -8,15 +8,14 @@ Signatures:
 
 from __future__ import annotations
 
-import pathlib
-import tempfile
 from collections.abc import Sequence
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from configs import features
-from preprocessing.asset_files import LABELS_FILE, write_lines
+from preprocessing import staging
+from preprocessing.asset_files import LABELS_FILE, lines
 
 tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see pipeline/env.py).
 
@@ -87,9 +86,11 @@ def export_serving_model(
     Returns:
       `export_dir`.
     """
-    with tempfile.TemporaryDirectory() as staging:
-        # tf.saved_model copies asset files into export_dir/assets when saving.
-        labels_path = str(write_lines(pathlib.Path(staging) / LABELS_FILE, class_names))
+    with staging.local_dir("edgeline-labels-") as scratch:
+        # tf.saved_model copies asset files into export_dir/assets when saving (to any
+        # tf.io.gfile filesystem); the source is a local scratch file.
+        labels_path = str(scratch / LABELS_FILE)
+        staging.write_text(labels_path, lines(class_names))
         # A fresh, uncompiled Model over the same layers: the trained one tracks its optimizer,
         # whose AdamW slots would otherwise be two thirds of the SavedModel's bytes.
         serving_classifier = tf_keras.Model(classifier.input, classifier.output, name=classifier.name)
@@ -105,5 +106,4 @@ def export_serving_model(
 
 def read_class_names(saved_model_dir: str) -> list[str]:
     """Reads the class names a SavedModel exported by edgeline carries."""
-    path = pathlib.Path(saved_model_dir) / "assets" / LABELS_FILE
-    return path.read_text().splitlines()
+    return staging.read_text(staging.join(saved_model_dir, "assets", LABELS_FILE)).splitlines()

@@ -1,0 +1,123 @@
+"""Artifact file I/O on any tf.io.gfile filesystem, and the one place that stages files in local temp dirs.
+
+On Kubeflow every artifact URI is object storage (`gs://`, `s3://` with
+tensorflow-io, HDFS); locally it is a path. `tf.io.gfile` (which TFX's
+`fileio` wraps) reads and writes both, so edgeline's artifact code uses it or
+the small wrappers below, never `open`, `pathlib`, `glob` or `os.path.exists`
+(tests/test_file_apis.py checks that).
+
+Some consumers need local files: a child process (the edge workers) cannot see
+its parent's `ram://` files, `edgetpu_compiler` is a binary that knows only the
+local disk, and the SavedModel export needs a scratch file to turn into its
+`labels.txt` asset. For those, files are staged in a local temporary directory
+(`local_dir`, `copy_in`, `local_path`) and results copied back to the artifact
+(`copy_out`) here, explicitly, and nowhere else.
+
+Lives in `preprocessing/`, the lowest package with TensorFlow, so that
+`trainers/` (the SavedModel export), `edge/` and `components/` can all import it
+without an arrow running backwards; `configs/` stays free of TensorFlow and I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import posixpath
+import tempfile
+from collections.abc import Iterator
+
+
+def _gfile():
+    # Imported on first use: modules that only join paths or stage local dirs load without TensorFlow.
+    import tensorflow as tf
+
+    return tf.io.gfile
+
+
+def join(uri: str | os.PathLike, *parts: str) -> str:
+    """`uri/part/...` for a local path or a `scheme://` URI (pathlib would fold `gs://` into `gs:/`)."""
+    return posixpath.join(os.fspath(uri), *parts)
+
+
+def read_bytes(uri: str | os.PathLike) -> bytes:
+    """The whole file at `uri`."""
+    with _gfile().GFile(os.fspath(uri), "rb") as f:
+        return f.read()
+
+
+def read_text(uri: str | os.PathLike) -> str:
+    """The whole file at `uri`, as UTF-8 text."""
+    return read_bytes(uri).decode("utf-8")
+
+
+def write_bytes(uri: str | os.PathLike, data: bytes) -> None:
+    """Writes `data` to `uri`, creating its parent directories."""
+    uri = os.fspath(uri)
+    _gfile().makedirs(posixpath.dirname(uri))
+    with _gfile().GFile(uri, "wb") as f:
+        f.write(data)
+
+
+def write_text(uri: str | os.PathLike, text: str) -> None:
+    """Writes UTF-8 `text` to `uri`, creating its parent directories."""
+    write_bytes(uri, text.encode("utf-8"))
+
+
+def is_local(uri: str | os.PathLike) -> bool:
+    """Whether `uri` is a path on this machine's disk (no `scheme://`, or `file://`)."""
+    uri = os.fspath(uri)
+    return "://" not in uri or uri.startswith("file://")
+
+
+@contextlib.contextmanager
+def local_dir(prefix: str = "edgeline-") -> Iterator[pathlib.Path]:
+    """A fresh local temporary directory, deleted on exit (also after an error)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+        yield pathlib.Path(directory)
+
+
+def copy_in(uri: str | os.PathLike, local: str | os.PathLike) -> pathlib.Path:
+    """Copies the file or directory tree at `uri` (any filesystem) to the local path `local`.
+
+    Returns:
+      `local`, as a Path.
+    """
+    uri, local = os.fspath(uri).rstrip("/"), pathlib.Path(local)
+    if not _gfile().isdir(uri):
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(read_bytes(uri))
+        return local
+    for directory, _, files in _gfile().walk(uri):
+        # gfile.walk yields `uri` itself first, then subdirectories as `uri/...`.
+        target = local / posixpath.relpath(directory.rstrip("/"), uri) if directory.rstrip("/") != uri else local
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            (target / name).write_bytes(read_bytes(join(directory, name)))
+    return local
+
+
+def local_path(uri: str | os.PathLike, scratch: str | os.PathLike) -> str:
+    """`uri` itself when it is on the local disk, else a local copy of it at `scratch`.
+
+    Local runs (the common case) then pay no copy; remote artifacts are fetched once.
+    """
+    if is_local(uri):
+        return os.fspath(uri).removeprefix("file://")
+    return str(copy_in(uri, scratch))
+
+
+def copy_out(local: str | os.PathLike, uri: str | os.PathLike) -> list[str]:
+    """Copies every file under the local directory `local` to `uri` (any filesystem), overwriting.
+
+    Returns:
+      The URIs written, in sorted order.
+    """
+    local, uri = pathlib.Path(local), os.fspath(uri)
+    written = []
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        target = join(uri, *path.relative_to(local).parts)
+        write_bytes(target, path.read_bytes())
+        written.append(target)
+    return written
+
