@@ -16,7 +16,7 @@ RUN_ARGS ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: venv run test test-all bench clean-venv
+.PHONY: venv run test test-all lint bench clean-venv
 
 venv: $(STAMP)
 
@@ -39,6 +39,11 @@ run: venv
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff is pinned in constraints.txt; its settings live in pyproject.toml.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
 test-all: venv
 	$(PY) -m pytest -m "" $(PYTEST_ARGS)
 
@@ -46,7 +51,7 @@ test-all: venv
 # P3's peer rows (ONNX Runtime, PyTorch) run in bench/peers/.venv, a Python 3.11 venv of their own.
 bench: venv
 	bash bench/peers/setup.sh
-	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

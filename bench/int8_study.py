@@ -1,8 +1,8 @@
 """Full-integer quantization study: which int8 recipe keeps a run's accuracy, side by side.
 
 Usage:
-    .venv/bin/python bench/int8_study.py                      # runs/default, the four rows below
-    .venv/bin/python bench/int8_study.py --runs plain@500,grouped@500 --workers 1
+    .venv/bin/python -m bench.int8_study                      # runs/default, the four rows below
+    .venv/bin/python -m bench.int8_study --runs plain@500,grouped@500 --workers 1
 
 Reads a finished run (its pushed SavedModel, Transform's train split for
 calibration and ExampleGen's eval split), converts the classifier to a full
@@ -20,34 +20,26 @@ import json
 import pathlib
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from pipeline import env  # noqa: E402  (sets TF's log level and Keras 2 before TF is imported)
-
-env.configure()
+from bench.context import ROOT
+from pipeline import env
 
 
 def _representative(run_dir: pathlib.Path, count: int) -> dict:
-    """The first `count` transformed training examples, as EdgeExport reads them."""
-    import numpy as np
-    import tensorflow as tf
+    """The first `count` transformed training examples, read as EdgeExport reads them (`edge.examples`)."""
     import tensorflow_transform as tft
 
     from configs import features
+    from edge import examples
     from pipeline import results
 
     nodes = results.latest_run(results.open_store(results.RunPaths(run_dir).metadata))
     (graph,) = nodes["Transform"].outputs["transform_graph"]
-    (examples,) = nodes["Transform"].outputs["transformed_examples"]
+    (transformed,) = nodes["Transform"].outputs["transformed_examples"]
     spec = tft.TFTransformOutput(graph.uri).transformed_feature_spec()
-    spec = {k: spec[k] for k in features.MODEL_INPUTS}
-    files = sorted(str(p) for p in (pathlib.Path(examples.uri) / "Split-train").glob("*"))
-    rows = [tf.io.parse_single_example(r, spec) for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)]
-    return {k: np.stack([row[k].numpy() for row in rows]) for k in features.MODEL_INPUTS}
+    files = examples.split_files(str(pathlib.Path(transformed.uri) / "Split-train"))
+    return examples.transformed_rows(files, spec, features.MODEL_INPUTS, limit=count)
 
 
 def _convert(recipe: str, loaded, representative: dict, max_seq_length: int, pooling: str) -> tuple[bytes, str]:
@@ -70,13 +62,11 @@ def _load(run_dir: pathlib.Path, calibration: int) -> None:
     """Per worker process: the run's SavedModel, eval split and calibration examples."""
     import numpy as np
 
-    from bench.run import Bench
+    from bench.context import Bench
     from edge import eval_data
-    from trainers.export import read_class_names
 
     b = Bench(run_dir, repeats=1, out=lambda _: None)
-    class_names = read_class_names(str(b.saved_model_dir))
-    labels = np.array([class_names.index(y) for y in b.eval_labels])
+    labels = np.array(b.eval_labels)
     _STATE.update(
         bench=b, data=eval_data.make_eval_data(b.loaded, b.eval_texts, labels, b.assets, b.max_seq_length),
         representative=_representative(run_dir, calibration),
@@ -112,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="conversions at once (one core each)")
     parser.add_argument("--out", default=str(ROOT / "bench"), help="directory for int8_study.json and INT8_STUDY.md")
     args = parser.parse_args(argv)
+    env.configure()  # TF's log level and Keras 2, before anything imports TensorFlow
 
     import concurrent.futures
     import multiprocessing
@@ -123,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         initializer=_load, initargs=(run_dir, max(size for _, size in runs)),
     ) as pool:
         reference = pool.submit(_reference)
-        rows = list(pool.map(_measure, *zip(*runs)))
+        rows = list(pool.map(_measure, *zip(*runs, strict=True)))
     out = pathlib.Path(args.out)
     result = {"measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "run": str(run_dir), "saved_model": reference.result(), "rows": rows}
@@ -132,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         "# Full-integer (int8) recipes side by side",
         "",
-        f"Measured {result['measured']} by `.venv/bin/python bench/int8_study.py --run-name {args.run_name}` "
+        f"Measured {result['measured']} by `.venv/bin/python -m bench.int8_study --run-name {args.run_name}` "
         f"on the run's pushed SavedModel: accuracy {ref['accuracy']:.4f} on {ref['examples']} eval examples. "
         "Every row is EdgeExport's `int8` variant (int8 weights and activations, float I/O) converted with the "
         "recipe from the first N transformed training examples and scored on the whole eval split. "

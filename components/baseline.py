@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx import types

@@ -12,7 +12,6 @@ import json
 import os
 
 from tfx import v1 as tfx
-from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types.system_artifacts import Model as ModelSystemType
 
@@ -30,51 +29,27 @@ class EdgeModels(tfx.dsl.Artifact):
 
 
 def _split_files(artifact, split: str) -> list[str]:
-    uri = artifact_utils.get_split_uri([artifact], split)
-    files = sorted(fileio.glob(os.path.join(uri, "*")))  # fileio: the URI is gs:// (or s3://...) on a cluster
-    if not files:
-        raise FileNotFoundError(f"no examples in split {split!r} at {uri}")
-    return files
+    from edge import examples
+
+    return examples.split_files(artifact_utils.get_split_uri([artifact], split))
 
 
 def _representative(transformed_examples, transformed_spec: dict, count: int) -> dict:
     """`count` transformed training examples spread over the split and its classes (`edge.calibration.pick`)."""
-    import numpy as np
-    import tensorflow as tf
-
-    from edge import calibration
+    from edge import calibration, examples
 
     files = _split_files(transformed_examples, "train")
-    label_spec = {features.LABEL_ID: transformed_spec[features.LABEL_ID]}
     # Two passes, so only the labels of a large split are held at once.
-    labels = [int(tf.io.parse_single_example(r, label_spec)[features.LABEL_ID].numpy())
-              for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
-    wanted = set(calibration.pick(np.array(labels), count).tolist())
-    spec = {k: transformed_spec[k] for k in features.MODEL_INPUTS}
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    rows = [tf.io.parse_single_example(r, spec) for i, r in enumerate(dataset) if i in wanted]
-    return {k: np.stack([row[k].numpy() for row in rows]) for k in features.MODEL_INPUTS}
+    labels = examples.transformed_rows(files, transformed_spec, [features.LABEL_ID])[features.LABEL_ID].reshape(-1)
+    wanted = set(calibration.pick(labels.astype(int), count).tolist())
+    return examples.transformed_rows(files, transformed_spec, features.MODEL_INPUTS, indices=wanted)
 
 
 def _eval_rows(examples, text_column: str, label_column: str, class_names: list[str]) -> tuple[list[str], list[int]]:
-    """Raw text and class index of every eval example (labels mapped as the Trainer does)."""
-    import tensorflow as tf
+    """Raw text and class index of every labelled eval example (`edge.examples.eval_rows`)."""
+    from edge import examples as examples_lib
 
-    texts, labels = [], []
-    dataset = tf.data.TFRecordDataset(_split_files(examples, "eval"), compression_type="GZIP")
-    for record in dataset:
-        feature = tf.train.Example.FromString(record.numpy()).features.feature
-        text = feature[text_column].bytes_list.value if text_column in feature else []
-        label = feature[label_column] if label_column in feature else None
-        if label is None or not (label.int64_list.value or label.bytes_list.value):
-            continue  # unlabelled rows cannot be scored (Transform gives them label_id -1)
-        value = str(label.int64_list.value[0]) if label.int64_list.value else label.bytes_list.value[0].decode()
-        if value not in class_names:
-            raise ValueError(f"eval label {value!r} in column {label_column!r} is not one of the trained classes "
-                             f"{class_names}")
-        texts.append(text[0].decode("utf-8") if text else "")
-        labels.append(class_names.index(value))
-    return texts, labels
+    return examples_lib.eval_rows(_split_files(examples, "eval"), text_column, label_column, class_names)
 
 
 @tfx.dsl.components.component

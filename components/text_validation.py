@@ -4,7 +4,6 @@
 import dataclasses
 import json
 import os
-from typing import Optional
 
 import apache_beam as beam
 import pyarrow as pa
@@ -103,7 +102,7 @@ class _CountTruncated(beam.CombineFn):
 
 
 def describe_failures(checks: "list[TextCheck]", raw_anomalies: "list[str]", max_unk_share: float,
-                      max_truncated_share: float) -> Optional[str]:
+                      max_truncated_share: float) -> str | None:
     """One message naming every failed check with its measured value and threshold, or None."""
     problems = list(raw_anomalies)
     for check in checks:

@@ -6,7 +6,8 @@ import dataclasses
 import pathlib
 import re
 import typing
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -203,7 +204,7 @@ class EdgelineConfig:
         return _to_plain(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "EdgelineConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> EdgelineConfig:
         """Rebuilds a config from `to_dict` output, rejecting unknown keys."""
         return _build(cls, data, prefix="")
 

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import os
 import pathlib
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -16,11 +16,11 @@ from edge import edgetpu, worker
 from edge.eval_data import EvalData
 from edge.gate import gate
 from edge.markdown import markdown_report
-from edge.metadata import LABELS_FILE, VOCAB_FILE, lines
 from edge.scoring import latency, reference_metrics
 from edge.variants import VARIANTS
 from preprocessing import staging
 from preprocessing import tokenizer as tok
+from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE, lines
 from trainers import bert_encoder
 
 # Child processes that build and score variants at once (edge/worker.py): conversion

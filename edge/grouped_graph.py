@@ -21,7 +21,7 @@ None for any other encoder and the caller keeps the plain graph.
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -111,7 +111,7 @@ def forward(
         return out
 
     def dense_from_groups(parts, kernel, bias):
-        return total([tf.matmul(p, const(kernel[g])) for p, g in zip(parts, groups)]) + const(bias)
+        return total([tf.matmul(p, const(kernel[g])) for p, g in zip(parts, groups, strict=True)]) + const(bias)
 
     def dense_to_groups(x, kernel, bias):
         return [tf.matmul(x, const(kernel[:, g])) + const(bias[g]) for g in groups]
@@ -121,7 +121,7 @@ def forward(
         centred = [p - mean for p in parts]
         variance = total([reduce_sum(c * c, -1, keepdims=True) for c in centred]) * (1.0 / hidden)
         scale = tf.math.rsqrt(variance + eps)
-        return [c * scale * const(gamma[g]) + const(beta[g]) for c, g in zip(centred, groups)]
+        return [c * scale * const(gamma[g]) + const(beta[g]) for c, g in zip(centred, groups, strict=True)]
 
     def call(input_word_ids, input_mask, input_type_ids):
         batch = tf.shape(input_word_ids)[0]
@@ -139,7 +139,8 @@ def forward(
         for i in range(_num_layers(w)):
             a = f"layer_{i}/attention/"
 
-            def project(name):
+            # parts and a bound now: project is only called in this iteration, before parts changes.
+            def project(name, parts=parts, a=a):
                 flat = dense_from_groups(parts, w[a + name + "/kernel"].reshape(hidden, hidden),
                                          w[a + name + "/bias"].reshape(hidden))
                 return tf.transpose(tf.reshape(flat, [batch, length, heads, head_size]), [0, 2, 1, 3])
@@ -152,11 +153,11 @@ def forward(
             attended = dense_to_groups(context, w[a + "attention_output/kernel"].reshape(hidden, hidden),
                                        w[a + "attention_output/bias"])
             p = f"layer_{i}/"
-            parts = layer_norm([x + y for x, y in zip(parts, attended)], w[p + "attention_norm/gamma"],
+            parts = layer_norm([x + y for x, y in zip(parts, attended, strict=True)], w[p + "attention_norm/gamma"],
                                w[p + "attention_norm/beta"])
             intermediate = gelu(dense_from_groups(parts, w[p + "intermediate/kernel"], w[p + "intermediate/bias"]))
             sums = [x + y for x, y in zip(parts, dense_to_groups(intermediate, w[p + "output/kernel"],
-                                                                  w[p + "output/bias"]))]
+                                                                  w[p + "output/bias"]), strict=True)]
             if residuals is not None:
                 residuals.append(sums)
             parts = layer_norm(sums, w[p + "output_norm/gamma"], w[p + "output_norm/beta"])
@@ -164,11 +165,11 @@ def forward(
         if pooling == "mean":
             # The head is linear, so it is applied per group before dividing by the token count.
             rows = tf.reshape(mask, [-1, 1])
-            summed = [reduce_sum(tf.reshape(x * rows, [batch, length, len(g)]), 1) for x, g in zip(parts, groups)]
-            logits = total([tf.matmul(s, const(head_kernel[g])) for s, g in zip(summed, groups)])
+            summed = [reduce_sum(tf.reshape(x * rows, [batch, length, len(g)]), 1) for x, g in zip(parts, groups, strict=True)]
+            logits = total([tf.matmul(s, const(head_kernel[g])) for s, g in zip(summed, groups, strict=True)])
             logits = divide(logits, tf.maximum(reduce_sum(mask, 1, keepdims=True), 1.0)) + const(head_bias)
         elif pooling == "cls":
-            first = [tf.reshape(x, [batch, length, len(g)])[:, 0] for x, g in zip(parts, groups)]
+            first = [tf.reshape(x, [batch, length, len(g)])[:, 0] for x, g in zip(parts, groups, strict=True)]
             pooled = tf.tanh(dense_from_groups(first, w["pooler/kernel"], w["pooler/bias"]))
             logits = tf.matmul(pooled, const(head_kernel)) + const(head_bias)
         else:

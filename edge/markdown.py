@@ -21,12 +21,13 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for name, r in report["variants"].items():
-        def cell(key, fmt="{}"):
+        def cell(key, fmt="{}", r=r):  # r bound now; cell is only used for this row
             return fmt.format(r[key]) if r.get(key) is not None else "–"
 
         lines.append(
             f"| {name} | {cell('bytes', '{:,}')} | {cell('accuracy', '{:.4f}')} | {cell('auc', '{:.4f}')} | "
-            f"{cell('accuracy_delta', '{:+.2f}')} | {cell('agreement', '{:.4f}')} | {cell('max_abs_prob_diff', '{:.4f}')} | "
+            f"{cell('accuracy_delta', '{:+.2f}')} | {cell('agreement', '{:.4f}')} | "
+            f"{cell('max_abs_prob_diff', '{:.4f}')} | "
             f"{_delegated(r)} | {cell('latency_ms_p50', '{:.2f}')} | {cell('latency_ms_p95', '{:.2f}')} | "
             f"{cell('latency_ms_p50_2t', '{:.2f}')} | {cell('runtime')} | {'yes' if r.get('pushed') else 'no'} | "
             f"{r.get('reason') or ''} |"

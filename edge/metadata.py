@@ -6,7 +6,7 @@ import io
 import json
 import pathlib
 import zipfile
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -14,11 +14,10 @@ from configs import features
 from edge.variants import VARIANTS
 from preprocessing import staging
 from preprocessing import tokenizer as tok
+from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE, lines
 
 # Name of the JSON entry edgeline adds to each .tflite's metadata list.
 METADATA_NAME = "edgeline"
-VOCAB_FILE = "vocab.txt"
-LABELS_FILE = "labels.txt"
 
 
 def with_metadata(model: bytes, info: Mapping, files: Mapping[str, str]) -> bytes:
@@ -101,8 +100,3 @@ def package(
     if kind != "text":
         files[VOCAB_FILE] = lines(assets.vocab)
     return with_metadata(model, info, files)
-
-
-def lines(items: Sequence[str]) -> str:
-    """labels.txt / vocab.txt content: one item a line."""
-    return "\n".join(items) + "\n"

@@ -11,7 +11,7 @@ encoder's own LayerNorm epsilon and GELU form from its stored architecture:
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 

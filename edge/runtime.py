@@ -10,7 +10,7 @@ only with TF's own interpreter (see `make_interpreter`).
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

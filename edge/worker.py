@@ -23,9 +23,13 @@ import pathlib
 import signal
 import subprocess
 import sys
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from configs import environment
+from edge.errors import error_line
+from preprocessing.asset_files import VOCAB_FILE, lines
 
 # A child that has not finished by then is stopped and its variant reported as timed out
 # (the default run's slowest variant, int16x8, takes about 11 minutes).
@@ -57,7 +61,7 @@ def write_job(
     """
     job_dir.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (job_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    (job_dir / VOCAB_FILE).write_text(lines(vocab))
     job = {
         "saved_model_dir": str(saved_model_dir), "lower_case": lower_case, "max_seq_length": max_seq_length,
         "class_names": list(class_names), "out_dir": str(out_dir), "pooling": pooling,
@@ -79,12 +83,12 @@ def run_all(job_dir: pathlib.Path, variants: Sequence[str], workers: int) -> dic
     out_dir = pathlib.Path(json.loads((job_dir / "job.json").read_text())["out_dir"])
     order = sorted(variants, key=lambda v: _SLOWEST_FIRST.index(v) if v in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        outcomes = dict(zip(order, pool.map(lambda v: _run_one(job_dir, out_dir, v), order)))
+        outcomes = dict(zip(order, pool.map(lambda v: _run_one(job_dir, out_dir, v), order), strict=True))
     return {v: outcomes[v] for v in variants}
 
 
 def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_USE_LEGACY_KERAS="1")
+    env = dict(os.environ, **environment.TENSORFLOW)
     logging.info("edge variant %s: building and scoring in a child process", variant)
     try:
         proc = subprocess.run(
@@ -103,7 +107,7 @@ def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict
         where = "the TFLite interpreter" if built else "the TFLite converter"
         cause = f"{where} crashed the process ({signal.Signals(-proc.returncode).name}) on this variant"
     else:
-        last = (proc.stderr.strip().splitlines() or [""])[-1][:300]
+        last = error_line(proc.stderr, last=True, limit=300)
         cause = f"the variant's process failed (exit {proc.returncode}): {last}"
     logging.warning("edge variant %s: %s", variant, cause)
     return {"reason": cause}
@@ -124,7 +128,7 @@ def _main(job_dir: str, variant: str) -> int:
             texts=[t.decode("utf-8") for t in npz["texts"]], labels=npz["labels"],
             ids={k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith("ids/")}, reference=npz["reference"],
         )
-    assets = tok.TokenizerAssets(vocab=tok.read_vocab(job_path / "vocab.txt"), lower_case=job["lower_case"])
+    assets = tok.TokenizerAssets(vocab=tok.read_vocab(job_path / VOCAB_FILE), lower_case=job["lower_case"])
     length = job["max_seq_length"]
     architecture = BertArchitecture(**job["architecture"]) if job.get("architecture") else None
     outcome: dict = {}
@@ -142,18 +146,9 @@ def _main(job_dir: str, variant: str) -> int:
             raise ValueError("non-finite probabilities")
         outcome["metrics"] = scoring.score(probabilities, data, len(model))
     except Exception as e:  # reported in the variant's row; one failing variant must not hide the others
-        outcome["reason"] = f"{stage}: {_first_line(e)}"
+        outcome["reason"] = f"{stage}: {type(e).__name__}: {error_line(e)}"
     (job_path / f"{variant}.json").write_text(json.dumps(outcome))
     return 0
-
-
-def _first_line(error: BaseException) -> str:
-    """The error's type and the line that says what went wrong, for the report's reason column."""
-    text = str(error).strip()
-    lines = [line for line in text.splitlines() if line.strip()]
-    # tf.function errors open with "in user code:" and a stack; their cause comes last.
-    line = lines[-1] if lines and lines[0].strip() == "in user code:" else (lines[0] if lines else "")
-    return f"{type(error).__name__}: {line.strip()[:500]}"
 
 
 if __name__ == "__main__":

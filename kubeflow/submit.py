@@ -7,6 +7,8 @@ import datetime
 import logging
 import pathlib
 
+from edge.errors import error_line
+
 DEFAULT_EXPERIMENT = "edgeline"
 
 
@@ -33,7 +35,7 @@ def _reason(error: BaseException) -> str:
     # urllib3's MaxRetryError carries the socket error (e.g. "Connection
     # refused") in .reason; its str() is a long repr of the connection pool.
     reason = getattr(error, "reason", None) or error
-    text = str(reason).strip().splitlines()[0] if str(reason).strip() else type(error).__name__
+    text = error_line(reason, limit=None) or type(error).__name__
     if "Failed to establish a new connection:" in text:
         text = text.split("Failed to establish a new connection:", 1)[1].strip(" ')\"")
     return text[:300]

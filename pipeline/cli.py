@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from pipeline import env
 
@@ -82,13 +82,13 @@ def _run(args) -> int:
         print(f"edgeline: config error: {e}", file=sys.stderr)
         return 2
 
-    from pipeline import local_runner
+    from pipeline import local_runner, run_dir
     from preprocessing.datasets import DataError
 
     print(f"edgeline run {args.name!r}: outputs in {config.runner.runs_dir}/{args.name}")
     try:
         summary = local_runner.run(config, name=args.name, verbose=args.verbose)
-    except local_runner.RunInProgressError as e:
+    except run_dir.RunInProgressError as e:
         print(f"edgeline: {e}", file=sys.stderr)
         return 3
     except local_runner.RunFailedError as e:
@@ -168,12 +168,12 @@ def _compile(args) -> int:
     import pathlib
 
     from kubeflow import compile as kubeflow_compile
-    from pipeline.local_runner import _quiet_output
+    from pipeline.console import quiet_output
 
     # TensorFlow and TFMA print import-time noise from C++; it goes to a log file.
     log_file = pathlib.Path(args.output).with_suffix(".compile.log")
     try:
-        with _quiet_output(log_file, args.verbose):
+        with quiet_output(log_file, args.verbose):
             yaml_path, json_path = kubeflow_compile.compile_pipeline(config, args.output)
     except kubeflow_compile.CompileError as e:
         print(f"edgeline: cannot compile {args.config}: {e}", file=sys.stderr)
@@ -197,13 +197,13 @@ def _submit(args) -> int:
 def _report(args) -> int:
     import pathlib
 
-    from pipeline import local_runner, report, results
+    from pipeline import console, report, results, run_reader
 
     log_file = results.RunPaths(pathlib.Path(args.run_dir)).logs / "report.log"
     try:
-        report.load_summary(args.run_dir)  # fails fast, before creating any directory
+        run_reader.load_summary(args.run_dir)  # fails fast, before creating any directory
         # TensorFlow and TFMA print import noise from C++; it goes to the log file.
-        with local_runner._quiet_output(log_file, args.verbose):
+        with console.quiet_output(log_file, args.verbose):
             path = report.write_report(args.run_dir)
     except FileNotFoundError as e:
         print(f"edgeline: {e}", file=sys.stderr)
@@ -216,10 +216,10 @@ def _tensorboard(args) -> int:
     import os
     import shlex
 
-    from pipeline import report
+    from pipeline import run_reader
 
     try:
-        command = report.tensorboard_command(args.run_dir)
+        command = run_reader.tensorboard_command(args.run_dir)
     except FileNotFoundError as e:
         print(f"edgeline: {e}", file=sys.stderr)
         return 2

@@ -8,6 +8,8 @@ import logging
 import os
 import warnings
 
+from configs import environment
+
 log = logging.getLogger("edgeline")
 
 
@@ -18,9 +20,9 @@ def configure(verbose: bool = False) -> None:
     when TensorFlow is first imported, so every entry point calls this first.
     Child processes (Beam workers) inherit the environment.
     """
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    for name, value in {**environment.KERAS_2, **({} if verbose else environment.QUIET_LOGS)}.items():
+        os.environ.setdefault(name, value)
     if not verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         # Child processes read PYTHONWARNINGS; this process needs the filter.
         os.environ.setdefault("PYTHONWARNINGS", "ignore")
         warnings.filterwarnings("ignore")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
@@ -69,11 +70,11 @@ def create_pipeline(
     data_pattern: str,
     encoder_dir: str,
     serving_dir: str,
-    metadata_connection_config: Optional[Any] = None,
-    beam_pipeline_args: Optional[Sequence[str]] = None,
+    metadata_connection_config: Any | None = None,
+    beam_pipeline_args: Sequence[str] | None = None,
     baseline_strategy: type = baseline.ServingModelStrategy,
     num_classes: int = 2,
-    edge_dir: Optional[str] = None,
+    edge_dir: str | None = None,
 ) -> tfx.dsl.Pipeline:
     """Wires ExampleGen → … → Pusher.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pathlib
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -57,9 +57,9 @@ def predict_texts(model_dir: str | pathlib.Path, texts: Sequence[str]) -> list[d
         {
             "text": text,
             "label": label.decode(),
-            "probabilities": {name: round(float(p), 6) for name, p in zip(names, row)},
+            "probabilities": {name: round(float(p), 6) for name, p in zip(names, row, strict=True)},
         }
-        for text, label, row in zip(texts, labels, probabilities)
+        for text, label, row in zip(texts, labels, probabilities, strict=True)
     ]
 
 
@@ -99,9 +99,9 @@ def predict_tflite(model_path: str | pathlib.Path, texts: Sequence[str]) -> list
         {
             "text": text,
             "label": names[int(np.argmax(row))],
-            "probabilities": {name: round(float(p), 6) for name, p in zip(names, row)},
+            "probabilities": {name: round(float(p), 6) for name, p in zip(names, row, strict=True)},
         }
-        for text, row in zip(texts, probabilities)
+        for text, row in zip(texts, probabilities, strict=True)
     ]
 
 

@@ -9,7 +9,7 @@ import math
 import os
 import pathlib
 import tempfile
-from typing import Sequence
+from collections.abc import Sequence
 
 from configs.encoders import cache_dir
 from preprocessing import csv_reader

@@ -8,6 +8,9 @@ import pathlib
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from configs import features
+from preprocessing.asset_files import VOCAB_FILE
+
 CLS, SEP, PAD, UNK = "[CLS]", "[SEP]", "[PAD]", "[UNK]"
 
 
@@ -50,7 +53,7 @@ def assets_from_encoder(encoder_dir: str | pathlib.Path) -> TokenizerAssets:
     """
     encoder_dir = str(encoder_dir)
     assets = tf.io.gfile.join(encoder_dir, "assets")
-    candidates = [tf.io.gfile.join(assets, "vocab.txt")] + sorted(tf.io.gfile.glob(tf.io.gfile.join(assets, "*.txt")))
+    candidates = [tf.io.gfile.join(assets, VOCAB_FILE)] + sorted(tf.io.gfile.glob(tf.io.gfile.join(assets, "*.txt")))
     vocab_path = next((c for c in candidates if tf.io.gfile.exists(c)), None)
     if vocab_path is None:
         raise ValueError(
@@ -102,8 +105,8 @@ def bert_inputs(
     word_ids = ids.to_tensor(default_value=assets.pad_id, shape=[None, max_seq_length])
     mask = tf.sequence_mask(ids.row_lengths(), max_seq_length, dtype=tf.int64)
     return {
-        "input_word_ids": word_ids,
-        "input_mask": mask,
-        "input_type_ids": tf.zeros_like(word_ids),
+        features.INPUT_WORD_IDS: word_ids,
+        features.INPUT_MASK: mask,
+        features.INPUT_TYPE_IDS: tf.zeros_like(word_ids),
         "num_tokens": num_tokens,
     }

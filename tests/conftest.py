@@ -3,8 +3,10 @@
 import os
 
 # Test harness set-up, before anything imports TensorFlow (see pipeline/env.py).
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from configs import environment  # noqa: E402  (configs imports no TensorFlow)
+
+for _name, _value in environment.TENSORFLOW.items():
+    os.environ.setdefault(_name, _value)
 
 import pathlib  # noqa: E402
 

@@ -20,7 +20,7 @@ def smoke(tmp_path_factory, tiny_run):
     """The harness on the shared tiny run (its SavedModel and edge variants), 1 repeat, 1x and 2x of 60 rows."""
     out = tmp_path_factory.mktemp("bench")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--out", str(out),
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out),
          "--run-dir", str(tiny_run["run_dir"])],
         capture_output=True, text=True, cwd=ROOT, timeout=900,
     )

@@ -17,8 +17,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 _HOLD_LOCK = """
 import pathlib, sys
-from pipeline import local_runner, results
-with local_runner.run_lock(results.RunPaths(pathlib.Path(sys.argv[1]))):
+from pipeline import results, run_dir
+with run_dir.run_lock(results.RunPaths(pathlib.Path(sys.argv[1]))):
     print("locked", flush=True)
     sys.stdin.read()
 """
@@ -70,18 +70,18 @@ def test_same_name_while_running_fails_at_once(tmp_path, small_csv):
 
 
 def test_lock_is_free_again_after_the_holder_exits(tmp_path):
-    from pipeline import local_runner
+    from pipeline import run_dir
 
     paths = results.RunPaths(tmp_path / "run")
     holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(paths.run_dir)], cwd=ROOT, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert holder.stdout.readline().strip() == "locked"
-    with pytest.raises(local_runner.RunInProgressError, match=f"pid {holder.pid}"):
-        with local_runner.run_lock(paths):
+    with pytest.raises(run_dir.RunInProgressError, match=f"pid {holder.pid}"):
+        with run_dir.run_lock(paths):
             pass
     holder.kill()
     holder.wait(timeout=60)
-    with local_runner.run_lock(paths):
+    with run_dir.run_lock(paths):
         assert paths.lock.read_text() == str(os.getpid())
 
 

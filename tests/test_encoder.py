@@ -35,7 +35,7 @@ def _numpy_bert(w, arch, ids, mask, type_ids):
     bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9)
     for i in range(arch.num_hidden_layers):
         p = f"encoder.layer.{i}."
-        proj = lambda name: (x @ w[p + name + ".weight"].T + w[p + name + ".bias"]).reshape(batch, length, heads, size)
+        proj = lambda name, x=x, p=p: (x @ w[p + name + ".weight"].T + w[p + name + ".bias"]).reshape(batch, length, heads, size)
         q, k, v = (proj(f"attention.self.{n}").transpose(0, 2, 1, 3) for n in ("query", "key", "value"))
         scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(size) + bias
         probs = np.exp(scores - scores.max(-1, keepdims=True))

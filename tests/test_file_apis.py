@@ -31,7 +31,7 @@ WHOLE_MODULES = (
 # which may be remote: only their artifact readers are scanned (run_dir, summary.json, the
 # HTML template and the report's own output are local by definition).
 ARTIFACT_READERS = {
-    "pipeline/report.py": ("data_statistics", "schema_features", "schema_anomalies", "training_history"),
+    "pipeline/run_reader.py": ("data_statistics", "schema_features", "schema_anomalies", "training_history"),
     "pipeline/results.py": ("split_counts", "edge_summary", "blessing"),
 }
 ALLOWED = {

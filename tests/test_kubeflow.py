@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from configs import apply_overrides, load_config
-from pipeline import cli, pipeline as pipeline_lib
+from pipeline import cli
+from pipeline import pipeline as pipeline_lib
 
 pytestmark = pytest.mark.compile
 

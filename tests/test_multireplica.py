@@ -23,7 +23,8 @@ def _train_on_two_replicas(csv_path: str, encoder_dir: str, out_dir: str) -> Non
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
 
     from tests.transform_utils import analyze_and_transform, read_csv_rows, tft_output, write_examples
-    from trainers import export, train as train_lib
+    from trainers import export
+    from trainers import train as train_lib
 
     out = pathlib.Path(out_dir)
     transformed, transform_dir = analyze_and_transform(read_csv_rows(csv_path), encoder_dir, CONFIG)

@@ -5,7 +5,8 @@ import pathlib
 
 import pytest
 
-from pipeline import pipeline as pipeline_lib, predict
+from pipeline import pipeline as pipeline_lib
+from pipeline import predict
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from pipeline import report
+from pipeline import plots
 
 VARIANTS = [
     {"name": name, "bytes": (30 - 3 * i) * 1e6, "accuracy": 0.85 - 0.01 * i,
@@ -31,10 +31,10 @@ def _texts(fig):
 
 
 def test_edge_variant_chart_is_shown_unscaled_with_legible_labels():
-    fig = report.plot_edge_variants(VARIANTS)
+    fig = plots.plot_edge_variants(VARIANTS)
     width, _ = fig.get_size_inches()
     # Wider than the report's column, the browser would shrink the PNG and every label with it.
-    assert width <= report.REPORT_FIGURE_MAX_WIDTH
+    assert width <= plots.REPORT_FIGURE_MAX_WIDTH
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = FigureCanvasAgg(fig)  # the renderer the report's PNGs are drawn with
@@ -56,6 +56,6 @@ def test_edge_variant_chart_is_shown_unscaled_with_legible_labels():
 
 @pytest.mark.parametrize("count", [1, 7])
 def test_edge_variant_chart_has_one_bar_per_variant(count):
-    fig = report.plot_edge_variants(VARIANTS[:count])
+    fig = plots.plot_edge_variants(VARIANTS[:count])
     for ax in fig.axes:
         assert [t.get_text() for t in ax.get_yticklabels()] == [v["name"] for v in VARIANTS[:count]]

@@ -13,7 +13,8 @@ import time
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import local_runner, pipeline as pipeline_lib, predict, results
+from pipeline import pipeline as pipeline_lib
+from pipeline import predict, results, run_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -65,9 +66,9 @@ def _statuses(lines: list[str]) -> dict[str, str]:
 
 def _lock_is_free(paths: results.RunPaths) -> bool:
     try:
-        with local_runner.run_lock(paths):
+        with run_dir.run_lock(paths):
             return True
-    except local_runner.RunInProgressError:
+    except run_dir.RunInProgressError:
         return False
 
 

@@ -5,12 +5,14 @@ import dataclasses
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from configs import load_config
 from preprocessing import datasets
 from tests.transform_utils import analyze_and_transform, tft_output, write_examples
-from trainers import export, train as train_lib
+from trainers import export
+from trainers import train as train_lib
 
 BASE = load_config("configs/tiny.yaml")
 # Two optimizer steps: the fuzz checks the serving graph, not accuracy.
@@ -101,7 +103,7 @@ def _check(signatures, texts: list[bytes]) -> None:
     np.testing.assert_allclose(by_example, p, atol=1e-6)
     # Identical strings in one batch get identical answers.
     first = {}
-    for text, row in zip(texts, p):
+    for text, row in zip(texts, p, strict=True):
         np.testing.assert_allclose(row, first.setdefault(text, row), atol=1e-6)
 
 

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from pipeline import cli, local_runner, report, results
+from pipeline import cli, eval_reader, local_runner, report, run_reader
+from pipeline.metrics import evaluation_metrics
 
 OVERALL, SHORT = (), (("token_length_bucket", 3),)
 
@@ -52,7 +53,7 @@ def metrics(monkeypatch):
     monkeypatch.setattr(tfma, "load_eval_result", lambda uri, model_name=None: _EvalResult())
     monkeypatch.setattr(tfma, "load_validation_result", lambda uri: validation_result_pb2.ValidationResult(
         validation_ok=True))
-    return results.evaluation_metrics("unused")
+    return evaluation_metrics("unused")
 
 
 def test_change_vs_baseline_reads_tfma_diff_names(metrics):
@@ -68,7 +69,7 @@ def test_metrics_a_slice_cannot_define_are_null(metrics):
 
 
 def test_report_table_and_terminal_show_undefined(metrics, capsys):
-    table = report.slice_table(metrics)
+    table = eval_reader.slice_table(metrics)
     assert report._metric(table.loc["token_length_bucket=3", "auc"]) == "undefined"
     assert report._metric(table.loc["token_length_bucket=3", "accuracy"]) == "0.0000"
     cli._print_summary({"wall_seconds": 3.0, "metrics": metrics, "components": []}, "runs", "x")
@@ -92,11 +93,11 @@ def test_failed_run_writes_pushed_model_null(tmp_path):
 
 
 def test_cached_components_show_the_time_their_outputs_took():
-    artifacts = report.RunArtifacts(produced_seconds={"Trainer": 42.0, "Pusher": 0.5})
+    artifacts = run_reader.RunArtifacts(produced_seconds={"Trainer": 42.0, "Pusher": 0.5})
     summary = {"components": [
         {"name": "Trainer", "seconds": 0.01, "cached": True, "state": "CACHED"},
         {"name": "Pusher", "seconds": 0.5, "cached": False, "state": "COMPLETE"},
     ]}
-    trainer, pusher = report.component_times(summary, artifacts)
+    trainer, pusher = run_reader.component_times(summary, artifacts)
     assert (trainer["seconds"], trainer["produced_seconds"], trainer["bar"]) == (0.01, 42.0, 100.0)
     assert (pusher["produced_seconds"], pusher["bar"]) == (0.5, round(100 * 0.5 / 42, 1))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from configs import apply_overrides, EdgelineConfig
+from configs import EdgelineConfig, apply_overrides
 from tests.transform_utils import analyze_and_transform, tft_output
 
 CONFIG = apply_overrides(EdgelineConfig(), ["tokenizer.max_seq_length=8", "tokenizer.length_buckets=2,4"])

@@ -24,7 +24,7 @@ def analyze_and_transform(rows, encoder_dir, config: EdgelineConfig, integer_lab
     """Returns (transformed rows, transform_fn dir) for raw (text, label) rows."""
     spec = raw_spec(integer_labels)
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
-    instances = [{"text": [t.encode()], "label": [l if integer_labels else str(l).encode()]} for t, l in rows]
+    instances = [{"text": [t.encode()], "label": [label if integer_labels else str(label).encode()]} for t, label in rows]
     fn = functools.partial(
         preprocessing_fn,
         custom_config={"config": {"data": config.to_dict()["data"], "tokenizer": config.to_dict()["tokenizer"]},
@@ -75,7 +75,8 @@ def train_and_export(rows, encoder_dir, config: EdgelineConfig, root: pathlib.Pa
     Returns:
       (transformed rows, the TrainResult, the TFTransformOutput, the SavedModel directory).
     """
-    from trainers import export, train as train_lib
+    from trainers import export
+    from trainers import train as train_lib
 
     transformed, transform_dir = analyze_and_transform(rows, encoder_dir, config)
     train_file = write_examples([r for i, r in enumerate(transformed) if i % 5], root / "train" / "data.gz")

@@ -36,7 +36,7 @@ class BertArchitecture:
     hidden_act: str = "gelu"
 
     @classmethod
-    def from_hf_config(cls, path: str | pathlib.Path) -> "BertArchitecture":
+    def from_hf_config(cls, path: str | pathlib.Path) -> BertArchitecture:
         """Reads a Hugging Face BertModel config.json."""
         cfg = json.loads(pathlib.Path(path).read_text())
         names = {f.name for f in dataclasses.fields(cls)}

@@ -8,17 +8,17 @@ Signatures:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from configs import features
 from preprocessing import staging
+from preprocessing.asset_files import LABELS_FILE, lines
 
 tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see pipeline/env.py).
 
-LABELS_FILE = "labels.txt"
 
 
 def _raw_text_features(texts: tf.Tensor, text_column: str, raw_spec: dict) -> dict:
@@ -90,7 +90,7 @@ def export_serving_model(
         # tf.saved_model copies asset files into export_dir/assets when saving (to any
         # tf.io.gfile filesystem); the source is a local scratch file.
         labels_path = str(scratch / LABELS_FILE)
-        staging.write_text(labels_path, "\n".join(class_names) + "\n")
+        staging.write_text(labels_path, lines(class_names))
         # A fresh, uncompiled Model over the same layers: the trained one tracks its optimizer,
         # whose AdamW slots would otherwise be two thirds of the SavedModel's bytes.
         serving_classifier = tf_keras.Model(classifier.input, classifier.output, name=classifier.name)

@@ -10,7 +10,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from configs import EdgelineConfig, features
-from trainers import export, train as train_lib
+from trainers import export
+from trainers import train as train_lib
 
 
 def class_names_from_vocab(vocab: list[str], integer_labels: bool) -> list[str]:

@@ -21,9 +21,9 @@ import os
 import pathlib
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # hub.KerasLayer needs tf-keras; set before TF loads
+from configs import environment
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 
 def _saved_model_dir(run_dir: pathlib.Path, summary: dict) -> pathlib.Path:
@@ -42,14 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent / "out")
     parser.add_argument("--saved-model", type=pathlib.Path, help="default: the run's latest pushed model")
     args = parser.parse_args(argv)
+    for name, value in environment.KERAS_2.items():  # hub.KerasLayer needs tf-keras; set before TF loads
+        os.environ.setdefault(name, value)
 
     import numpy as np
     import tensorflow as tf
-    from tfx.types import standard_artifacts
 
-    from components.edge_export import _eval_rows  # EdgeExport's own reading of the eval split and its labels
     from configs import EdgelineConfig, features, load_config
     from edge import eval_data, variants
+    from edge import examples as examples_lib  # EdgeExport's own reading of the eval split and its labels
     from pipeline import results
     from preprocessing import tokenizer as tok
     from trainers import encoders
@@ -66,9 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
     nodes = results.latest_run(results.open_store(results.RunPaths(args.run_dir).metadata))
     (record,) = nodes["CsvExampleGen"].outputs["examples"]
-    examples = standard_artifacts.Examples()
-    examples.set_mlmd_artifact(record)  # MLMD gives a proto; _eval_rows reads a TFX artifact's splits
-    texts, labels = _eval_rows(examples, config.data.text_column, config.data.label_column, class_names)
+    eval_files = examples_lib.split_files(str(pathlib.Path(record.uri) / "Split-eval"))
+    texts, labels = examples_lib.eval_rows(eval_files, config.data.text_column, config.data.label_column, class_names)
     ids = eval_data.tokenize(texts, assets, max_seq_length)
 
     loaded = variants.load_saved_model(str(saved_model_dir))

@@ -26,9 +26,8 @@ import pathlib
 import sys
 import tempfile
 
-import numpy as np
-
 import hf_peer
+import numpy as np
 import ort_engine
 import tf_peer
 import timing
@@ -182,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     for threads, engines in measured["by_threads"].items():
         for name, row in engines.items():
             acc = "" if row["accuracy"] is None else f"  accuracy {row['accuracy']:.4f} ({row['accuracy_delta_points']:+.2f} pt)"
-            print(f"# {threads} thread(s) {name:22s} p50 {row['p50_ms']:7.2f} ms [{row['p50_min']:.2f}-{row['p50_max']:.2f}]"
-                  f"  p95 {row['p95_ms']:7.2f} ms{acc}", file=sys.stderr)
+            print(f"# {threads} thread(s) {name:22s} p50 {row['p50_ms']:7.2f} ms "
+                  f"[{row['p50_min']:.2f}-{row['p50_max']:.2f}]  p95 {row['p95_ms']:7.2f} ms{acc}", file=sys.stderr)
     print(text)
     return 0
 

@@ -1,0 +1,106 @@
+"""P3: each edge variant against the SavedModel: size ratio, batch-1 speedup on 1 and 2 threads, accuracy delta."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+from bench.context import ROOT, Bench
+from bench.timing import LATENCY_CALLS, dir_bytes, per_call_ms, spread
+
+
+def p3_child(run_dir: pathlib.Path, threads: int, repeats: int) -> dict:
+    """Batch-1 latency of the SavedModel and of each pushed edge variant on `threads` threads."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    from edge import eval_data, runtime, variants
+
+    b = Bench(run_dir, repeats, out=lambda line: None)
+    push_dir = pathlib.Path(b.summary["edge"]["pushed_dir"])
+    ids_fn = variants._id_function(b.loaded.classifier, b.max_seq_length, None)
+    texts = [b.text_batch(i, 1) for i in range(LATENCY_CALLS + 2)]
+    ids = [eval_data.tokenize(t, b.assets, b.max_seq_length) for t in texts]
+    id_tensors = [{k: tf.constant(v) for k, v in x.items()} for x in ids]
+    text_tensors = [tf.constant(t) for t in texts]
+    runners = {p.stem: runtime.VariantRunner(p.read_bytes(), threads) for p in sorted(push_dir.glob("*.tflite"))}
+    samples: dict[str, list[float]] = {"saved_model_ids": [], "saved_model_text": []}
+    samples.update({name: [] for name in runners})
+    for _ in range(repeats):
+        samples["saved_model_ids"].append(per_call_ms(lambda i: ids_fn(**id_tensors[i]), LATENCY_CALLS))
+        samples["saved_model_text"].append(per_call_ms(lambda i: b.loaded.serve_text(text_tensors[i]), LATENCY_CALLS))
+        for name, runner in runners.items():
+            feed = texts if runner.takes_text else ids
+            samples[name].append(per_call_ms(lambda i, run=runner, x=feed: run(x[i]), LATENCY_CALLS))
+    return samples
+
+
+# Variant -> (speedup over the SavedModel's ids path at batch 1 on 1 thread, size ratio, accuracy loss in points).
+P3_GOALS = {"dynamic_range": (4.0, 3.5, 0.5), "int8": (2.5, 0.0, 1.0), "float32": (1.2, 0.0, 0.0)}
+
+
+def _p3_goal_met(row: dict, speedup: float, size_ratio: float, max_loss: float) -> bool:
+    return (
+        row.get("speedup_1_thread", {}).get("median", 0) >= speedup
+        and row.get("size_ratio", 0) >= size_ratio
+        and (row.get("accuracy_delta_points") if row.get("accuracy_delta_points") is not None else -100) >= -max_loss
+    )
+
+
+def p3_edge_variants(b: Bench) -> dict:
+    """Per variant vs the SavedModel: size ratio, batch-1 speedup on 1 and 2 threads, accuracy delta."""
+    edge_summary = b.summary.get("edge") or {}
+    variants = edge_summary.get("variants") or {}
+    if not edge_summary.get("pushed_dir"):
+        return {"value": None, "met": False, "detail": {"reason": "the run pushed no edge variant", "variants": variants}}
+    latencies = {}
+    for threads in (1, 2):
+        # TF's thread pools are fixed once TF starts, so each thread count gets its own process.
+        out = subprocess.run(
+            [sys.executable, "-m", "bench", "--p3-child", str(threads), "--run-dir", str(b.run_dir),
+             "--repeats", str(b.repeats)],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"P3 latency child ({threads} threads) failed:\n{out.stderr[-3000:]}")
+        latencies[threads] = json.loads(out.stdout.strip().splitlines()[-1])
+    saved_model_bytes = dir_bytes(b.saved_model_dir)
+    rows = {}
+    for name, info in variants.items():
+        row = {"pushed": bool(info.get("pushed")), "bytes": info.get("bytes"),
+               "accuracy_delta_points": info.get("accuracy_delta"), "agreement": info.get("agreement")}
+        if info.get("bytes"):
+            row["size_ratio"] = round(saved_model_bytes / info["bytes"], 2)
+        if name in latencies[1]:
+            reference = "saved_model_text" if name == "text" else "saved_model_ids"
+            for threads in (1, 2):
+                ratios = [r / v for r, v in zip(latencies[threads][reference], latencies[threads][name], strict=True)]
+                row[f"speedup_{threads}_thread"] = spread(ratios, 3)
+                row[f"latency_ms_{threads}_thread"] = spread(latencies[threads][name], 3)
+        else:
+            row["reason"] = info.get("reason", "not pushed")
+        rows[name] = row
+    reference_ms = {f"{kind}_{t}_thread": spread(latencies[t][f"saved_model_{kind}"], 3)
+                    for t in (1, 2) for kind in ("ids", "text")}
+    dynamic = rows.get("dynamic_range", {})
+    goals = {name: _p3_goal_met(rows.get(name, {}), *goal) for name, goal in P3_GOALS.items()}
+    met = all(goals.values())
+    for name, row in rows.items():
+        if "speedup_1_thread" in row:
+            b.out(f"P3 {name}: {row['size_ratio']}x smaller, {row['speedup_1_thread']['median']}x faster (1 thread), "
+                  f"{row['accuracy_delta_points']:+.2f} pt")
+    return {
+        "value": {
+            "dynamic_range_speedup_1_thread": dynamic.get("speedup_1_thread", {}).get("median"),
+            "dynamic_range_size_ratio": dynamic.get("size_ratio"),
+            "dynamic_range_accuracy_delta_points": dynamic.get("accuracy_delta_points"),
+            "int8_speedup_1_thread": rows.get("int8", {}).get("speedup_1_thread", {}).get("median"),
+            "float32_speedup_1_thread": rows.get("float32", {}).get("speedup_1_thread", {}).get("median"),
+        },
+        "met": met,
+        "detail": {"saved_model_bytes": saved_model_bytes, "saved_model_latency_ms": reference_ms, "variants": rows,
+                   "goals": goals},
+    }

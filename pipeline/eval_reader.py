@@ -1,0 +1,219 @@
+"""Reads an Evaluator output through TFMA: the slice table, baseline comparison, plots data and thresholds."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from pipeline import metrics as metrics_lib
+from pipeline.metrics import METRIC_COLUMNS, POSITIVE_CLASS, SHORT_BY_CLASS
+
+
+def slice_table(metrics: dict[str, Any]):
+    """The sliced metrics of `metrics_lib.evaluation_metrics` as a pandas DataFrame (overall first).
+
+    Args:
+      metrics: `{"overall": {...}, "slices": {...}}` (summary.json's `metrics`).
+
+    Returns:
+      One row per slice, indexed by slice name, columns example_count,
+      accuracy, auc, precision, recall, calibration.
+    """
+    import pandas as pd
+
+    rows = {"overall": metrics.get("overall") or {}, **(metrics.get("slices") or {})}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame = frame.reindex(columns=[c for c in METRIC_COLUMNS if c in frame.columns] or list(METRIC_COLUMNS))
+    frame.index.name = "slice"
+    if "example_count" in frame.columns:
+        frame["example_count"] = frame["example_count"].fillna(0).astype(int)
+    return frame
+
+
+def _eval_run(evaluation_uri: str):
+    """The EvalConfig the Evaluator used and its model locations (reads eval_config.json only)."""
+    from tensorflow_model_analysis.writers import eval_config_writer
+
+    config, _data, _format, locations = eval_config_writer.load_eval_run(evaluation_uri)
+    return config, locations
+
+
+def model_names(evaluation_uri: str) -> dict[str, str | None]:
+    """TFMA model names of the candidate and baseline in an Evaluator output.
+
+    Returns:
+      `{"candidate": name, "baseline": name or None}`; a single-model
+      evaluation (no blessed model yet) has candidate None and no baseline.
+    """
+    config, _ = _eval_run(evaluation_uri)
+    specs = list(config.model_specs)
+    if len(specs) < 2:
+        return {"candidate": None, "baseline": None}
+    candidate = next(s.name for s in specs if not s.is_baseline)
+    baseline = next((s.name for s in specs if s.is_baseline), None)
+    return {"candidate": candidate, "baseline": baseline}
+
+
+def baseline_comparison(evaluation_uri: str):
+    """Candidate against baseline, per slice and metric, or None when no baseline was evaluated.
+
+    Returns:
+      A DataFrame indexed by (slice, metric) with columns candidate,
+      baseline and change (candidate minus baseline).
+    """
+    import pandas as pd
+
+    names = model_names(evaluation_uri)
+    if not names["baseline"]:
+        return None
+    candidate = slice_table(metrics_lib.evaluation_metrics(evaluation_uri, model_name=names["candidate"]))
+    baseline = slice_table(metrics_lib.evaluation_metrics(evaluation_uri, model_name=names["baseline"]))
+    metrics = [m for m in ("accuracy", "auc", "precision", "recall", "calibration") if m in candidate.columns]
+    frame = pd.DataFrame(
+        {
+            "candidate": candidate[metrics].stack(),
+            "baseline": baseline.reindex(index=candidate.index, columns=metrics).stack(dropna=False),
+        }
+    )
+    frame["change"] = frame["candidate"] - frame["baseline"]
+    frame.index.names = ["slice", "metric"]
+    return frame
+
+
+@functools.lru_cache(maxsize=4)
+def _plots_by_slice(evaluation_uri: str) -> dict[str, dict]:
+    # Cached: the confusion matrices and the calibration read the same plots file.
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(evaluation_uri, model_name=model_names(evaluation_uri)["candidate"])
+    plots = {}
+    for slice_key, by_output in result.plots:
+        data = by_output.get("", {}).get(f"classId:{POSITIVE_CLASS}")
+        if data:
+            plots[metrics_lib.slice_name(slice_key)] = data
+    return dict(sorted(plots.items(), key=lambda kv: (kv[0] != "overall", kv[0])))
+
+
+def confusion_matrices(evaluation_uri: str, threshold: float = 0.5) -> dict[str, dict[str, float]]:
+    """TFMA's confusion matrix nearest `threshold`, per slice, for the positive class.
+
+    Returns:
+      `{slice: {"threshold", "tp", "fp", "tn", "fn"}}`.
+    """
+    matrices = {}
+    for name, data in _plots_by_slice(evaluation_uri).items():
+        rows = data.get("confusionMatrixAtThresholds", {}).get("matrices", [])
+        if not rows:
+            continue
+        best = min(rows, key=lambda m: abs(float(m.get("threshold", 0.0)) - threshold))
+        matrices[name] = {
+            "threshold": float(best.get("threshold", 0.0)),
+            **{
+                short: float(best.get(key, 0.0))
+                for short, key in (
+                    ("tp", "truePositives"),
+                    ("fp", "falsePositives"),
+                    ("tn", "trueNegatives"),
+                    ("fn", "falseNegatives"),
+                )
+            },
+        }
+    return matrices
+
+
+def calibration_bins(evaluation_uri: str, bins: int = 10) -> dict[str, list[dict[str, float]]]:
+    """TFMA's calibration histogram (1,000 fine buckets) regrouped into `bins` equal-width bins, per slice.
+
+    Returns:
+      `{slice: [{"low", "high", "count", "mean_prediction", "positive_rate"}, ...]}`,
+      empty bins left out.
+    """
+    calibration = {}
+    for name, data in _plots_by_slice(evaluation_uri).items():
+        buckets = data.get("calibrationHistogramBuckets", {}).get("buckets", [])
+        totals = [[0.0, 0.0, 0.0] for _ in range(bins)]
+        for bucket in buckets:
+            low = bucket.get("lowerThresholdInclusive", 0.0)
+            low = 0.0 if low in ("-Infinity", None) else float(low)
+            index = min(bins - 1, max(0, int(low * bins + 1e-9)))
+            totals[index][0] += float(bucket.get("numWeightedExamples", 0.0))
+            totals[index][1] += float(bucket.get("totalWeightedRefinedPrediction", 0.0))
+            totals[index][2] += float(bucket.get("totalWeightedLabel", 0.0))
+        calibration[name] = [
+            {"low": i / bins, "high": (i + 1) / bins, "count": n, "mean_prediction": p / n, "positive_rate": y / n}
+            for i, (n, p, y) in enumerate(totals)
+            if n > 0
+        ]
+    return calibration
+
+
+def thresholds(evaluation_uri: str, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every threshold the Evaluator checked, with the value it saw and whether it passed.
+
+    Args:
+      evaluation_uri: The Evaluator's `evaluation` artifact.
+      metrics: `metrics_lib.evaluation_metrics(evaluation_uri)`.
+
+    Returns:
+      One row per threshold: metric, kind ("value" or "change vs baseline"),
+      bound (readable), value and passed.
+    """
+    import tensorflow_model_analysis as tfma
+
+    config, _ = _eval_run(evaluation_uri)
+    failures = {(f["metric"], f["is_diff"]) for f in (metrics.get("validation") or {}).get("failures", [])}
+    overall = metrics.get("overall") or {}
+    change = metrics.get("change_vs_baseline") or {}
+    rows = []
+    checked = []
+    for spec in config.metrics_specs:
+        for metric in spec.metrics:
+            # edgeline gates the overall slice through per_slice_thresholds; a plain `threshold` counts too.
+            if metric.HasField("threshold"):
+                checked.append((metric, metric.threshold))
+            checked.extend((metric, per_slice.threshold) for per_slice in metric.per_slice_thresholds)
+    for metric, threshold in checked:
+        name = SHORT_BY_CLASS.get(metric.class_name, metric.class_name)
+        if threshold.HasField("value_threshold"):
+            bound = threshold.value_threshold
+            parts = []
+            if bound.HasField("lower_bound"):
+                parts.append(f"≥ {bound.lower_bound.value:g}")
+            if bound.HasField("upper_bound"):
+                parts.append(f"≤ {bound.upper_bound.value:g}")
+            rows.append(
+                {
+                    "metric": name,
+                    "kind": "value",
+                    "bound": " and ".join(parts),
+                    "value": overall.get(name),
+                    "passed": (name, False) not in failures,
+                }
+            )
+        if threshold.HasField("change_threshold"):
+            bound = threshold.change_threshold
+            direction = tfma.MetricDirection.Name(bound.direction).replace("_", " ").lower()
+            parts = []
+            if bound.HasField("absolute"):
+                parts.append(f"absolute change {'≥' if 'higher' in direction else '≤'} {bound.absolute.value:g}")
+            if bound.HasField("relative"):
+                parts.append(f"relative change {'≥' if 'higher' in direction else '≤'} {bound.relative.value:g}")
+            rows.append(
+                {
+                    "metric": name,
+                    "kind": "change vs baseline",
+                    "bound": f"{' and '.join(parts)} ({direction})",
+                    "value": change.get(name),
+                    "passed": (name, True) not in failures,
+                }
+            )
+    return rows
+
+
+def baseline_uri(evaluation_uri: str) -> str | None:
+    """Where the baseline model the Evaluator compared against lives, or None without a baseline."""
+    names = model_names(evaluation_uri)
+    if not names["baseline"]:
+        return None
+    _, locations = _eval_run(evaluation_uri)
+    return locations.get(names["baseline"])

@@ -1,0 +1,73 @@
+"""summary.json: what a run produced (counts, metrics, blessing, pushed and edge models), gathered from ML Metadata."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import pathlib
+from typing import Any
+
+from pipeline import metrics, results
+from preprocessing.asset_files import LABELS_FILE
+
+
+def collect_summary(paths: results.RunPaths, components: list[dict]) -> dict[str, Any]:
+    """Gathers data counts, metrics, blessing and the pushed model from the newest run."""
+    store = results.open_store(paths.metadata)
+    nodes = results.latest_run(store)
+    summary: dict[str, Any] = {"data": None, "metrics": None, "blessed": None, "pushed_model": None}
+    if "StatisticsGen" in nodes:
+        (stats,) = nodes["StatisticsGen"].outputs["statistics"]
+        summary["data"] = results.split_counts(stats.uri)
+    if "Evaluator" in nodes:
+        (evaluation,) = nodes["Evaluator"].outputs["evaluation"]
+        summary["metrics"] = metrics.evaluation_metrics(evaluation.uri)
+        (blessing,) = nodes["Evaluator"].outputs["blessing"]
+        summary["blessed"] = results.blessing(blessing.uri)
+        summary["evaluation_uri"] = evaluation.uri
+    if "Trainer" in nodes:
+        (model,) = nodes["Trainer"].outputs["model"]
+        summary["model_uri"] = model.uri
+    # A cached Pusher re-reports the push of the run it was cached from: nothing new was pushed.
+    if "Pusher" in nodes and nodes["Pusher"].state != "CACHED":
+        (pushed,) = nodes["Pusher"].outputs["pushed_model"]
+        if pushed.custom_properties["pushed"].int_value == 1:
+            summary["pushed_model"] = pushed.custom_properties["pushed_destination"].string_value
+    if "EdgeExport" in nodes:
+        (edge_models,) = nodes["EdgeExport"].outputs["edge_models"]
+        summary["edge"] = results.edge_summary(edge_models.uri)
+    summary["latest_pushed_model"] = latest_pushed(paths.serving)
+    for component in components:
+        node = nodes.get(component["name"])
+        component["state"] = node.state if node else None
+        if node:
+            # A cached component took ~0 s in this run; what it cost is the time the
+            # execution whose outputs it reused took (from ML Metadata).
+            component["produced_seconds"] = round(node.produced_seconds, 2)
+            component["produced_at"] = _iso(node.produced_at)
+    return summary
+
+
+def _iso(ms_since_epoch: int) -> str:
+    moment = datetime.datetime.fromtimestamp(ms_since_epoch / 1000, datetime.timezone.utc)
+    return moment.isoformat(timespec="seconds")
+
+
+def latest_pushed(serving_dir: pathlib.Path) -> str | None:
+    """Newest version directory under a Pusher destination, or None."""
+    versions = sorted((p for p in serving_dir.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
+    return str(versions[-1]) if versions else None
+
+
+def serving_labels(serving_dir: pathlib.Path) -> tuple[str, ...]:
+    """Class names of the newest pushed model (its `assets/labels.txt`), or () if none."""
+    newest = latest_pushed(serving_dir)
+    labels = pathlib.Path(newest, "assets", LABELS_FILE) if newest else None
+    return tuple(labels.read_text().splitlines()) if labels and labels.exists() else ()
+
+
+def write_summary(paths: results.RunPaths, summary: dict) -> None:
+    tmp = paths.summary.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, sort_keys=False, default=str) + "\n")
+    os.replace(tmp, paths.summary)
