@@ -7,6 +7,7 @@ import pathlib
 import subprocess
 import sys
 
+from bench import p3_peers
 from bench.context import ROOT, Bench
 from bench.timing import LATENCY_CALLS, dir_bytes, per_call_ms, spread
 
@@ -50,6 +51,22 @@ def _p3_goal_met(row: dict, speedup: float, size_ratio: float, max_loss: float) 
     )
 
 
+# edgeline's fastest pushed variant must be this many times faster than ONNX Runtime's dynamic
+# int8 of the same architecture (the Hugging Face export), both at batch 1 on 1 thread.
+PEER_GOAL = 1.5
+
+
+def _peer_ratio(rows: dict, peers: dict) -> dict | None:
+    """ORT int8 (HF) p50 / the fastest pushed variant's p50, 1 thread; None without the peers."""
+    ort = (peers.get("engines_by_threads", {}).get("1") or peers.get("engines") or {}).get("ort_int8_hf")
+    timed = {n: r["latency_ms_1_thread"]["median"] for n, r in rows.items() if r["pushed"] and "latency_ms_1_thread" in r}
+    if not ort or not timed:
+        return None
+    fastest = min(timed, key=timed.get)
+    return {"variant": fastest, "variant_ms": timed[fastest], "ort_int8_hf_ms": ort["p50_ms"],
+            "ratio": round(ort["p50_ms"] / timed[fastest], 3)}
+
+
 def p3_edge_variants(b: Bench) -> dict:
     """Per variant vs the SavedModel: size ratio, batch-1 speedup on 1 and 2 threads, accuracy delta."""
     edge_summary = b.summary.get("edge") or {}
@@ -87,6 +104,10 @@ def p3_edge_variants(b: Bench) -> dict:
                     for t in (1, 2) for kind in ("ids", "text")}
     dynamic = rows.get("dynamic_range", {})
     goals = {name: _p3_goal_met(rows.get(name, {}), *goal) for name, goal in P3_GOALS.items()}
+    peers = p3_peers.measure(b.run_dir, b.repeats)
+    peer_ratio = _peer_ratio(rows, peers)
+    if peer_ratio is not None:
+        goals["fastest_vs_ort_int8"] = peer_ratio["ratio"] >= PEER_GOAL
     met = all(goals.values())
     for name, row in rows.items():
         if "speedup_1_thread" in row:
@@ -99,8 +120,9 @@ def p3_edge_variants(b: Bench) -> dict:
             "dynamic_range_accuracy_delta_points": dynamic.get("accuracy_delta_points"),
             "int8_speedup_1_thread": rows.get("int8", {}).get("speedup_1_thread", {}).get("median"),
             "float32_speedup_1_thread": rows.get("float32", {}).get("speedup_1_thread", {}).get("median"),
+            "fastest_vs_ort_int8_hf": peer_ratio["ratio"] if peer_ratio else None,
         },
         "met": met,
         "detail": {"saved_model_bytes": saved_model_bytes, "saved_model_latency_ms": reference_ms, "variants": rows,
-                   "goals": goals},
+                   "goals": goals, "peers": peers, "peer_ratio": peer_ratio},
     }

@@ -86,7 +86,7 @@ def markdown(results: dict) -> str:
             ms = _median_spread(v["latency_ms_1_thread"]) if "latency_ms_1_thread" in v else "-"
             lines.append(f"| {name} | {mb} | {v.get('size_ratio', '-')} | {s1} | {s2} | {ms} | "
                          f"{v.get('accuracy_delta_points')} | {v.get('agreement')} | {v['pushed']} |")
-        lines.append("")
+        lines += [""] + _peer_lines(d.get("peers") or {}, d.get("peer_ratio"))
     if "detail" in rows.get("P4", {}):
         d = rows["P4"]["detail"]
         lines += ["### P4 evaluation", "", f"{d['eval_examples']} eval examples: TFMA {_median_spread(d['tfma_seconds'])} s, "
@@ -133,3 +133,20 @@ def markdown(results: dict) -> str:
 
 
 NOTES_FILE = ROOT / "bench" / "NOTES.md"
+
+
+def _peer_lines(peers: dict, ratio: dict | None) -> list[str]:
+    """P3's peer table: ONNX Runtime and PyTorch at batch 1 (bench/peers/), and the ratio to the fastest variant."""
+    if "error" in peers or not peers:
+        return [f"Peers not measured: {peers.get('error', 'no peer results')}.", ""]
+    lines = ["Peers (bench/peers/, batch 1, seq 64, 1 inter-op thread; p50 ms, median [min-max] of the repeats):", "",
+             "| engine | 1 thread | 2 threads | accuracy |", "|---|---|---|---|"]
+    by_threads = peers.get("engines_by_threads") or {"1": peers.get("engines", {})}
+    for name, one in (by_threads.get("1") or {}).items():
+        two = (by_threads.get("2") or {}).get(name)
+        cells = [f"{e['p50_ms']:.2f} [{e['p50_min']:.2f}-{e['p50_max']:.2f}]" if e else "-" for e in (one, two)]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {one.get('accuracy')} |")
+    if ratio:
+        lines += ["", f"Fastest pushed variant `{ratio['variant']}` {ratio['variant_ms']:.2f} ms vs ONNX Runtime dynamic "
+                      f"int8 (Hugging Face export) {ratio['ort_int8_hf_ms']:.2f} ms: {ratio['ratio']:.2f}x."]
+    return lines + [""]
