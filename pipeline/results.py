@@ -267,6 +267,8 @@ def evaluation_metrics(evaluation_uri: str, model_name: Optional[str] = None) ->
 # Per-variant keys summary.json carries under edge.variants.<name>.
 EDGE_KEYS = ("bytes", "accuracy", "auc", "accuracy_delta", "agreement", "max_abs_prob_diff",
              "latency_ms_p50", "latency_ms_p95", "pushed", "reason")
+# Extra keys a distilled student variant carries when it has them (edge/student/build.py).
+STUDENT_KEYS = ("model_bytes", "agreement_float_student", "flash_bytes", "arena_bytes", "edgetpu_ops")
 
 
 def edge_summary(edge_uri: str) -> Optional[dict[str, Any]]:
@@ -275,7 +277,8 @@ def edge_summary(edge_uri: str) -> Optional[dict[str, Any]]:
     Returns:
       `{"report": path, "pushed_dir": ..., "saved_model": {...}, "variants":
       {name: {bytes, accuracy, auc, accuracy_delta, agreement, max_abs_prob_diff,
-      latency_ms_p50, latency_ms_p95, pushed, reason}}}`; a metric a variant
+      latency_ms_p50, latency_ms_p95, pushed, reason} plus a student's STUDENT_KEYS},
+      "student": training facts and budgets}`; a metric a variant
       could not produce (it failed to convert or run) is None.
     """
     import json
@@ -289,7 +292,9 @@ def edge_summary(edge_uri: str) -> Optional[dict[str, Any]]:
         "pushed_dir": report.get("pushed_dir"),
         "saved_model": report.get("saved_model"),
         "max_accuracy_drop": report.get("max_accuracy_drop"),
-        "variants": {name: {k: v.get(k) for k in EDGE_KEYS} for name, v in report["variants"].items()},
+        "variants": {name: {**{k: v.get(k) for k in EDGE_KEYS}, **{k: v[k] for k in STUDENT_KEYS if k in v}}
+                     for name, v in report["variants"].items()},
+        "student": report.get("student"),
     }
 
 

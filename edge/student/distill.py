@@ -97,7 +97,7 @@ def train(student: Student, ids: np.ndarray, y: np.ndarray, config: StudentConfi
     _fit(current, ids, y, loss, config.learning_rate, config.epochs, config, callbacks)
     if config.prune_sparsity > 0:
         body = tfmot.sparsity.keras.strip_pruning(body)
-    float_student = Student(student.embedding, body, student.max_seq_length)
+    float_student = Student(_frozen_copy(student.embedding), body, student.max_seq_length)
     if config.qat_epochs <= 0:
         raise ValueError("export.student.qat_epochs must be >= 1: the int8 variants are converted from the QAT student")
     if config.prune_sparsity > 0:
@@ -114,6 +114,16 @@ def train(student: Student, ids: np.ndarray, y: np.ndarray, config: StudentConfi
     qat = Student(student.embedding, quantized, student.max_seq_length)
     _fit(qat, ids, y, loss, config.learning_rate / 10.0, config.qat_epochs, config, [])
     return TrainedStudent(qat, float_student, _sparsity(quantized))
+
+
+def _frozen_copy(embedding):
+    """A separate Embedding with the same weights, so QAT's updates to the shared one leave the float student as it was."""
+    keras = _keras()
+    table = embedding.get_weights()[0]
+    copy = keras.layers.Embedding(table.shape[0], table.shape[1], name=embedding.name)
+    copy.build((None,))
+    copy.set_weights([table])
+    return copy
 
 
 def _prunable(layer, schedule):
