@@ -39,10 +39,11 @@ env.configure()
 
 # Row name -> (export.student overrides, distil?, what the row shows).
 ROWS: dict[str, tuple[dict, bool, str]] = {
-    "hard_random": ({"teacher_embedding_init": False}, False, "true labels only, random embedding"),
+    "default": ({}, True, "the shipped student (all three variants): soft labels, transfer set, teacher embedding"),
     "hard": ({}, False, "true labels only, teacher embedding (PCA): the same student without distillation"),
-    "soft": ({"transfer_copies": 0}, True, "+ soft labels on the train split"),
-    "default": ({}, True, "+ transfer set: the shipped student (all three variants)"),
+    "hard_long": ({"epochs": 12}, False, "true labels only, 12 epochs: as many steps as the shipped student"),
+    "soft": ({"transfer_copies": 0}, True, "soft labels on the train split, no transfer set"),
+    "hard_random": ({"teacher_embedding_init": False}, False, "true labels only, random embedding"),
     "default_random": ({"teacher_embedding_init": False}, True, "shipped recipe with a random embedding"),
     "pruned": ({"prune_sparsity": 0.5}, True, "shipped recipe + 50% magnitude pruning (tfmot)"),
 }
@@ -157,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default=str(ROOT / "runs" / "default"))
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows of: {', '.join(ROWS)}")
+    parser.add_argument("--config", default=None, help="config file (default: configs/default.yaml)")
     parser.add_argument("--set", action="append", default=[], help="config override, e.g. export.student.epochs=6")
     parser.add_argument("--out", default=str(ROOT / "bench"), help="directory for student_study.json/STUDENT_STUDY.md")
     args = parser.parse_args(argv)
@@ -165,13 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edge.scoring import reference_metrics
     from edge.student import build
 
-    config = load_config(overrides=args.set)
+    _memoize_teacher()
+    config = load_config(args.config, overrides=args.set)
     base = config.export.student
     run_dir = pathlib.Path(args.run_dir)
     art = _artifacts(run_dir, config)
     result = {"measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "run": str(run_dir), "student_config": dataclasses.asdict(base),
-              "saved_model": reference_metrics(art["data"]), "rows": [], "variants": None}
+              "saved_model": reference_metrics(art["data"]), "rows": [], "variants": None,
+              "_eval_ids": art["data"].ids[features.INPUT_WORD_IDS], "_saved_model_dir": art["saved_model_dir"]}
     for name in args.rows.split(","):
         overrides, distil, _ = ROWS[name]
         if name == "default":
@@ -188,11 +192,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(result["rows"][-1]), flush=True)
         else:
             result["rows"].append(_ablation(name, art, base, overrides, distil))
-    result["saved_model_latency"] = saved_model_latency(art["saved_model_dir"], art["data"].ids[features.INPUT_WORD_IDS])
+        _write(result, args)  # after every row: a long study leaves what it measured so far
+    return 0
+
+
+def _write(result: dict, args) -> None:
+    if "saved_model_latency" not in result:
+        ids = result.pop("_eval_ids")
+        result["saved_model_latency"] = saved_model_latency(result.pop("_saved_model_dir"), ids)
     out = pathlib.Path(args.out)
     (out / "student_study.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     (out / "STUDENT_STUDY.md").write_text(markdown(result, " ".join(f"--set {s}" for s in args.set)))
-    return 0
+
+
+def _memoize_teacher() -> None:
+    """Labels each distinct id matrix with the teacher once: the distilled rows share one transfer set (same seed)."""
+    import hashlib
+
+    from edge.student import transfer_set
+
+    original, cache = transfer_set.teacher_probabilities, {}
+
+    def cached(classifier, ids, mask, batch_size: int = 128):
+        key = hashlib.sha1(ids.tobytes() + mask.tobytes()).hexdigest()
+        if key not in cache:
+            cache[key] = original(classifier, ids, mask, batch_size)
+        return cache[key]
+
+    transfer_set.teacher_probabilities = cached
 
 
 def markdown(result: dict, flags: str) -> str:
@@ -200,7 +227,7 @@ def markdown(result: dict, flags: str) -> str:
     ref, teacher_ms = result["saved_model"], result["saved_model_latency"]["latency_ms_p50"]
     lines = [
         "# Distilled student", "",
-        f"Measured {result['measured']} by `.venv/bin/python bench/student_study.py {flags}`.strip() on "
+        f"Measured {result['measured']} by `{' '.join(['.venv/bin/python bench/student_study.py', flags]).strip()}` on "
         f"{result['run']}: teacher SavedModel accuracy {ref['accuracy']:.4f} on {ref['examples']} eval examples, "
         f"{teacher_ms:.2f} ms p50 at batch 1 on one thread. Student config: `{json.dumps(result['student_config'])}`.",
     ]
@@ -222,10 +249,14 @@ def markdown(result: dict, flags: str) -> str:
               "| row | what | int8 accuracy | float accuracy | Δ vs teacher (pts) | model bytes | sparsity | transfer rows | "
               "labelling s | training s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
-        lines.append(f"| {r['row']} | {ROWS[r['row']][2]} | {r['accuracy']:.4f} | {r.get('float_accuracy', float('nan')):.4f} | "
+        lines.append(f"| {r['row']} | {ROWS[r['row']][2]} | {r['accuracy']:.4f} | {_num(r.get('float_accuracy'))} | "
                      f"{r['accuracy_delta']:+.2f} | {r.get('model_bytes', r.get('bytes')):,} | {r['sparsity']:.2f} | "
                      f"{r['transfer_rows']:,} | {r['teacher_labelling_seconds']:.0f} | {r['training_seconds']:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def _num(value) -> str:
+    return "–" if value is None else f"{value:.4f}"
 
 
 if __name__ == "__main__":

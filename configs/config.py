@@ -171,8 +171,8 @@ class StudentConfig:
     mask_prob: float = 0.15
     swap_prob: float = 0.05
     ngram_prob: float = 0.1
-    epochs: int = 8
-    qat_epochs: int = 2
+    epochs: int = 4
+    qat_epochs: int = 1
     prune_sparsity: float = 0.0
     batch_size: int = 64
     learning_rate: float = 2e-3

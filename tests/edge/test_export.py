@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from edge import export, variants
+from edge.student.convert import STUDENT_VARIANTS
 from pipeline import predict
 from tests.edge.conftest import L
 
@@ -46,16 +47,21 @@ def test_gate_blocks_an_impossible_threshold_and_reports_why(built, tmp_path):
 def test_pipeline_run_reports_and_pushes_edge_variants(tiny_run):
     first, run_dir = tiny_run["first"], tiny_run["run_dir"]
     measured = first["edge"]["variants"]
-    assert list(measured) == list(variants.VARIANTS)
+    assert list(measured) == list(variants.VARIANTS) + list(STUDENT_VARIANTS)
     for name, v in measured.items():
+        extra = {"student": {"model_bytes", "agreement_float_student"},
+                 "student_edgetpu": {"model_bytes", "agreement_float_student", "edgetpu_ops"},
+                 "student_micro": {"model_bytes", "agreement_float_student", "flash_bytes", "arena_bytes"}}
         assert set(v) == set(("bytes", "accuracy", "auc", "accuracy_delta", "agreement", "max_abs_prob_diff",
-                              "latency_ms_p50", "latency_ms_p95", "pushed", "reason")), name
+                              "latency_ms_p50", "latency_ms_p95", "pushed", "reason")) | extra.get(name, set()), name
         assert v["pushed"] or v["reason"], f"{name} not pushed without a reason"
     version = pathlib.Path(first["pushed_model"]).name
     edge_dir = run_dir / "edge" / version
     for name, v in measured.items():
         assert (edge_dir / f"{name}.tflite").exists() == bool(v["pushed"]), name
     assert measured["float32"]["pushed"] and measured["text"]["pushed"]
+    assert measured["student_micro"]["arena_bytes"] > 0 and first["edge"]["student"]["training"]["train_rows"] > 0
+    assert (edge_dir / "student_edgetpu_embedding.npy").exists() == bool(measured["student_edgetpu"]["pushed"])
     rows = predict.predict_texts(edge_dir / "text.tflite", ["a gorgeous, witty movie"])
     assert rows[0]["label"] in ("0", "1")
     report = pathlib.Path(first["edge"]["report"]).parent
