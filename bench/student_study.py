@@ -70,9 +70,12 @@ def _artifacts(run_dir: pathlib.Path, config) -> dict:
 
     serving = sorted((p for p in (run_dir / "serving").glob("*") if (p / "saved_model.pb").exists()),
                      key=lambda p: int(p.name))
-    if not serving:
-        raise FileNotFoundError(f"{run_dir}/serving: no pushed SavedModel yet")
-    saved_model_dir = str(serving[-1])
+    # Before Pusher has run, the Trainer's own serving export is the same model.
+    trained = sorted(run_dir.glob("pipeline/Trainer/model/*/Format-Serving/saved_model.pb"),
+                     key=lambda p: int(p.parent.parent.name))
+    if not serving and not trained:
+        raise FileNotFoundError(f"{run_dir}: no pushed or trained SavedModel yet")
+    saved_model_dir = str(serving[-1] if serving else trained[-1].parent)
     loaded = variants.load_saved_model(saved_model_dir)
     class_names = read_class_names(saved_model_dir)
     assets = tok.assets_from_encoder(encoders.ensure_encoder(config.model.encoder))
