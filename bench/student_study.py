@@ -247,6 +247,10 @@ def markdown(result: dict, flags: str) -> str:
                 f"{r.get('agreement_float_student', float('nan')):.4f} | {p50 if p50 is not None else 'TFLM'} | "
                 f"{f'{teacher_ms / p50:.0f}x' if p50 else '–'} | {r.get('flash_bytes', '–')} | {r.get('arena_bytes', '–')} | "
                 f"{r.get('edgetpu_ops', '–')} | {'yes' if r.get('pushed') else 'no: ' + str(r.get('reason'))} |")
+        micro_row = result["variants"].get("student_micro") or {}
+        if "litert_accuracy" in micro_row:
+            lines += ["", f"student_micro's flatbuffer: TFLM accuracy {micro_row['accuracy']:.4f}, the same file in LiteRT "
+                          f"{micro_row['litert_accuracy']:.4f} (labels agree on {micro_row['agreement_litert']:.2%})."]
     lines += ["", "Ablations: the `student` variant (full int8, LiteRT) on the whole eval split; float = the student "
               "before QAT, in TensorFlow.", "",
               "| row | what | int8 accuracy | float accuracy | Δ vs teacher (pts) | model bytes | sparsity | transfer rows | "

@@ -268,7 +268,8 @@ def evaluation_metrics(evaluation_uri: str, model_name: Optional[str] = None) ->
 EDGE_KEYS = ("bytes", "accuracy", "auc", "accuracy_delta", "agreement", "max_abs_prob_diff",
              "latency_ms_p50", "latency_ms_p95", "pushed", "reason")
 # Extra keys a distilled student variant carries when it has them (edge/student/build.py).
-STUDENT_KEYS = ("model_bytes", "agreement_float_student", "flash_bytes", "arena_bytes", "edgetpu_ops")
+STUDENT_KEYS = ("model_bytes", "agreement_float_student", "flash_bytes", "arena_bytes", "litert_accuracy",
+                "agreement_litert", "edgetpu_ops")
 
 
 def edge_summary(edge_uri: str) -> Optional[dict[str, Any]]:

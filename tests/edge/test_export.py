@@ -51,7 +51,8 @@ def test_pipeline_run_reports_and_pushes_edge_variants(tiny_run):
     for name, v in measured.items():
         extra = {"student": {"model_bytes", "agreement_float_student"},
                  "student_edgetpu": {"model_bytes", "agreement_float_student", "edgetpu_ops"},
-                 "student_micro": {"model_bytes", "agreement_float_student", "flash_bytes", "arena_bytes"}}
+                 "student_micro": {"model_bytes", "agreement_float_student", "flash_bytes", "arena_bytes",
+                                   "litert_accuracy", "agreement_litert"}}
         assert set(v) == set(("bytes", "accuracy", "auc", "accuracy_delta", "agreement", "max_abs_prob_diff",
                               "latency_ms_p50", "latency_ms_p95", "pushed", "reason")) | extra.get(name, set()), name
         assert v["pushed"] or v["reason"], f"{name} not pushed without a reason"
