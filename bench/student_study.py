@@ -13,7 +13,8 @@ soon as Pusher has pushed), then:
     latency at batch 1 on one thread, measured in a child process;
   * ablation rows: the same student with one ingredient changed, converted to
     the `student` variant and scored by LiteRT on the whole eval split.
-Writes `bench/student_study.json` and `bench/STUDENT_STUDY.md`.
+Writes `bench/student_study.json` and `bench/STUDENT_STUDY.md` (`--name` changes the stem, so
+two sets of rows can be measured side by side in two processes).
 """
 
 from __future__ import annotations
@@ -163,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows of: {', '.join(ROWS)}")
     parser.add_argument("--config", default=None, help="config file (default: configs/default.yaml)")
     parser.add_argument("--set", action="append", default=[], help="config override, e.g. export.student.epochs=6")
-    parser.add_argument("--out", default=str(ROOT / "bench"), help="directory for student_study.json/STUDENT_STUDY.md")
+    parser.add_argument("--out", default=str(ROOT / "bench"), help="directory for the .json and .md")
+    parser.add_argument("--name", default="student_study", help="file stem: NAME.json and NAME (upper case).md")
     args = parser.parse_args(argv)
 
     from configs import features, load_config
@@ -204,8 +206,9 @@ def _write(result: dict, args) -> None:
         ids = result.pop("_eval_ids")
         result["saved_model_latency"] = saved_model_latency(result.pop("_saved_model_dir"), ids)
     out = pathlib.Path(args.out)
-    (out / "student_study.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (out / "STUDENT_STUDY.md").write_text(markdown(result, " ".join(f"--set {s}" for s in args.set)))
+    flags = " ".join([f"--rows {args.rows}", *(f"--set {s}" for s in args.set)])
+    (out / f"{args.name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (out / f"{args.name.upper()}.md").write_text(markdown(result, flags))
 
 
 def _memoize_teacher() -> None:
