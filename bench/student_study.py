@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -120,12 +120,16 @@ for i in range(len(ids) + 3):
             "input_type_ids": tf.zeros_like(tf.constant(row))}
     start = time.perf_counter(); classifier(feed, training=False); elapsed = time.perf_counter() - start
     if i >= 3: times.append(elapsed * 1000.0)
-print(json.dumps({"latency_ms_p50": float(np.percentile(times, 50)), "latency_ms_p95": float(np.percentile(times, 95))}))
+print(json.dumps({"latency_ms_p50": float(np.percentile(times, 50)),
+                  "latency_ms_p95": float(np.percentile(times, 95))}))
 """
 
 
 def saved_model_latency(saved_model_dir: str, ids, examples: int = 100) -> dict:
-    """The teacher classifier at batch 1 on one intra-op and one inter-op thread, in a child process (threads are per process)."""
+    """The teacher classifier at batch 1 on one intra-op and one inter-op thread.
+
+    In a child process, because TensorFlow's thread pools are fixed per process.
+    """
     import numpy as np
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -238,9 +242,11 @@ def markdown(result: dict, flags: str) -> str:
         f"{teacher_ms:.2f} ms p50 at batch 1 on one thread. Student config: `{json.dumps(result['student_config'])}`.",
     ]
     if result.get("variants"):
-        lines += ["", f"EdgeExport's student build took {result['build_seconds']:.0f} s ({json.dumps(result['training'])}).",
-                  "", "| variant | model bytes | accuracy | Δ vs teacher (pts) | agreement w/ teacher | agreement w/ float student "
-                  "| p50 ms | speed-up vs SavedModel | flash B | arena B | Edge TPU ops | pushed |",
+        lines += ["", f"EdgeExport's student build took {result['build_seconds']:.0f} s "
+                      f"({json.dumps(result['training'])}).",
+                  "", "| variant | model bytes | accuracy | Δ vs teacher (pts) | agreement w/ teacher "
+                  "| agreement w/ float student | p50 ms | speed-up vs SavedModel | flash B | arena B | Edge TPU ops "
+                  "| pushed |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
         for name, r in result["variants"].items():
             p50 = r.get("latency_ms_p50")
@@ -248,16 +254,18 @@ def markdown(result: dict, flags: str) -> str:
                 f"| {name} | {r.get('model_bytes', 0):,} | {r.get('accuracy', float('nan')):.4f} | "
                 f"{r.get('accuracy_delta', float('nan')):+.2f} | {r.get('agreement', float('nan')):.4f} | "
                 f"{r.get('agreement_float_student', float('nan')):.4f} | {p50 if p50 is not None else 'TFLM'} | "
-                f"{f'{teacher_ms / p50:.0f}x' if p50 else '–'} | {r.get('flash_bytes', '–')} | {r.get('arena_bytes', '–')} | "
+                f"{f'{teacher_ms / p50:.0f}x' if p50 else '–'} | {r.get('flash_bytes', '–')} | "
+                f"{r.get('arena_bytes', '–')} | "
                 f"{r.get('edgetpu_ops', '–')} | {'yes' if r.get('pushed') else 'no: ' + str(r.get('reason'))} |")
         micro_row = result["variants"].get("student_micro") or {}
         if "litert_accuracy" in micro_row:
-            lines += ["", f"student_micro's flatbuffer: TFLM accuracy {micro_row['accuracy']:.4f}, the same file in LiteRT "
-                          f"{micro_row['litert_accuracy']:.4f} (labels agree on {micro_row['agreement_litert']:.2%})."]
+            lines += ["", f"student_micro's flatbuffer: TFLM accuracy {micro_row['accuracy']:.4f}, "
+                          f"the same file in LiteRT {micro_row['litert_accuracy']:.4f} "
+                          f"(labels agree on {micro_row['agreement_litert']:.2%})."]
     lines += ["", "Ablations: the `student` variant (full int8, LiteRT) on the whole eval split; float = the student "
               "before QAT, in TensorFlow.", "",
-              "| row | what | int8 accuracy | float accuracy | Δ vs teacher (pts) | model bytes | sparsity | transfer rows | "
-              "labelling s | training s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| row | what | int8 accuracy | float accuracy | Δ vs teacher (pts) | model bytes | sparsity "
+              "| transfer rows | labelling s | training s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         lines.append(f"| {r['row']} | {ROWS[r['row']][2]} | {r['accuracy']:.4f} | {_num(r.get('float_accuracy'))} | "
                      f"{r['accuracy_delta']:+.2f} | {r.get('model_bytes', r.get('bytes')):,} | {r['sparsity']:.2f} | "

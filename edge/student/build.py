@@ -8,7 +8,7 @@ import json
 import logging
 import pathlib
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -47,7 +47,9 @@ def targets(labels: np.ndarray, teacher: np.ndarray | None, temperature: float, 
 
 
 def distillation_loss(temperature: float, soft_weight: float, num_classes: int):
-    """Hinton et al.'s loss on logits: soft_weight * T^2 * CE(soft, softmax(z/T)) + (1 - soft_weight) * CE(hard, softmax(z)).
+    """Hinton et al.'s loss on logits.
+
+    soft_weight * T^2 * CE(soft, softmax(z/T)) + (1 - soft_weight) * CE(hard, softmax(z)).
 
     T^2 keeps the soft term's gradients on the hard term's scale. A row without
     a true label (all-zero one-hot) contributes its soft term only; a row without
@@ -117,7 +119,7 @@ def train(student: Student, ids: np.ndarray, y: np.ndarray, config: StudentConfi
 
 
 def _frozen_copy(embedding):
-    """A separate Embedding with the same weights, so QAT's updates to the shared one leave the float student as it was."""
+    """A separate Embedding with the same weights: QAT's updates to the shared one leave the float student as it was."""
     keras = _keras()
     table = embedding.get_weights()[0]
     copy = keras.layers.Embedding(table.shape[0], table.shape[1], name=embedding.name)

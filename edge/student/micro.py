@@ -58,7 +58,9 @@ def smallest_arena(model: bytes, sample: np.ndarray) -> int:
 
 
 def c_source(model: bytes, arena_size: int, header_name: str = "student_micro.h") -> tuple[str, str]:
-    """`student_micro.cc` and `.h`: the model as an aligned C array, its length and the arena size, as TFLM firmware expects.
+    """`student_micro.cc` and `.h`: the model as an aligned C array, its length and the arena size.
+
+    The layout TFLM firmware expects (as TFLM's examples' `xxd -i` output, aligned).
 
     Returns:
       `(source, header)` text.

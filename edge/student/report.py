@@ -50,14 +50,15 @@ def student_markdown(report: dict) -> str:
     lines = [
         "", "## Distilled student", "",
         f"Gate: accuracy drop at most {student['max_accuracy_drop']:g} points (export.student.max_accuracy_drop); "
-        f"student_micro within {student['max_flash_bytes']:,} B of flash and {student['max_arena_bytes']:,} B of arena.",
+        f"student_micro within {student['max_flash_bytes']:,} B of flash and "
+        f"{student['max_arena_bytes']:,} B of arena.",
         f"Training: {json.dumps(student['training'])}.",
         "",
         "| variant | model bytes | accuracy | agreement with float student | flash B | arena B | Edge TPU ops |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for name, r in rows.items():
-        def cell(key, fmt="{}"):
+        def cell(key, fmt="{}", r=r):
             return fmt.format(r[key]) if r.get(key) is not None else "–"
 
         lines.append(f"| {name} | {cell('model_bytes', '{:,}')} | {cell('accuracy', '{:.4f}')} | "

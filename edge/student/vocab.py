@@ -41,7 +41,7 @@ class StudentVocab:
         return "\n".join(str(int(i)) for i in self.encoder_ids) + "\n"
 
     @classmethod
-    def from_text(cls, text: str, encoder_vocab_size: int, unk_id: int) -> "StudentVocab":
+    def from_text(cls, text: str, encoder_vocab_size: int, unk_id: int) -> StudentVocab:
         """Rebuilds the vocab from `to_text` output and the encoder vocab's size and [UNK] id."""
         return _vocab(np.array([int(line) for line in text.split()], np.int64), encoder_vocab_size, unk_id)
 
