@@ -92,8 +92,8 @@ def train(student: Student, ids: np.ndarray, y: np.ndarray, config: StudentConfi
         steps = config.epochs * int(np.ceil(len(ids) / config.batch_size))
         schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, config.prune_sparsity, begin_step=0,
                                                         end_step=max(1, int(steps * 0.7)))
+        # tfmot's recipe: the clone reuses each layer (and its weights), wrapping the prunable ones.
         body = keras.models.clone_model(body, clone_function=lambda layer: _prunable(layer, schedule))
-        body.set_weights(student.body.get_weights())
         callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
     current = Student(student.embedding, body, student.max_seq_length)
     _fit(current, ids, y, loss, config.learning_rate, config.epochs, config, callbacks)
@@ -104,13 +104,9 @@ def train(student: Student, ids: np.ndarray, y: np.ndarray, config: StudentConfi
         raise ValueError("export.student.qat_epochs must be >= 1: the int8 variants are converted from the QAT student")
     if config.prune_sparsity > 0:
         # Keeps the pruned zeros at zero through QAT (tfmot's collaborative optimization).
-        from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.prune_preserve import (
-            default_8bit_prune_preserve_quantize_scheme as prune_preserve,
-        )
-
         annotated = tfmot.quantization.keras.quantize_annotate_model(body)
         quantized = tfmot.quantization.keras.quantize_apply(
-            annotated, prune_preserve.Default8BitPrunePreserveQuantizeScheme())
+            annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme())
     else:
         quantized = tfmot.quantization.keras.quantize_model(body)
     qat = Student(student.embedding, quantized, student.max_seq_length)
@@ -134,7 +130,7 @@ def _prunable(layer, schedule):
     keras = _keras()
     if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
         return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
-    return layer.__class__.from_config(layer.get_config())
+    return layer
 
 
 def _fit(student: Student, ids, y, loss, learning_rate: float, epochs: int, config: StudentConfig, callbacks) -> None:

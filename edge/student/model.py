@@ -37,7 +37,9 @@ class Student:
     def logits_model(self):
         """Keras model of student ids -> logits (what the distillation loss trains)."""
         keras = _keras()
-        layer = next(layer for layer in self.body.layers if layer.name in (LOGITS, f"quant_{LOGITS}"))
+        # The dense layer as built, or wrapped by tfmot's QAT or pruning.
+        names = (LOGITS, f"quant_{LOGITS}", f"prune_low_magnitude_{LOGITS}")
+        layer = next(layer for layer in self.body.layers if layer.name in names)
         logits_body = keras.Model(self.body.inputs, layer.output)
         ids = keras.Input((self.max_seq_length,), dtype="int32", name="student_ids")
         return keras.Model(ids, logits_body(self.embedding(ids)), name="student_logits")
