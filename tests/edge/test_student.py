@@ -146,3 +146,9 @@ def test_restricted_vocab_remaps_rare_pieces_to_unk_and_round_trips(teacher):
     assert vocab.apply([[assets.pad_id]])[0, 0] == 0
     again = StudentVocab.from_text(vocab.to_text(), len(assets.vocab), assets.vocab.index("[UNK]"))
     np.testing.assert_array_equal(again.remap, vocab.remap)
+
+
+def test_pruning_leaves_the_share_of_zero_weights_asked_for_through_qat(teacher):
+    config = dataclasses.replace(STUDENT, prune_sparsity=0.5, transfer_copies=0)
+    trained, _, facts = build.train_student(teacher["loaded"].classifier, teacher["train"], teacher["assets"], 2, config)
+    assert 0.45 <= facts["sparsity"] <= 0.55, facts
