@@ -90,8 +90,11 @@ def train(student: Student, ids: np.ndarray, y: np.ndarray, config: StudentConfi
     callbacks = []
     if config.prune_sparsity > 0:
         steps = config.epochs * int(np.ceil(len(ids) / config.batch_size))
-        schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, config.prune_sparsity, begin_step=0,
-                                                        end_step=max(1, int(steps * 0.7)))
+        # Sparsity ramps up over the first 70% of steps in ~20 pruning rounds (tfmot's default of
+        # one round per 100 steps would never prune a short run).
+        end = max(1, int(steps * 0.7))
+        schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, config.prune_sparsity, begin_step=0, end_step=end,
+                                                        frequency=max(1, end // 20))
         # tfmot's recipe: the clone reuses each layer (and its weights), wrapping the prunable ones.
         body = keras.models.clone_model(body, clone_function=lambda layer: _prunable(layer, schedule))
         callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
