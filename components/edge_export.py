@@ -118,7 +118,30 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
         pooling=cfg.model.pooling, group_outliers=settings.group_outliers,
         architecture=bert_encoder.read_architecture(encoder_dir),
     )
-    edge_models.set_string_custom_property("pushed_dir", result.pushed_dir or "")
+    report = result.report
+    if settings.student.enabled:
+        report = _students(loaded, transformed_examples, transformed_spec, data, assets, class_names, settings.student,
+                           edge_models.uri, push_dir, result)
+    edge_models.set_string_custom_property("pushed_dir", report["pushed_dir"] or "")
     edge_models.set_int_custom_property(
-        "pushed_variants", sum(1 for v in result.report["variants"].values() if v.get("pushed"))
+        "pushed_variants", sum(1 for v in report["variants"].values() if v.get("pushed"))
     )
+
+
+def _students(loaded, transformed_examples, transformed_spec, data, assets, class_names, config, out_dir, push_dir,
+              result) -> dict:
+    """Distils, builds and gates the student variants after the teacher's (edge/student/); returns the merged report."""
+    import numpy as np
+    import tensorflow as tf
+
+    from edge.student import build, report
+
+    spec = {k: transformed_spec[k] for k in (features.INPUT_WORD_IDS, features.INPUT_MASK, features.LABEL_ID)}
+    dataset = tf.data.TFRecordDataset(_split_files(transformed_examples, "train"), compression_type="GZIP")
+    parts = list(dataset.batch(1024).map(lambda r: tf.io.parse_example(r, spec)).as_numpy_iterator())
+    split = {k: np.concatenate([p[k] for p in parts]) for k in spec}
+    labelled = split[features.LABEL_ID].reshape(-1) >= 0  # unlabelled rows have label_id -1
+    train = build.TrainSplit(ids=split[features.INPUT_WORD_IDS][labelled], mask=split[features.INPUT_MASK][labelled],
+                             labels=split[features.LABEL_ID].reshape(-1)[labelled])
+    students = build.build_students(loaded.classifier, train, data, assets, class_names, config, out_dir, push_dir)
+    return report.add_students(out_dir, result.report, result.edgetpu_report, students, config, push_dir)

@@ -126,6 +126,70 @@ class EvalConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class StudentConfig:
+    """The distilled convolutional student (edge/student/) and its three variants.
+
+    Attributes:
+      enabled: Train, convert, gate and push the student variants after the teacher's.
+      variants: Which student variants to build (student, student_edgetpu, student_micro).
+      max_accuracy_drop: The student's own gate: largest accuracy drop (points)
+        against the teacher SavedModel on the eval split.
+      embedding_dim: Width of the student's word-piece embedding.
+      filters: Output channels of each convolution.
+      kernel_size: Word pieces each convolution spans.
+      conv_layers: Stacked convolutions (CONV_2D with a 1 x kernel_size window).
+      separable: Depthwise (DEPTHWISE_CONV_2D) + pointwise convolutions instead of full ones.
+      pooling: `max` or `mean` over the sequence.
+      min_piece_count: Word pieces seen fewer times than this in the train split
+        share the [UNK] row of the student's (restricted) embedding table.
+      teacher_embedding_init: Start the embedding from the teacher's word-piece
+        embeddings projected by PCA to `embedding_dim`.
+      temperature: Softmax temperature of the teacher's soft labels.
+      soft_weight: Weight of the soft-label loss; the true labels get 1 - soft_weight.
+      transfer_copies: Perturbed copies of the train split the teacher labels
+        (the transfer set); 0 trains on the train split alone.
+      mask_prob: Share of word pieces a perturbed copy replaces with [MASK].
+      swap_prob: Share of word pieces a perturbed copy replaces with a random train piece.
+      ngram_prob: Share of perturbed copies cut down to a random window of 1-5 word pieces.
+      epochs: Float training epochs.
+      qat_epochs: Quantization-aware fine-tuning epochs (tfmot) after the float ones.
+      prune_sparsity: Final magnitude-pruning sparsity of the convolutions and the
+        dense layer (tfmot); 0 turns pruning off.
+      batch_size: Examples per step.
+      learning_rate: Adam learning rate of the float epochs (QAT uses a tenth).
+      max_flash_bytes: student_micro's flash budget (model bytes); above it it is not pushed.
+      max_arena_bytes: student_micro's tensor-arena budget; above it it is not pushed.
+      seed: Random seed of weights, perturbations and shuffling.
+    """
+
+    enabled: bool = True
+    variants: tuple[str, ...] = ("student", "student_edgetpu", "student_micro")
+    max_accuracy_drop: float = 3.0
+    embedding_dim: int = 32
+    filters: int = 128
+    kernel_size: int = 3
+    conv_layers: int = 2
+    separable: bool = False
+    pooling: str = "max"
+    min_piece_count: int = 2
+    teacher_embedding_init: bool = True
+    temperature: float = 2.0
+    soft_weight: float = 0.5
+    transfer_copies: int = 2
+    mask_prob: float = 0.15
+    swap_prob: float = 0.05
+    ngram_prob: float = 0.1
+    epochs: int = 4
+    qat_epochs: int = 1
+    prune_sparsity: float = 0.0
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    max_flash_bytes: int = 524288
+    max_arena_bytes: int = 65536
+    seed: int = 42
+
+
+@dataclasses.dataclass(frozen=True)
 class ExportConfig:
     """What gets exported next to the SavedModel.
 
@@ -142,6 +206,7 @@ class ExportConfig:
       group_outliers: Convert int8 and edgetpu with the hidden dimension split
         into magnitude groups, each with its own int8 scale (edge/grouped_graph.py);
         false converts the plain graph.
+      student: The distilled student (`export.student.*`).
     """
 
     edge: bool = True
@@ -150,6 +215,7 @@ class ExportConfig:
     qat: bool = False
     variants: tuple[str, ...] = ("float32", "dynamic_range", "float16", "int8", "int16x8", "edgetpu", "text")
     group_outliers: bool = True
+    student: StudentConfig = StudentConfig()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -338,9 +404,12 @@ def apply_overrides(config: EdgelineConfig, overrides: Sequence[str]) -> Edgelin
         key = key.strip()
         if key not in valid_keys():
             raise ConfigError(f"unknown config key {key}; valid keys: " + ", ".join(valid_keys()))
-        section, field = key.split(".", 1)
+        *sections, field = key.split(".")
         value = parse_yaml(raw) if raw.strip() else ""
-        data[section][field] = value
+        target = data
+        for section in sections:  # nested sections, e.g. export.student.temperature
+            target = target[section]
+        target[field] = value
     return EdgelineConfig.from_dict(data)
 
 

@@ -95,7 +95,8 @@ def _tensor_problems(model, subgraph, index: int, is_weight: bool) -> list[str]:
     signature = list(tensor.shapeSignature) if tensor.shapeSignature is not None else shape
     if any(d < 0 for d in signature):
         problems.append(f"tensor {name!r} has a dynamic shape {signature}")
-    if sum(1 for d in shape[:-3] if d > 1) > 0:
+    # The rank limit is on activations: a CONV_2D filter is [out, h, w, in] on every Edge TPU model.
+    if not is_weight and sum(1 for d in shape[:-3] if d > 1) > 0:
         problems.append(f"tensor {name!r} shape {shape} has more than 3 innermost dimensions larger than 1")
     return problems
 

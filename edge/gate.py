@@ -7,7 +7,8 @@ from __future__ import annotations
 FLOAT32_PARITY = 1e-3
 
 
-def gate(variant: str, metrics: dict, max_accuracy_drop: float, blessed: bool) -> tuple[bool, str | None]:
+def gate(variant: str, metrics: dict, max_accuracy_drop: float, blessed: bool,
+         setting: str = "export.max_accuracy_drop") -> tuple[bool, str | None]:
     """Whether a measured variant may be pushed, and why not.
 
     Args:
@@ -15,6 +16,7 @@ def gate(variant: str, metrics: dict, max_accuracy_drop: float, blessed: bool) -
       metrics: From `evaluate` (its `accuracy_delta` is in points).
       max_accuracy_drop: Largest tolerated accuracy drop vs the SavedModel, in points.
       blessed: Whether the SavedModel itself was blessed and pushed.
+      setting: The config key of `max_accuracy_drop`, named in the reason.
 
     Returns:
       `(passes, reason)`; `reason` is None when it passes.
@@ -27,7 +29,7 @@ def gate(variant: str, metrics: dict, max_accuracy_drop: float, blessed: bool) -
     drop = -metrics["accuracy_delta"]
     if drop > max_accuracy_drop:
         return False, (
-            f"accuracy drop {drop:.2f} points > export.max_accuracy_drop {max_accuracy_drop:g} "
+            f"accuracy drop {drop:.2f} points > {setting} {max_accuracy_drop:g} "
             f"(accuracy {metrics['accuracy']:.4f}, agreement {metrics['agreement']:.4f})"
         )
     return True, None

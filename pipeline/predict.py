@@ -83,6 +83,11 @@ def predict_tflite(model_path: str | pathlib.Path, texts: Sequence[str]) -> list
     if not model_path.is_file():
         raise FileNotFoundError(f"{model_path}: no such .tflite; edge variants are under runs/NAME/edge/<version>/")
     info, files = metadata.read_metadata(model_path)
+    if info.get("remap_file"):  # a distilled student variant (edge/student/)
+        from edge.student.predict import student_probabilities
+
+        probabilities = student_probabilities(model_path, info, files, texts)
+        return _answers(texts, probabilities, info["labels"])
     runner = runtime.VariantRunner(model_path.read_bytes())
     if runner.takes_text:
         probabilities = runner(list(texts))
@@ -94,7 +99,10 @@ def predict_tflite(model_path: str | pathlib.Path, texts: Sequence[str]) -> list
         ids = eval_data.tokenize(texts, assets, int(info["max_seq_length"]))
         data = eval_data.EvalData(list(texts), np.zeros(len(texts), np.int64), ids, np.zeros((len(texts), 0)))
         probabilities = runner.predict(data)
-    names = info["labels"]
+    return _answers(texts, probabilities, info["labels"])
+
+
+def _answers(texts: Sequence[str], probabilities: np.ndarray, names: Sequence[str]) -> list[dict]:
     return [
         {
             "text": text,

@@ -163,6 +163,7 @@ def _edge_section(summary: dict) -> dict[str, Any]:
         "reference": reference if isinstance(reference, dict) else {},
         "max_accuracy_drop": edge.get("max_accuracy_drop"),
         "pushed_dir": edge.get("pushed_dir"),
+        "student": edge.get("student"),
     }
 
 

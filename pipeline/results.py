@@ -150,6 +150,9 @@ def split_counts(statistics_uri: str) -> dict[str, int]:
 EDGE_KEYS = ("bytes", "accuracy", "auc", "accuracy_delta", "agreement", "max_abs_prob_diff",
              "latency_ms_p50", "latency_ms_p95", "latency_ms_p50_2t", "latency_ms_p95_2t",
              "delegated_ops", "total_ops", "delegated_share", "cpu_ops", "runtime", "pushed", "reason")
+# Extra keys a distilled student variant carries when it has them (edge/student/build.py).
+STUDENT_KEYS = ("model_bytes", "agreement_float_student", "flash_bytes", "arena_bytes", "litert_accuracy",
+                "agreement_litert", "edgetpu_ops")
 
 
 def edge_summary(edge_uri: str) -> dict[str, Any] | None:
@@ -159,7 +162,8 @@ def edge_summary(edge_uri: str) -> dict[str, Any] | None:
       `{"report": path, "pushed_dir": ..., "saved_model": {...}, "variants":
       {name: {bytes, accuracy, auc, accuracy_delta, agreement, max_abs_prob_diff,
       latency_ms_p50, latency_ms_p95 (1 thread), latency_ms_p50_2t, latency_ms_p95_2t (2 threads),
-      delegated_ops, total_ops, delegated_share (XNNPACK), cpu_ops, runtime, pushed, reason}}}`; a metric a variant
+      delegated_ops, total_ops, delegated_share (XNNPACK), cpu_ops, runtime, pushed, reason} plus a student's
+      STUDENT_KEYS}, "student": training facts and budgets}`; a metric a variant
       could not produce (it failed to convert or run) is None.
     """
     import json
@@ -175,7 +179,9 @@ def edge_summary(edge_uri: str) -> dict[str, Any] | None:
         "pushed_dir": report.get("pushed_dir"),
         "saved_model": report.get("saved_model"),
         "max_accuracy_drop": report.get("max_accuracy_drop"),
-        "variants": {name: {k: v.get(k) for k in EDGE_KEYS} for name, v in report["variants"].items()},
+        "variants": {name: {**{k: v.get(k) for k in EDGE_KEYS}, **{k: v[k] for k in STUDENT_KEYS if k in v}}
+                     for name, v in report["variants"].items()},
+        "student": report.get("student"),
     }
 
 

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from edge import export, variants
+from edge.student.convert import STUDENT_VARIANTS
 from pipeline import predict, results
 from tests.edge.conftest import L
 
@@ -46,10 +47,14 @@ def test_gate_blocks_an_impossible_threshold_and_reports_why(built, tmp_path):
 def test_pipeline_run_reports_and_pushes_edge_variants(tiny_run):
     first, run_dir = tiny_run["first"], tiny_run["run_dir"]
     measured = first["edge"]["variants"]
-    assert list(measured) == list(variants.VARIANTS)
+    assert list(measured) == list(variants.VARIANTS) + list(STUDENT_VARIANTS)
+    extra = {"student": {"model_bytes", "agreement_float_student"},
+             "student_edgetpu": {"model_bytes", "agreement_float_student", "edgetpu_ops"},
+             "student_micro": {"model_bytes", "agreement_float_student", "flash_bytes", "arena_bytes",
+                               "litert_accuracy", "agreement_litert"}}
     for name, v in measured.items():
-        assert set(v) == set(results.EDGE_KEYS), name
-        if v["pushed"]:
+        assert set(v) == set(results.EDGE_KEYS) | extra.get(name, set()), name
+        if v["pushed"] and name in variants.VARIANTS:
             assert 0 < v["delegated_ops"] <= v["total_ops"], name
             assert v["latency_ms_p50_2t"] <= v["latency_ms_p95_2t"], name
             assert v["runtime"] == ("tensorflow-lite" if name == "text" else "ai-edge-litert"), name
@@ -59,6 +64,8 @@ def test_pipeline_run_reports_and_pushes_edge_variants(tiny_run):
     for name, v in measured.items():
         assert (edge_dir / f"{name}.tflite").exists() == bool(v["pushed"]), name
     assert measured["float32"]["pushed"] and measured["text"]["pushed"]
+    assert measured["student_micro"]["arena_bytes"] > 0 and first["edge"]["student"]["training"]["train_rows"] > 0
+    assert (edge_dir / "student_edgetpu_embedding.npy").exists() == bool(measured["student_edgetpu"]["pushed"])
     rows = predict.predict_texts(edge_dir / "text.tflite", ["a gorgeous, witty movie"])
     assert rows[0]["label"] in ("0", "1")
     report = pathlib.Path(first["edge"]["report"]).parent

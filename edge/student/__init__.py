@@ -1,0 +1,1 @@
+"""The distilled convolutional student: vocab, transfer set, training, conversion, TFLM and the build step."""

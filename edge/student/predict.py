@@ -1,0 +1,43 @@
+"""Answering raw texts with a pushed student variant: host tokenization, remap and (student_edgetpu) lookup."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from configs import features
+from edge.eval_data import tokenize
+from edge.metadata import VOCAB_FILE
+from edge.student.runner import StudentRunner
+from edge.student.vocab import StudentVocab
+from preprocessing import tokenizer as tok
+
+
+def student_probabilities(model_path: str | pathlib.Path, info: dict, files: dict[str, str],
+                          texts: Sequence[str]) -> np.ndarray:
+    """[n, classes] probabilities of a student .tflite for raw texts.
+
+    Tokenizes with the encoder vocab and casing the file carries, remaps to the
+    student's rows with its `student_ids.txt`, and for student_edgetpu looks the
+    rows up in the int8 table beside the file. student_micro runs in LiteRT here
+    (same flatbuffer, same int8 kernels' arithmetic as TFLM's within rounding).
+
+    Raises:
+      FileNotFoundError: Naming what is missing (vocab, remap or the embedding table beside the model).
+    """
+    model_path = pathlib.Path(model_path)
+    for name in (VOCAB_FILE, info["remap_file"]):
+        if name not in files:
+            raise FileNotFoundError(f"{model_path}: carries no {name}; re-export it with EdgeExport")
+    assets = tok.TokenizerAssets(tuple(files[VOCAB_FILE].splitlines()), bool(info["lower_case"]))
+    vocab = StudentVocab.from_text(files[info["remap_file"]], len(assets.vocab), assets.vocab.index(tok.UNK))
+    embedding = None
+    if info.get("embedding_file"):
+        table = model_path.parent / info["embedding_file"]
+        if not table.exists():
+            raise FileNotFoundError(f"{table}: {info['variant']} needs its int8 embedding table beside the model")
+        embedding = np.load(table)
+    ids = tokenize(texts, assets, int(info["max_seq_length"]))[features.INPUT_WORD_IDS]
+    return StudentRunner(model_path.read_bytes(), vocab, embedding).predict(ids)
