@@ -7,7 +7,9 @@ setuptools.setup(
     version="0.1.0",
     description="TFX pipeline: labelled raw text to SavedModel and TFLite, tokenization in the graph.",
     python_requires=">=3.10,<3.11",
-    packages=setuptools.find_packages(include=["configs", "preprocessing", "trainers", "edge", "components", "pipeline", "kubeflow"]),
+    packages=setuptools.find_packages(
+        include=["configs", "preprocessing", "trainers", "edge", "components", "pipeline", "kubeflow"]
+    ),
     package_data={"configs": ["*.yaml"], "pipeline": ["*.html"]},
     # Dependencies are installed from requirements.txt + constraints.txt by
     # `make venv` (TFX needs a pinned, two-step install; see the README).

@@ -57,10 +57,13 @@ def run_setting(config, setting: str, runs_dir: pathlib.Path) -> dict:
 
     mode, workers = setting.split(":")
     name = f"{mode}-{workers}"
-    config = apply_overrides(config, [
-        f"runner.runs_dir={runs_dir}",
-        f"runner.beam_args=--direct_running_mode={mode},--direct_num_workers={workers}",
-    ])
+    config = apply_overrides(
+        config,
+        [
+            f"runner.runs_dir={runs_dir}",
+            f"runner.beam_args=--direct_running_mode={mode},--direct_num_workers={workers}",
+        ],
+    )
     started = time.monotonic()
     summary = local_runner.run(config, name=name, out=lambda line: print(f"  {name}: {line}", flush=True))
     seconds = {c["name"]: c["seconds"] for c in summary["components"]}
@@ -79,10 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=str(ROOT / "configs" / "default.yaml"))
     parser.add_argument("--scale", type=int, default=4, help="copies of the bundled data (default: %(default)s)")
     parser.add_argument("--rows", type=int, default=0, help="use this many bundled rows instead of --scale")
-    parser.add_argument("--settings", default=",".join(DEFAULT_SETTINGS),
-                        help="comma-separated MODE:WORKERS (default: %(default)s)")
-    parser.add_argument("--set", action="append", default=None, metavar="KEY=VALUE",
-                        help=f"config override (default: {' '.join(DEFAULT_OVERRIDES)})")
+    parser.add_argument(
+        "--settings", default=",".join(DEFAULT_SETTINGS), help="comma-separated MODE:WORKERS (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help=f"config override (default: {' '.join(DEFAULT_OVERRIDES)})",
+    )
     parser.add_argument("--workdir", default=str(ROOT / "runs" / "bench-beam-workers"))
     args = parser.parse_args(argv)
 
@@ -102,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{'setting':<20} {'Transform s':>12} {'Beam comps s':>13} {'pipeline s':>11}")
     for r in results:
-        print(f"{r['setting']:<20} {r['component_seconds'].get('Transform', 0):>12.1f} {r['beam_seconds']:>13.1f} "
-              f"{r['wall_seconds']:>11.1f}")
+        print(
+            f"{r['setting']:<20} {r['component_seconds'].get('Transform', 0):>12.1f} {r['beam_seconds']:>13.1f} "
+            f"{r['wall_seconds']:>11.1f}"
+        )
     by = {r["setting"]: r for r in results}
     speedups = {}
     for base in ("multi_processing:1", "in_memory:1"):
@@ -115,11 +126,25 @@ def main(argv: list[str] | None = None) -> int:
                 "pipeline": round(one["wall_seconds"] / two["wall_seconds"], 2),
             }
     for label, s in speedups.items():
-        print(f"speedup {label}: Transform {s['transform']}x, Beam components {s['beam_components']}x, "
-              f"pipeline {s['pipeline']}x")
+        print(
+            f"speedup {label}: Transform {s['transform']}x, Beam components {s['beam_components']}x, "
+            f"pipeline {s['pipeline']}x"
+        )
     report = workdir / f"beam_workers-{stamp}.json"
-    report.write_text(json.dumps({"rows": n, "config": args.config, "overrides": overrides, "cpus": os.cpu_count(),
-                                  "results": results, "speedups": speedups}, indent=2) + "\n")
+    report.write_text(
+        json.dumps(
+            {
+                "rows": n,
+                "config": args.config,
+                "overrides": overrides,
+                "cpus": os.cpu_count(),
+                "results": results,
+                "speedups": speedups,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"report: {report}")
     return 0
 

@@ -68,7 +68,8 @@ def _load(run_dir: pathlib.Path, calibration: int) -> None:
     b = Bench(run_dir, repeats=1, out=lambda _: None)
     labels = np.array(b.eval_labels)
     _STATE.update(
-        bench=b, data=eval_data.make_eval_data(b.loaded, b.eval_texts, labels, b.assets, b.max_seq_length),
+        bench=b,
+        data=eval_data.make_eval_data(b.loaded, b.eval_texts, labels, b.assets, b.max_seq_length),
         representative=_representative(run_dir, calibration),
     )
 
@@ -82,8 +83,13 @@ def _measure(recipe: str, size: int) -> dict:
     model, graph = _convert(recipe, b.loaded, representative, b.max_seq_length, b.config["model"]["pooling"])
     seconds = time.perf_counter() - start
     probabilities = runtime.VariantRunner(model, num_threads=1).predict(data)
-    row = {"recipe": recipe, "calibration": size, "graph": graph, "convert_seconds": round(seconds, 1),
-           **scoring.score(probabilities, data, len(model))}
+    row = {
+        "recipe": recipe,
+        "calibration": size,
+        "graph": graph,
+        "convert_seconds": round(seconds, 1),
+        **scoring.score(probabilities, data, len(model)),
+    }
     print(json.dumps(row), flush=True)
     return row
 
@@ -97,8 +103,11 @@ def _reference() -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-name", default="default")
-    parser.add_argument("--runs", default="plain@500,grouped@100,grouped@500,grouped@2000",
-                        help="comma-separated RECIPE@CALIBRATION_EXAMPLES (recipes: plain, grouped)")
+    parser.add_argument(
+        "--runs",
+        default="plain@500,grouped@100,grouped@500,grouped@2000",
+        help="comma-separated RECIPE@CALIBRATION_EXAMPLES (recipes: plain, grouped)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="conversions at once (one core each)")
     parser.add_argument("--out", default=str(ROOT / "bench"), help="directory for int8_study.json and INT8_STUDY.md")
     args = parser.parse_args(argv)
@@ -110,14 +119,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = [(r.split("@")[0], int(r.split("@")[1])) for r in args.runs.split(",")]
     run_dir = ROOT / "runs" / args.run_name
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=args.workers, mp_context=multiprocessing.get_context("spawn"),
-        initializer=_load, initargs=(run_dir, max(size for _, size in runs)),
+        max_workers=args.workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_load,
+        initargs=(run_dir, max(size for _, size in runs)),
     ) as pool:
         reference = pool.submit(_reference)
         rows = list(pool.map(_measure, *zip(*runs, strict=True)))
     out = pathlib.Path(args.out)
-    result = {"measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "run": str(run_dir), "saved_model": reference.result(), "rows": rows}
+    result = {
+        "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "run": str(run_dir),
+        "saved_model": reference.result(),
+        "rows": rows,
+    }
     (out / "int8_study.json").write_text(json.dumps(result, indent=2) + "\n")
     ref = result["saved_model"]
     lines = [
@@ -133,8 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['recipe']} | {r['calibration']} | {r['accuracy']:.4f} | {r['accuracy_delta']:+.2f} | "
-                     f"{r['agreement']:.4f} | {r['max_abs_prob_diff']:.3f} | {r['convert_seconds']:.0f} | {r['graph']} |")
+        lines.append(
+            f"| {r['recipe']} | {r['calibration']} | {r['accuracy']:.4f} | {r['accuracy_delta']:+.2f} | "
+            f"{r['agreement']:.4f} | {r['max_abs_prob_diff']:.3f} | {r['convert_seconds']:.0f} | {r['graph']} |"
+        )
     (out / "INT8_STUDY.md").write_text("\n".join(lines) + "\n")
     return 0
 

@@ -29,9 +29,7 @@ def p2_tokenizer_speed(b: Bench) -> dict:
     fast_fn = tf.function(lambda s: fast.tokenize(s))
     # BertTokenizer returns [batch, words, pieces]; merge to compare with FastBertTokenizer's [batch, pieces].
     classic_fn = tf.function(lambda s: classic.tokenize(s).merge_dims(-2, -1))
-    identical = all(
-        np.array_equal(fast_fn(x).flat_values.numpy(), classic_fn(x).flat_values.numpy()) for x in batches
-    )
+    identical = all(np.array_equal(fast_fn(x).flat_values.numpy(), classic_fn(x).flat_values.numpy()) for x in batches)
 
     def rate(fn) -> float:
         start = time.perf_counter()

@@ -59,12 +59,18 @@ PEER_GOAL = 1.5
 def _peer_ratio(rows: dict, peers: dict) -> dict | None:
     """ORT int8 (HF) p50 / the fastest pushed variant's p50, 1 thread; None without the peers."""
     ort = (peers.get("engines_by_threads", {}).get("1") or peers.get("engines") or {}).get("ort_int8_hf")
-    timed = {n: r["latency_ms_1_thread"]["median"] for n, r in rows.items() if r["pushed"] and "latency_ms_1_thread" in r}
+    timed = {
+        n: r["latency_ms_1_thread"]["median"] for n, r in rows.items() if r["pushed"] and "latency_ms_1_thread" in r
+    }
     if not ort or not timed:
         return None
     fastest = min(timed, key=timed.get)
-    return {"variant": fastest, "variant_ms": timed[fastest], "ort_int8_hf_ms": ort["p50_ms"],
-            "ratio": round(ort["p50_ms"] / timed[fastest], 3)}
+    return {
+        "variant": fastest,
+        "variant_ms": timed[fastest],
+        "ort_int8_hf_ms": ort["p50_ms"],
+        "ratio": round(ort["p50_ms"] / timed[fastest], 3),
+    }
 
 
 def p3_edge_variants(b: Bench) -> dict:
@@ -72,14 +78,30 @@ def p3_edge_variants(b: Bench) -> dict:
     edge_summary = b.summary.get("edge") or {}
     variants = edge_summary.get("variants") or {}
     if not edge_summary.get("pushed_dir"):
-        return {"value": None, "met": False, "detail": {"reason": "the run pushed no edge variant", "variants": variants}}
+        return {
+            "value": None,
+            "met": False,
+            "detail": {"reason": "the run pushed no edge variant", "variants": variants},
+        }
     latencies = {}
     for threads in (1, 2):
         # TF's thread pools are fixed once TF starts, so each thread count gets its own process.
         out = subprocess.run(
-            [sys.executable, "-m", "bench", "--p3-child", str(threads), "--run-dir", str(b.run_dir),
-             "--repeats", str(b.repeats)],
-            cwd=ROOT, capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "bench",
+                "--p3-child",
+                str(threads),
+                "--run-dir",
+                str(b.run_dir),
+                "--repeats",
+                str(b.repeats),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if out.returncode != 0:
             raise RuntimeError(f"P3 latency child ({threads} threads) failed:\n{out.stderr[-3000:]}")
@@ -87,8 +109,12 @@ def p3_edge_variants(b: Bench) -> dict:
     saved_model_bytes = dir_bytes(b.saved_model_dir)
     rows = {}
     for name, info in variants.items():
-        row = {"pushed": bool(info.get("pushed")), "bytes": info.get("bytes"),
-               "accuracy_delta_points": info.get("accuracy_delta"), "agreement": info.get("agreement")}
+        row = {
+            "pushed": bool(info.get("pushed")),
+            "bytes": info.get("bytes"),
+            "accuracy_delta_points": info.get("accuracy_delta"),
+            "agreement": info.get("agreement"),
+        }
         if info.get("bytes"):
             row["size_ratio"] = round(saved_model_bytes / info["bytes"], 2)
         if name in latencies[1]:
@@ -100,8 +126,9 @@ def p3_edge_variants(b: Bench) -> dict:
         else:
             row["reason"] = info.get("reason", "not pushed")
         rows[name] = row
-    reference_ms = {f"{kind}_{t}_thread": spread(latencies[t][f"saved_model_{kind}"], 3)
-                    for t in (1, 2) for kind in ("ids", "text")}
+    reference_ms = {
+        f"{kind}_{t}_thread": spread(latencies[t][f"saved_model_{kind}"], 3) for t in (1, 2) for kind in ("ids", "text")
+    }
     dynamic = rows.get("dynamic_range", {})
     goals = {name: _p3_goal_met(rows.get(name, {}), *goal) for name, goal in P3_GOALS.items()}
     peers = p3_peers.measure(b.run_dir, b.repeats)
@@ -111,8 +138,10 @@ def p3_edge_variants(b: Bench) -> dict:
     met = all(goals.values())
     for name, row in rows.items():
         if "speedup_1_thread" in row:
-            b.out(f"P3 {name}: {row['size_ratio']}x smaller, {row['speedup_1_thread']['median']}x faster (1 thread), "
-                  f"{row['accuracy_delta_points']:+.2f} pt")
+            b.out(
+                f"P3 {name}: {row['size_ratio']}x smaller, {row['speedup_1_thread']['median']}x faster (1 thread), "
+                f"{row['accuracy_delta_points']:+.2f} pt"
+            )
     return {
         "value": {
             "dynamic_range_speedup_1_thread": dynamic.get("speedup_1_thread", {}).get("median"),
@@ -123,6 +152,12 @@ def p3_edge_variants(b: Bench) -> dict:
             "fastest_vs_ort_int8_hf": peer_ratio["ratio"] if peer_ratio else None,
         },
         "met": met,
-        "detail": {"saved_model_bytes": saved_model_bytes, "saved_model_latency_ms": reference_ms, "variants": rows,
-                   "goals": goals, "peers": peers, "peer_ratio": peer_ratio},
+        "detail": {
+            "saved_model_bytes": saved_model_bytes,
+            "saved_model_latency_ms": reference_ms,
+            "variants": rows,
+            "goals": goals,
+            "peers": peers,
+            "peer_ratio": peer_ratio,
+        },
     }

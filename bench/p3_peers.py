@@ -28,15 +28,34 @@ def measure(run_dir: pathlib.Path, repeats: int, calls: int = 100, threads: tupl
         return {"error": "bench/peers/.venv is missing; run `bash bench/peers/setup.sh` (make bench does)"}
     out = PEERS / "out"
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
-    export = subprocess.run([sys.executable, str(PEERS / "edgeline_export.py"), "--run-dir", str(run_dir),
-                             "--out", str(out)], capture_output=True, text=True, env=env, check=False)
+    export = subprocess.run(
+        [sys.executable, str(PEERS / "edgeline_export.py"), "--run-dir", str(run_dir), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if export.returncode != 0:
         return {"error": f"edgeline_export.py failed: {export.stderr.strip().splitlines()[-1:]}"}
     run = subprocess.run(
-        [str(PEERS_PYTHON), str(PEERS / "run.py"), "--ids-npz", str(out / "eval_ids.npz"),
-         "--edgeline-saved-model", str(out / "ids_saved_model"), "--threads", *map(str, threads),
-         "--repeats", str(repeats), "--calls", str(calls)],
-        capture_output=True, text=True, check=False, cwd=PEERS,
+        [
+            str(PEERS_PYTHON),
+            str(PEERS / "run.py"),
+            "--ids-npz",
+            str(out / "eval_ids.npz"),
+            "--edgeline-saved-model",
+            str(out / "ids_saved_model"),
+            "--threads",
+            *map(str, threads),
+            "--repeats",
+            str(repeats),
+            "--calls",
+            str(calls),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PEERS,
     )
     if run.returncode != 0:
         return {"error": f"bench/peers/run.py failed: {run.stderr.strip().splitlines()[-1:]}"}

@@ -69,12 +69,18 @@ def p4_evaluation_overhead(b: Bench) -> dict:
         plain_s.append(p)
         ratios.append(t / p)
     value = statistics.median(ratios)
-    evaluator_s = next((c["seconds"] for c in b.summary["components"] if c["name"] == "Evaluator" and not c["cached"]),
-                       None)
+    evaluator_s = next(
+        (c["seconds"] for c in b.summary["components"] if c["name"] == "Evaluator" and not c["cached"]), None
+    )
     b.out(f"P4 TFMA/plain = {value:.2f}")
     return {
         "value": round(value, 3),
         "met": value <= 2.0,
-        "detail": {"eval_examples": len(b.eval_texts), "tfma_seconds": spread(tfma_s, 2), "plain_seconds": spread(plain_s, 2),
-                   "ratio": spread(ratios, 3), "evaluator_component_seconds_in_run": evaluator_s},
+        "detail": {
+            "eval_examples": len(b.eval_texts),
+            "tfma_seconds": spread(tfma_s, 2),
+            "plain_seconds": spread(plain_s, 2),
+            "ratio": spread(ratios, 3),
+            "evaluator_component_seconds_in_run": evaluator_s,
+        },
     }

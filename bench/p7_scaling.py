@@ -16,11 +16,15 @@ def p7_scaling(b: Bench, runs: dict[int, list[dict]]) -> dict:
     for scale in scales:
         walls = [r["wall"] for r in runs[scale]]
         linearity = [w / (base * scale / scales[0]) for w in walls]
-        detail[f"x{scale}"] = {"rows": runs[scale][0]["rows"], "wall_seconds": spread(walls, 1),
-                               "over_linear": spread(linearity, 3),
-                               "components_median_seconds": {
-                                   name: round(statistics.median(r["components"][name] for r in runs[scale]), 1)
-                                   for name in runs[scale][0]["components"]}}
+        detail[f"x{scale}"] = {
+            "rows": runs[scale][0]["rows"],
+            "wall_seconds": spread(walls, 1),
+            "over_linear": spread(linearity, 3),
+            "components_median_seconds": {
+                name: round(statistics.median(r["components"][name] for r in runs[scale]), 1)
+                for name in runs[scale][0]["components"]
+            },
+        }
         worst = max(worst, statistics.median(linearity))
     b.out("P7 " + ", ".join(f"x{s}: {detail[f'x{s}']['over_linear']['median']}" for s in scales))
     return {"value": round(worst, 3), "met": worst <= 1.10, "detail": detail}

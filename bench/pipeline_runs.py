@@ -52,8 +52,9 @@ def _cli_run(config_path: str, name: str, overrides: Sequence[str]) -> float:
     return elapsed
 
 
-def pipeline_runs(b: Bench, scales: Sequence[int], rows: int, work: pathlib.Path, config_path: str,
-                  extra: Sequence[str]) -> dict:
+def pipeline_runs(
+    b: Bench, scales: Sequence[int], rows: int, work: pathlib.Path, config_path: str, extra: Sequence[str]
+) -> dict:
     """Fresh `edgeline run` processes at each data scale, interleaved, plus an unchanged rerun of each 1x run."""
     from bench.beam_workers import write_data
 
@@ -67,15 +68,20 @@ def pipeline_runs(b: Bench, scales: Sequence[int], rows: int, work: pathlib.Path
             name = f"x{scale}-r{repeat}"
             process = _cli_run(config_path, name, overrides)
             first = json.loads((work / "runs" / name / "summary.json").read_text())
-            entry = {"wall": first["wall_seconds"], "process": round(process, 2),
-                     "components": {c["name"]: c["seconds"] for c in first["components"]},
-                     "rows": sum((first["data"] or {}).values())}
+            entry = {
+                "wall": first["wall_seconds"],
+                "process": round(process, 2),
+                "components": {c["name"]: c["seconds"] for c in first["components"]},
+                "rows": sum((first["data"] or {}).values()),
+            }
             if scale == scales[0]:
                 entry["rerun_process"] = round(_cli_run(config_path, name, overrides), 2)
                 second = json.loads((work / "runs" / name / "summary.json").read_text())
                 entry["rerun_wall"] = second["wall_seconds"]
                 assert all(c["cached"] for c in second["components"] if c["name"] != "latest_blessed_model_resolver")
             runs[scale].append(entry)
-            b.out(f"pipeline {name}: {entry['process']:.1f}s (pipeline {entry['wall']:.1f}s)"
-                  + (f", unchanged rerun {entry['rerun_process']:.1f}s" if "rerun_process" in entry else ""))
+            b.out(
+                f"pipeline {name}: {entry['process']:.1f}s (pipeline {entry['wall']:.1f}s)"
+                + (f", unchanged rerun {entry['rerun_process']:.1f}s" if "rerun_process" in entry else "")
+            )
     return runs

@@ -17,13 +17,21 @@ ROWS = {
         "speedup, size ratio, accuracy delta",
         "dynamic_range >= 4x faster, >= 3.5x smaller, <= 0.5 pt; int8 >= 2.5x, <= 1 pt; float32 >= 1.2x",
     ),
-    "P4": ("evaluation overhead", "TFMA with the Evaluator's config / load + Keras-metrics loop over the same eval split", "<= 2.0"),
+    "P4": (
+        "evaluation overhead",
+        "TFMA with the Evaluator's config / load + Keras-metrics loop over the same eval split",
+        "<= 2.0",
+    ),
     "P5": (
         "Transform overhead",
         "Transform component examples/s (marginal, smallest to largest scale) / same tokenization in one process",
         ">= 0.5",
     ),
-    "P6": ("orchestration overhead", "pipeline wall / sum of component times; unchanged rerun / first run (`edgeline run` processes)", "<= 1.3; <= 0.15"),
+    "P6": (
+        "orchestration overhead",
+        "pipeline wall / sum of component times; unchanged rerun / first run (`edgeline run` processes)",
+        "<= 1.3; <= 0.15",
+    ),
     "P7": ("scaling", "wall at kx data / (k x wall at 1x), worst k", "<= 1.10"),
     "P8": ("quality", "eval accuracy of the default run (AUC and edge variants in detail)", ">= 0.86"),
 }
@@ -63,67 +71,108 @@ def markdown(results: dict) -> str:
     if "detail" in rows.get("P1", {}):
         lines += ["### P1 in-graph tokenization", "", "| batch | serve_text ms | ids ms | ratio |", "|---|---|---|---|"]
         for batch, d in rows["P1"]["detail"].items():
-            lines.append(f"| {batch.split('_')[1]} | {_median_spread(d['serve_text_ms'])} | {_median_spread(d['ids_ms'])} "
-                         f"| {_median_spread(d['ratio'])} |")
+            lines.append(
+                f"| {batch.split('_')[1]} | {_median_spread(d['serve_text_ms'])} | {_median_spread(d['ids_ms'])} "
+                f"| {_median_spread(d['ratio'])} |"
+            )
         lines.append("")
     if "detail" in rows.get("P2", {}):
         d = rows["P2"]["detail"]
-        lines += ["### P2 tokenizer speed", "",
-                  f"{d['strings']} snippets; FastBertTokenizer {_median_spread(d['fast_strings_per_s'])} strings/s, "
-                  f"text.BertTokenizer {_median_spread(d['bert_tokenizer_strings_per_s'])} strings/s; "
-                  f"identical ids: {d['identical_ids']}.", ""]
+        lines += [
+            "### P2 tokenizer speed",
+            "",
+            f"{d['strings']} snippets; FastBertTokenizer {_median_spread(d['fast_strings_per_s'])} strings/s, "
+            f"text.BertTokenizer {_median_spread(d['bert_tokenizer_strings_per_s'])} strings/s; "
+            f"identical ids: {d['identical_ids']}.",
+            "",
+        ]
     if "detail" in rows.get("P3", {}) and "variants" in rows["P3"]["detail"]:
         d = rows["P3"]["detail"]
-        lines += ["### P3 edge variants vs the SavedModel", "",
-                  f"SavedModel: {d.get('saved_model_bytes', 0) / 1e6:.1f} MB.", "",
-                  "| variant | MB | smaller | faster (1 thread) | faster (2 threads) | ms (1 thread) "
-                  "| accuracy delta (pt) | agreement | pushed |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "### P3 edge variants vs the SavedModel",
+            "",
+            f"SavedModel: {d.get('saved_model_bytes', 0) / 1e6:.1f} MB.",
+            "",
+            "| variant | MB | smaller | faster (1 thread) | faster (2 threads) | ms (1 thread) "
+            "| accuracy delta (pt) | agreement | pushed |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for name, v in d["variants"].items():
             mb = f"{v['bytes'] / 1e6:.1f}" if v.get("bytes") else "-"
             s1 = _median_spread(v["speedup_1_thread"]) if "speedup_1_thread" in v else v.get("reason", "-")
             s2 = _median_spread(v["speedup_2_thread"]) if "speedup_2_thread" in v else "-"
             ms = _median_spread(v["latency_ms_1_thread"]) if "latency_ms_1_thread" in v else "-"
-            lines.append(f"| {name} | {mb} | {v.get('size_ratio', '-')} | {s1} | {s2} | {ms} | "
-                         f"{v.get('accuracy_delta_points')} | {v.get('agreement')} | {v['pushed']} |")
+            lines.append(
+                f"| {name} | {mb} | {v.get('size_ratio', '-')} | {s1} | {s2} | {ms} | "
+                f"{v.get('accuracy_delta_points')} | {v.get('agreement')} | {v['pushed']} |"
+            )
         lines += [""] + _peer_lines(d.get("peers") or {}, d.get("peer_ratio"))
     if "detail" in rows.get("P4", {}):
         d = rows["P4"]["detail"]
-        lines += ["### P4 evaluation", "", f"{d['eval_examples']} eval examples: TFMA {_median_spread(d['tfma_seconds'])} s, "
-                  f"load + plain loop {_median_spread(d['plain_seconds'])} s"
-                  + (f"; the Evaluator component took {d['evaluator_component_seconds_in_run']} s in the run."
-                     if d["evaluator_component_seconds_in_run"] else "."), ""]
+        lines += [
+            "### P4 evaluation",
+            "",
+            f"{d['eval_examples']} eval examples: TFMA {_median_spread(d['tfma_seconds'])} s, "
+            f"load + plain loop {_median_spread(d['plain_seconds'])} s"
+            + (
+                f"; the Evaluator component took {d['evaluator_component_seconds_in_run']} s in the run."
+                if d["evaluator_component_seconds_in_run"]
+                else "."
+            ),
+            "",
+        ]
     if "detail" in rows.get("P5", {}):
         d = rows["P5"]["detail"]
         lines += ["### P5 Transform", "", "| data | rows | Transform s |", "|---|---|---|"]
         for scale, seconds in d["transform_seconds"].items():
             lines.append(f"| {scale} | {d['rows'][scale]} | {_median_spread(seconds)} |")
-        lines += ["", f"In-process tokenization: {_median_spread(d['in_process_examples_per_s'])} examples/s; "
-                  f"component/in-process at 1x (fixed costs included): {_median_spread(d['ratio_at_1x'])}."]
+        lines += [
+            "",
+            f"In-process tokenization: {_median_spread(d['in_process_examples_per_s'])} examples/s; "
+            f"component/in-process at 1x (fixed costs included): {_median_spread(d['ratio_at_1x'])}.",
+        ]
         if "marginal_examples_per_s" in d:
-            lines.append(f"Marginal component rate {_median_spread(d['marginal_examples_per_s'])} examples/s "
-                         f"(ratio {_median_spread(d['marginal_ratio'])}); fixed cost per Transform run "
-                         f"{_median_spread(d['fixed_seconds'])} s.")
+            lines.append(
+                f"Marginal component rate {_median_spread(d['marginal_examples_per_s'])} examples/s "
+                f"(ratio {_median_spread(d['marginal_ratio'])}); fixed cost per Transform run "
+                f"{_median_spread(d['fixed_seconds'])} s."
+            )
         lines.append("")
     if "detail" in rows.get("P6", {}):
         d = rows["P6"]["detail"]
-        lines += ["### P6 orchestration", "",
-                  f"`edgeline run` processes: first runs {_median_spread(d['first_process_seconds'])} s "
-                  f"(pipeline {_median_spread(d['first_pipeline_seconds'])} s, the rest is Python/TensorFlow start-up), "
-                  f"unchanged reruns {_median_spread(d['rerun_process_seconds'])} s (pipeline "
-                  f"{_median_spread(d['rerun_pipeline_seconds'])} s)."
-                  + (f" The default run: {d['default_run_wall_seconds']} s pipeline wall, wall/components "
-                     f"{d['default_run_wall_over_components']}." if d["default_run_wall_over_components"] else ""), ""]
+        lines += [
+            "### P6 orchestration",
+            "",
+            f"`edgeline run` processes: first runs {_median_spread(d['first_process_seconds'])} s "
+            f"(pipeline {_median_spread(d['first_pipeline_seconds'])} s, the rest is Python/TensorFlow start-up), "
+            f"unchanged reruns {_median_spread(d['rerun_process_seconds'])} s (pipeline "
+            f"{_median_spread(d['rerun_pipeline_seconds'])} s)."
+            + (
+                f" The default run: {d['default_run_wall_seconds']} s pipeline wall, wall/components "
+                f"{d['default_run_wall_over_components']}."
+                if d["default_run_wall_over_components"]
+                else ""
+            ),
+            "",
+        ]
     if "detail" in rows.get("P7", {}):
         lines += ["### P7 scaling", "", "| data | rows | wall s | over linear |", "|---|---|---|---|"]
         for scale, d in rows["P7"]["detail"].items():
-            lines.append(f"| {scale} | {d['rows']} | {_median_spread(d['wall_seconds'])} | {_median_spread(d['over_linear'])} |")
+            lines.append(
+                f"| {scale} | {d['rows']} | {_median_spread(d['wall_seconds'])} | {_median_spread(d['over_linear'])} |"
+            )
         lines.append("")
     if "detail" in rows.get("P8", {}):
         d = rows["P8"]["detail"]
-        lines += ["### P8 quality", "", f"SavedModel: accuracy {d['saved_model']['accuracy']}, AUC {d['saved_model']['auc']} "
-                  f"on {d['saved_model']['examples']} eval examples.", "", "| variant | accuracy | AUC | delta (pt) | pushed |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "### P8 quality",
+            "",
+            f"SavedModel: accuracy {d['saved_model']['accuracy']}, AUC {d['saved_model']['auc']} "
+            f"on {d['saved_model']['examples']} eval examples.",
+            "",
+            "| variant | accuracy | AUC | delta (pt) | pushed |",
+            "|---|---|---|---|---|",
+        ]
         for name, v in d["edge_variants"].items():
             lines.append(f"| {name} | {v['accuracy']} | {v['auc']} | {v['accuracy_delta']} | {v['pushed']} |")
         lines.append("")
@@ -139,14 +188,21 @@ def _peer_lines(peers: dict, ratio: dict | None) -> list[str]:
     """P3's peer table: ONNX Runtime and PyTorch at batch 1 (bench/peers/), and the ratio to the fastest variant."""
     if "error" in peers or not peers:
         return [f"Peers not measured: {peers.get('error', 'no peer results')}.", ""]
-    lines = ["Peers (bench/peers/, batch 1, seq 64, 1 inter-op thread; p50 ms, median [min-max] of the repeats):", "",
-             "| engine | 1 thread | 2 threads | accuracy |", "|---|---|---|---|"]
+    lines = [
+        "Peers (bench/peers/, batch 1, seq 64, 1 inter-op thread; p50 ms, median [min-max] of the repeats):",
+        "",
+        "| engine | 1 thread | 2 threads | accuracy |",
+        "|---|---|---|---|",
+    ]
     by_threads = peers.get("engines_by_threads") or {"1": peers.get("engines", {})}
     for name, one in (by_threads.get("1") or {}).items():
         two = (by_threads.get("2") or {}).get(name)
         cells = [f"{e['p50_ms']:.2f} [{e['p50_min']:.2f}-{e['p50_max']:.2f}]" if e else "-" for e in (one, two)]
         lines.append(f"| {name} | {cells[0]} | {cells[1]} | {one.get('accuracy')} |")
     if ratio:
-        lines += ["", f"Fastest pushed variant `{ratio['variant']}` {ratio['variant_ms']:.2f} ms vs ONNX Runtime dynamic "
-                      f"int8 (Hugging Face export) {ratio['ort_int8_hf_ms']:.2f} ms: {ratio['ratio']:.2f}x."]
+        lines += [
+            "",
+            f"Fastest pushed variant `{ratio['variant']}` {ratio['variant_ms']:.2f} ms vs ONNX Runtime dynamic "
+            f"int8 (Hugging Face export) {ratio['ort_int8_hf_ms']:.2f} ms: {ratio['ratio']:.2f}x.",
+        ]
     return lines + [""]

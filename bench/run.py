@@ -67,8 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=0, help="rows at 1x for P5-P7 (default: all bundled snippets)")
     parser.add_argument("--only", default="", help="comma-separated rows to measure, e.g. P1,P3")
     parser.add_argument("--out", default=str(ROOT / "bench"), help="where results.json and RESULTS.md go")
-    parser.add_argument("--smoke", action="store_true",
-                        help="seconds-fast harness check: tiny config, 120 rows, 1 repeat, scales 1,2")
+    parser.add_argument(
+        "--smoke", action="store_true", help="seconds-fast harness check: tiny config, 120 rows, 1 repeat, scales 1,2"
+    )
     parser.add_argument("--p3-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     env.configure()  # TF's log level and Keras 2, before anything imports TensorFlow
@@ -137,17 +138,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = out_dir / "results.json"
     if only and previous.exists():
         kept = json.loads(previous.read_text())["rows"]
-        measured = {rid: measured.get(rid) or {k: v for k, v in kept[rid].items() if k not in ("what", "measured_as", "goal")}
-                    for rid in ROWS if rid in measured or rid in kept}
+        measured = {
+            rid: measured.get(rid) or {k: v for k, v in kept[rid].items() if k not in ("what", "measured_as", "goal")}
+            for rid in ROWS
+            if rid in measured or rid in kept
+        }
     results = {
         "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
         "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
         "repeats": args.repeats,
         "run_dir": str(run_dir),
-        "rows": {rid: {"what": ROWS[rid][0], "measured_as": ROWS[rid][1], "goal": ROWS[rid][2], **measured[rid]}
-                 for rid in ROWS if rid in measured},
+        "rows": {
+            rid: {"what": ROWS[rid][0], "measured_as": ROWS[rid][1], "goal": ROWS[rid][2], **measured[rid]}
+            for rid in ROWS
+            if rid in measured
+        },
         "notes": NOTES_FILE.read_text().strip().splitlines() if NOTES_FILE.exists() and not args.smoke else [],
     }
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")

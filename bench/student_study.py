@@ -72,11 +72,13 @@ def _artifacts(run_dir: pathlib.Path, config) -> dict:
     from trainers import encoders
     from trainers.export import read_class_names
 
-    serving = sorted((p for p in (run_dir / "serving").glob("*") if (p / "saved_model.pb").exists()),
-                     key=lambda p: int(p.name))
+    serving = sorted(
+        (p for p in (run_dir / "serving").glob("*") if (p / "saved_model.pb").exists()), key=lambda p: int(p.name)
+    )
     # Before Pusher has run, the Trainer's own serving export is the same model.
-    trained = sorted(run_dir.glob("pipeline/Trainer/model/*/Format-Serving/saved_model.pb"),
-                     key=lambda p: int(p.parent.parent.name))
+    trained = sorted(
+        run_dir.glob("pipeline/Trainer/model/*/Format-Serving/saved_model.pb"), key=lambda p: int(p.parent.parent.name)
+    )
     if not serving and not trained:
         raise FileNotFoundError(f"{run_dir}: no pushed or trained SavedModel yet")
     saved_model_dir = str(serving[-1] if serving else trained[-1].parent)
@@ -85,15 +87,18 @@ def _artifacts(run_dir: pathlib.Path, config) -> dict:
     assets = tok.assets_from_encoder(encoders.ensure_encoder(config.model.encoder))
     length = config.tokenizer.max_seq_length
     train_dir = _newest("pipeline/Transform/transformed_examples/*/Split-train", run_dir)
-    spec = {features.INPUT_WORD_IDS: tf.io.FixedLenFeature([length], tf.int64),
-            features.INPUT_MASK: tf.io.FixedLenFeature([length], tf.int64),
-            features.LABEL_ID: tf.io.FixedLenFeature([], tf.int64)}
+    spec = {
+        features.INPUT_WORD_IDS: tf.io.FixedLenFeature([length], tf.int64),
+        features.INPUT_MASK: tf.io.FixedLenFeature([length], tf.int64),
+        features.LABEL_ID: tf.io.FixedLenFeature([], tf.int64),
+    }
     dataset = tf.data.TFRecordDataset(sorted(str(p) for p in train_dir.glob("*")), compression_type="GZIP")
     parts = list(dataset.batch(1024).map(lambda r: tf.io.parse_example(r, spec)).as_numpy_iterator())
     split = {k: np.concatenate([p[k] for p in parts]) for k in spec}
     keep = split[features.LABEL_ID] >= 0
-    train = TrainSplit(split[features.INPUT_WORD_IDS][keep], split[features.INPUT_MASK][keep],
-                       split[features.LABEL_ID][keep])
+    train = TrainSplit(
+        split[features.INPUT_WORD_IDS][keep], split[features.INPUT_MASK][keep], split[features.LABEL_ID][keep]
+    )
     eval_dir = _newest("pipeline/CsvExampleGen/examples/*/Split-eval", run_dir)
     texts, labels = [], []
     for record in tf.data.TFRecordDataset(sorted(str(p) for p in eval_dir.glob("*")), compression_type="GZIP"):
@@ -103,8 +108,14 @@ def _artifacts(run_dir: pathlib.Path, config) -> dict:
         texts.append(feature[config.data.text_column].bytes_list.value[0].decode("utf-8"))
         labels.append(class_names.index(value))
     data = eval_data.make_eval_data(loaded, texts, np.array(labels), assets, length)
-    return {"saved_model_dir": saved_model_dir, "loaded": loaded, "class_names": class_names, "assets": assets,
-            "train": train, "data": data}
+    return {
+        "saved_model_dir": saved_model_dir,
+        "loaded": loaded,
+        "class_names": class_names,
+        "assets": assets,
+        "train": train,
+        "data": data,
+    }
 
 
 _SAVED_MODEL_LATENCY = """
@@ -138,8 +149,12 @@ def saved_model_latency(saved_model_dir: str, ids, examples: int = 100) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "ids.npy"
         np.save(path, np.asarray(ids[:examples], np.int64))
-        out = subprocess.run([sys.executable, "-c", _SAVED_MODEL_LATENCY, saved_model_dir, str(path)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _SAVED_MODEL_LATENCY, saved_model_dir, str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     return {k: round(v, 3) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
@@ -150,8 +165,9 @@ def _ablation(name: str, art: dict, base, overrides: dict, distil: bool) -> dict
     from edge.student.runner import StudentRunner
 
     config = dataclasses.replace(base, **overrides)
-    trained, vocab, facts = build.train_student(art["loaded"].classifier, art["train"], art["assets"],
-                                                len(art["class_names"]), config, distil=distil)
+    trained, vocab, facts = build.train_student(
+        art["loaded"].classifier, art["train"], art["assets"], len(art["class_names"]), config, distil=distil
+    )
     train_ids = art["train"].ids
     representative = vocab.apply(train_ids[:: max(1, len(train_ids) // 300)])
     model = convert.convert("student", trained.student, representative)
@@ -159,10 +175,14 @@ def _ablation(name: str, art: dict, base, overrides: dict, distil: bool) -> dict
     probabilities = StudentRunner(model, vocab).predict(eval_ids)
     float_probabilities = trained.float_student.ids_model().predict(vocab.apply(eval_ids), batch_size=256, verbose=0)
     float_accuracy = float((float_probabilities.argmax(1) == art["data"].labels).mean())
-    row = {"row": name, **score(probabilities, art["data"], len(model)), "float_accuracy": round(float_accuracy, 6),
-           # TFLite stores pruned weights densely: pruning shows in the compressed size (flash images, OTA updates).
-           "gzip_bytes": len(gzip.compress(model)),
-           **facts}
+    row = {
+        "row": name,
+        **score(probabilities, art["data"], len(model)),
+        "float_accuracy": round(float_accuracy, 6),
+        # TFLite stores pruned weights densely: pruning shows in the compressed size (flash images, OTA updates).
+        "gzip_bytes": len(gzip.compress(model)),
+        **facts,
+    }
     print(json.dumps(row), flush=True)
     return row
 
@@ -186,22 +206,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = config.export.student
     run_dir = pathlib.Path(args.run_dir)
     art = _artifacts(run_dir, config)
-    result = {"measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "run": str(run_dir), "student_config": dataclasses.asdict(base),
-              "saved_model": reference_metrics(art["data"]), "rows": [], "variants": None,
-              "_eval_ids": art["data"].ids[features.INPUT_WORD_IDS], "_saved_model_dir": art["saved_model_dir"]}
+    result = {
+        "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "run": str(run_dir),
+        "student_config": dataclasses.asdict(base),
+        "saved_model": reference_metrics(art["data"]),
+        "rows": [],
+        "variants": None,
+        "_eval_ids": art["data"].ids[features.INPUT_WORD_IDS],
+        "_saved_model_dir": art["saved_model_dir"],
+    }
     for name in args.rows.split(","):
         overrides, distil, _ = ROWS[name]
         if name == "default":
             with tempfile.TemporaryDirectory() as tmp:
                 start = time.perf_counter()
-                built = build.build_students(art["loaded"].classifier, art["train"], art["data"], art["assets"],
-                                             art["class_names"], base, tmp, pathlib.Path(tmp) / "push")
+                built = build.build_students(
+                    art["loaded"].classifier,
+                    art["train"],
+                    art["data"],
+                    art["assets"],
+                    art["class_names"],
+                    base,
+                    tmp,
+                    pathlib.Path(tmp) / "push",
+                )
                 result["build_seconds"] = round(time.perf_counter() - start, 1)
             result["variants"] = built.variants
             result["training"] = built.training
-            result["edgetpu"] = {k: built.edgetpu_report[k] for k in ("num_ops", "num_mappable", "first_cpu_op",
-                                                                      "unsupported_op_types")}
+            result["edgetpu"] = {
+                k: built.edgetpu_report[k] for k in ("num_ops", "num_mappable", "first_cpu_op", "unsupported_op_types")
+            }
             result["rows"].append({"row": name, **built.variants["student"], **built.training})
             print(json.dumps(result["rows"][-1]), flush=True)
         else:
@@ -241,18 +276,22 @@ def markdown(result: dict, flags: str) -> str:
     """The study as tables a person reads."""
     ref, teacher_ms = result["saved_model"], result["saved_model_latency"]["latency_ms_p50"]
     lines = [
-        "# Distilled student", "",
+        "# Distilled student",
+        "",
         f"Measured {result['measured']} by `{' '.join(['.venv/bin/python bench/student_study.py', flags]).strip()}` on "
         f"{result['run']}: teacher SavedModel accuracy {ref['accuracy']:.4f} on {ref['examples']} eval examples, "
         f"{teacher_ms:.2f} ms p50 at batch 1 on one thread. Student config: `{json.dumps(result['student_config'])}`.",
     ]
     if result.get("variants"):
-        lines += ["", f"EdgeExport's student build took {result['build_seconds']:.0f} s "
-                      f"({json.dumps(result['training'])}).",
-                  "", "| variant | model bytes | accuracy | Δ vs teacher (pts) | agreement w/ teacher "
-                  "| agreement w/ float student | p50 ms | speed-up vs SavedModel | flash B | arena B | Edge TPU ops "
-                  "| pushed |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+        lines += [
+            "",
+            f"EdgeExport's student build took {result['build_seconds']:.0f} s ({json.dumps(result['training'])}).",
+            "",
+            "| variant | model bytes | accuracy | Δ vs teacher (pts) | agreement w/ teacher "
+            "| agreement w/ float student | p50 ms | speed-up vs SavedModel | flash B | arena B | Edge TPU ops "
+            "| pushed |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
         for name, r in result["variants"].items():
             p50 = r.get("latency_ms_p50")
             lines.append(
@@ -261,22 +300,32 @@ def markdown(result: dict, flags: str) -> str:
                 f"{r.get('agreement_float_student', float('nan')):.4f} | {p50 if p50 is not None else 'TFLM'} | "
                 f"{f'{teacher_ms / p50:.0f}x' if p50 else '–'} | {r.get('flash_bytes', '–')} | "
                 f"{r.get('arena_bytes', '–')} | "
-                f"{r.get('edgetpu_ops', '–')} | {'yes' if r.get('pushed') else 'no: ' + str(r.get('reason'))} |")
+                f"{r.get('edgetpu_ops', '–')} | {'yes' if r.get('pushed') else 'no: ' + str(r.get('reason'))} |"
+            )
         micro_row = result["variants"].get("student_micro") or {}
         if "litert_accuracy" in micro_row:
-            lines += ["", f"student_micro's flatbuffer: TFLM accuracy {micro_row['accuracy']:.4f}, "
-                          f"the same file in LiteRT {micro_row['litert_accuracy']:.4f} "
-                          f"(labels agree on {micro_row['agreement_litert']:.2%})."]
-    lines += ["", "Ablations: the `student` variant (full int8, LiteRT) on the whole eval split; float = the student "
-              "before QAT, in TensorFlow.", "",
-              "| row | what | int8 accuracy | float accuracy | Δ vs teacher (pts) | model bytes | gzip bytes "
-              "| sparsity | transfer rows | labelling s | training s |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            lines += [
+                "",
+                f"student_micro's flatbuffer: TFLM accuracy {micro_row['accuracy']:.4f}, "
+                f"the same file in LiteRT {micro_row['litert_accuracy']:.4f} "
+                f"(labels agree on {micro_row['agreement_litert']:.2%}).",
+            ]
+    lines += [
+        "",
+        "Ablations: the `student` variant (full int8, LiteRT) on the whole eval split; float = the student "
+        "before QAT, in TensorFlow.",
+        "",
+        "| row | what | int8 accuracy | float accuracy | Δ vs teacher (pts) | model bytes | gzip bytes "
+        "| sparsity | transfer rows | labelling s | training s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in result["rows"]:
-        lines.append(f"| {r['row']} | {ROWS[r['row']][2]} | {r['accuracy']:.4f} | {_num(r.get('float_accuracy'))} | "
-                     f"{r['accuracy_delta']:+.2f} | {r.get('model_bytes', r.get('bytes')):,} | "
-                     f"{r.get('gzip_bytes', '–')} | {r['sparsity']:.2f} | "
-                     f"{r['transfer_rows']:,} | {r['teacher_labelling_seconds']:.0f} | {r['training_seconds']:.0f} |")
+        lines.append(
+            f"| {r['row']} | {ROWS[r['row']][2]} | {r['accuracy']:.4f} | {_num(r.get('float_accuracy'))} | "
+            f"{r['accuracy_delta']:+.2f} | {r.get('model_bytes', r.get('bytes')):,} | "
+            f"{r.get('gzip_bytes', '–')} | {r['sparsity']:.2f} | "
+            f"{r['transfer_rows']:,} | {r['teacher_labelling_seconds']:.0f} | {r['training_seconds']:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,6 @@ in the `edge` package (testable without TFX). Parameters are exec properties, so
 changed gate threshold or variant list re-runs it and an unchanged rerun is cached.
 """
 
-
 import json
 import os
 
@@ -90,9 +89,11 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     cfg = EdgelineConfig.from_dict(json.loads(config))
     settings = cfg.export
     if settings.qat:
-        raise ValueError("export.qat: true is not supported: tfmot's quantization-aware training does not handle "
-                         "MultiHeadAttention or LayerNormalization; set export.qat=false (int8 and int16x8 use "
-                         "post-training calibration)")
+        raise ValueError(
+            "export.qat: true is not supported: tfmot's quantization-aware training does not handle "
+            "MultiHeadAttention or LayerNormalization; set export.qat=false (int8 and int16x8 use "
+            "post-training calibration)"
+        )
     unknown = [v for v in settings.variants if v not in variants.VARIANTS]
     if unknown:
         raise ValueError(f"export.variants: unknown variant {unknown[0]!r}; choose from {', '.join(variants.VARIANTS)}")
@@ -113,23 +114,43 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     version = pushed_model.get_string_custom_property("pushed_version")
     push_dir = os.path.join(edge_dir, version) if blessed and pushed and version else None
     result = export.export_variants(
-        saved_model_dir, assets, max_seq_length, class_names, representative, data, edge_models.uri,
-        settings.variants, settings.max_accuracy_drop, push_dir,
-        pooling=cfg.model.pooling, group_outliers=settings.group_outliers,
+        saved_model_dir,
+        assets,
+        max_seq_length,
+        class_names,
+        representative,
+        data,
+        edge_models.uri,
+        settings.variants,
+        settings.max_accuracy_drop,
+        push_dir,
+        pooling=cfg.model.pooling,
+        group_outliers=settings.group_outliers,
         architecture=bert_encoder.read_architecture(encoder_dir),
     )
     report = result.report
     if settings.student.enabled:
-        report = _students(loaded, transformed_examples, transformed_spec, data, assets, class_names, settings.student,
-                           edge_models.uri, push_dir, result)
+        report = _students(
+            loaded,
+            transformed_examples,
+            transformed_spec,
+            data,
+            assets,
+            class_names,
+            settings.student,
+            edge_models.uri,
+            push_dir,
+            result,
+        )
     edge_models.set_string_custom_property("pushed_dir", report["pushed_dir"] or "")
     edge_models.set_int_custom_property(
         "pushed_variants", sum(1 for v in report["variants"].values() if v.get("pushed"))
     )
 
 
-def _students(loaded, transformed_examples, transformed_spec, data, assets, class_names, config, out_dir, push_dir,
-              result) -> dict:
+def _students(
+    loaded, transformed_examples, transformed_spec, data, assets, class_names, config, out_dir, push_dir, result
+) -> dict:
     """Distils, builds and gates the student variants after the teacher's (edge/student/); returns the merged report."""
     import numpy as np
     import tensorflow as tf
@@ -141,7 +162,10 @@ def _students(loaded, transformed_examples, transformed_spec, data, assets, clas
     parts = list(dataset.batch(1024).map(lambda r: tf.io.parse_example(r, spec)).as_numpy_iterator())
     split = {k: np.concatenate([p[k] for p in parts]) for k in spec}
     labelled = split[features.LABEL_ID].reshape(-1) >= 0  # unlabelled rows have label_id -1
-    train = build.TrainSplit(ids=split[features.INPUT_WORD_IDS][labelled], mask=split[features.INPUT_MASK][labelled],
-                             labels=split[features.LABEL_ID].reshape(-1)[labelled])
+    train = build.TrainSplit(
+        ids=split[features.INPUT_WORD_IDS][labelled],
+        mask=split[features.INPUT_MASK][labelled],
+        labels=split[features.LABEL_ID].reshape(-1)[labelled],
+    )
     students = build.build_students(loaded.classifier, train, data, assets, class_names, config, out_dir, push_dir)
     return report.add_students(out_dir, result.report, result.edgetpu_report, students, config, push_dir)

@@ -1,6 +1,5 @@
 """TextValidator: post-transform token statistics (TFDV natural-language domain) that gate Trainer."""
 
-
 import dataclasses
 import json
 import os
@@ -101,8 +100,9 @@ class _CountTruncated(beam.CombineFn):
         return acc
 
 
-def describe_failures(checks: "list[TextCheck]", raw_anomalies: "list[str]", max_unk_share: float,
-                      max_truncated_share: float) -> str | None:
+def describe_failures(
+    checks: "list[TextCheck]", raw_anomalies: "list[str]", max_unk_share: float, max_truncated_share: float
+) -> str | None:
     """One message naming every failed check with its measured value and threshold, or None."""
     problems = list(raw_anomalies)
     for check in checks:
@@ -129,8 +129,10 @@ def _raw_anomalies(raw: Artifact) -> list[str]:
         anomalies = anomalies_pb2.Anomalies()
         anomalies.ParseFromString(io_utils.read_bytes_file(path))
         for name, info in sorted(anomalies.anomaly_info.items()):
-            out.append(f"{split} split: column {name!r}: {info.description or info.short_description} "
-                       "(ExampleValidator, schema inferred by SchemaGen)")
+            out.append(
+                f"{split} split: column {name!r}: {info.description or info.short_description} "
+                "(ExampleValidator, schema inferred by SchemaGen)"
+            )
     return out
 
 
@@ -175,8 +177,8 @@ def TextValidator(  # noqa: N802 (TFX names components like classes)
             _ = (
                 batches
                 | f"Stats[{split}]" >> tfdv.GenerateStatistics(options)
-                | f"WriteStats[{split}]" >> tfdv.WriteStatisticsToBinaryFile(
-                    os.path.join(statistics.uri, f"Split-{split}", _STATS_FILE))
+                | f"WriteStats[{split}]"
+                >> tfdv.WriteStatisticsToBinaryFile(os.path.join(statistics.uri, f"Split-{split}", _STATS_FILE))
             )
             truncated_paths[split] = os.path.join(statistics.uri, f"Split-{split}", "truncated")
             _ = (
@@ -199,17 +201,20 @@ def TextValidator(  # noqa: N802 (TFX names components like classes)
                 examples=total,
                 unk_share=round(1.0 - _vocab_coverage(stats), 6),
                 truncated_share=round(truncated / total, 6) if total else 0.0,
-                anomalies=tuple(
-                    f"{name}: {info.description}" for name, info in sorted(result.anomaly_info.items())
-                ),
+                anomalies=tuple(f"{name}: {info.description}" for name, info in sorted(result.anomaly_info.items())),
             )
         )
     statistics.split_names = artifact_utils.encode_split_names(splits)
     anomalies.split_names = artifact_utils.encode_split_names(splits)
     io_utils.write_string_file(
         os.path.join(statistics.uri, "text_checks.json"),
-        json.dumps({"thresholds": {"max_unk_share": max_unk_share, "max_truncated_share": max_truncated_share},
-                    "splits": [dataclasses.asdict(c) for c in checks]}, indent=2),
+        json.dumps(
+            {
+                "thresholds": {"max_unk_share": max_unk_share, "max_truncated_share": max_truncated_share},
+                "splits": [dataclasses.asdict(c) for c in checks],
+            },
+            indent=2,
+        ),
     )
     message = describe_failures(checks, _raw_anomalies(raw_anomalies), max_unk_share, max_truncated_share)
     if message:

@@ -368,8 +368,7 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(
-            f"unknown config key {prefix}{unknown[0]}; valid keys: "
-            + ", ".join(valid_keys(EdgelineConfig))
+            f"unknown config key {prefix}{unknown[0]}; valid keys: " + ", ".join(valid_keys(EdgelineConfig))
         )
     kwargs = {}
     for name, value in data.items():

@@ -30,7 +30,7 @@ def builtin_path(handle: str) -> pathlib.Path:
     Raises:
       ValueError: If the name is not one edgeline knows how to build.
     """
-    name = handle[len(BUILTIN_PREFIX):]
+    name = handle[len(BUILTIN_PREFIX) :]
     if name not in BUILTIN_ENCODERS:
         raise ValueError(
             f"unknown builtin encoder {handle!r}; choose one of "

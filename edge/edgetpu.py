@@ -130,7 +130,10 @@ def analyze(model_bytes: bytes) -> dict:
         problems = []
         if name not in SUPPORTED_OPS:
             problems.append(f"{name} is not on the Edge TPU's supported-operation list")
-        for tensor_index in [*(op.inputs if op.inputs is not None else []), *(op.outputs if op.outputs is not None else [])]:
+        for tensor_index in [
+            *(op.inputs if op.inputs is not None else []),
+            *(op.outputs if op.outputs is not None else []),
+        ]:
             if tensor_index >= 0:
                 problems.extend(_tensor_problems(model, subgraph, int(tensor_index), int(tensor_index) in constant))
         entry = {
@@ -170,7 +173,10 @@ def compile_model(model_path: str | pathlib.Path, out_dir: str | pathlib.Path) -
     out_dir.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [compiler, "--show_operations", "--out_dir", str(out_dir), str(model_path)],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     log = out_dir / "edgetpu_compiler.log"
     log.write_text(result.stdout + result.stderr)
@@ -213,6 +219,7 @@ def summarize(result: dict) -> str:
     """One line for logs and the markdown report."""
     first = result["first_cpu_op"]
     where = f"first CPU op #{first['index']} {first['op']}: {first['problems'][0]}" if first else "every op can map"
-    return (f"{result['num_mappable']}/{result['num_ops']} ops pass the Edge TPU checks; "
-            f"a contiguous Edge TPU subgraph could hold {result['num_mapped_prefix']}; {where}")
-
+    return (
+        f"{result['num_mappable']}/{result['num_ops']} ops pass the Edge TPU checks; "
+        f"a contiguous Edge TPU subgraph could hold {result['num_mapped_prefix']}; {where}"
+    )

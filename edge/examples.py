@@ -24,7 +24,11 @@ def split_files(split_uri: str) -> list[str]:
 
 
 def transformed_rows(
-    files: Sequence[str], spec: dict, keys: Sequence[str], indices: Collection[int] | None = None, limit: int | None = None
+    files: Sequence[str],
+    spec: dict,
+    keys: Sequence[str],
+    indices: Collection[int] | None = None,
+    limit: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Transformed examples as stacked arrays, one per key.
 
@@ -63,8 +67,9 @@ def eval_rows(
             continue  # unlabelled rows cannot be scored (Transform gives them label_id -1)
         value = str(label.int64_list.value[0]) if label.int64_list.value else label.bytes_list.value[0].decode()
         if value not in class_names:
-            raise ValueError(f"eval label {value!r} in column {label_column!r} is not one of the trained classes "
-                             f"{list(class_names)}")
+            raise ValueError(
+                f"eval label {value!r} in column {label_column!r} is not one of the trained classes {list(class_names)}"
+            )
         texts.append(text[0].decode("utf-8") if text else "")
         labels.append(list(class_names).index(value))
     return texts, labels

@@ -94,9 +94,20 @@ def export_variants(
         # The children are other processes: they read a local copy of the SavedModel and write
         # their .tflite files to a local dir, copied to the artifact once they are done.
         local_model = staging.local_path(saved_model_dir, job_dir / "saved_model")
-        worker.write_job(job_dir, local_model, assets.vocab, assets.lower_case, max_seq_length, class_names,
-                         representative, data, job_dir / "out", pooling, group_outliers,
-                         dataclasses.asdict(architecture) if architecture else None)
+        worker.write_job(
+            job_dir,
+            local_model,
+            assets.vocab,
+            assets.lower_case,
+            max_seq_length,
+            class_names,
+            representative,
+            data,
+            job_dir / "out",
+            pooling,
+            group_outliers,
+            dataclasses.asdict(architecture) if architecture else None,
+        )
         outcomes = worker.run_all(job_dir, list(variants), workers)
         staging.copy_out(job_dir / "out", out_dir)
     results: dict[str, dict] = {}

@@ -7,8 +7,9 @@ from __future__ import annotations
 FLOAT32_PARITY = 1e-3
 
 
-def gate(variant: str, metrics: dict, max_accuracy_drop: float, blessed: bool,
-         setting: str = "export.max_accuracy_drop") -> tuple[bool, str | None]:
+def gate(
+    variant: str, metrics: dict, max_accuracy_drop: float, blessed: bool, setting: str = "export.max_accuracy_drop"
+) -> tuple[bool, str | None]:
     """Whether a measured variant may be pushed, and why not.
 
     Args:
@@ -24,8 +25,10 @@ def gate(variant: str, metrics: dict, max_accuracy_drop: float, blessed: bool,
     if not blessed:
         return False, "the SavedModel was not blessed and pushed, so no edge variant is pushed"
     if variant == "float32" and metrics["max_abs_prob_diff"] > FLOAT32_PARITY:
-        return False, (f"float32 differs from the SavedModel by {metrics['max_abs_prob_diff']:.2g} in probability "
-                       f"(limit {FLOAT32_PARITY:g}): the conversion changed the function")
+        return False, (
+            f"float32 differs from the SavedModel by {metrics['max_abs_prob_diff']:.2g} in probability "
+            f"(limit {FLOAT32_PARITY:g}): the conversion changed the function"
+        )
     drop = -metrics["accuracy_delta"]
     if drop > max_accuracy_drop:
         return False, (

@@ -42,7 +42,7 @@ def weights(classifier) -> dict[str, np.ndarray] | None:
 
 
 def _num_layers(w: Mapping[str, np.ndarray]) -> int:
-    return 1 + max(int(name.split("/")[0][len("layer_"):]) for name in w if name.startswith("layer_"))
+    return 1 + max(int(name.split("/")[0][len("layer_") :]) for name in w if name.startswith("layer_"))
 
 
 def forward(
@@ -129,8 +129,12 @@ def forward(
         position = w["embeddings/position_embeddings"][:length]
         # Rows are [batch * length, hidden-group]: 2-D tensors keep every matmul a FULLY_CONNECTED.
         parts = [
-            tf.reshape(tf.gather(const(word[:, g]), input_word_ids) + tf.gather(const(kind[:, g]), input_type_ids)
-                       + const(position[:, g])[tf.newaxis], [-1, len(g)])
+            tf.reshape(
+                tf.gather(const(word[:, g]), input_word_ids)
+                + tf.gather(const(kind[:, g]), input_type_ids)
+                + const(position[:, g])[tf.newaxis],
+                [-1, len(g)],
+            )
             for g in groups
         ]
         parts = layer_norm(parts, w["embeddings/norm/gamma"], w["embeddings/norm/beta"])
@@ -141,8 +145,9 @@ def forward(
 
             # parts and a bound now: project is only called in this iteration, before parts changes.
             def project(name, parts=parts, a=a):
-                flat = dense_from_groups(parts, w[a + name + "/kernel"].reshape(hidden, hidden),
-                                         w[a + name + "/bias"].reshape(hidden))
+                flat = dense_from_groups(
+                    parts, w[a + name + "/kernel"].reshape(hidden, hidden), w[a + name + "/bias"].reshape(hidden)
+                )
                 return tf.transpose(tf.reshape(flat, [batch, length, heads, head_size]), [0, 2, 1, 3])
 
             query, key, value = project("query") * (1.0 / math.sqrt(head_size)), project("key"), project("value")
@@ -150,14 +155,22 @@ def forward(
             probabilities = tf.nn.softmax(tf.matmul(query, key, transpose_b=True), axis=-1) * key_mask
             probabilities = divide(probabilities, tf.maximum(reduce_sum(probabilities, -1, keepdims=True), 1e-9))
             context = tf.reshape(tf.transpose(tf.matmul(probabilities, value), [0, 2, 1, 3]), [-1, hidden])
-            attended = dense_to_groups(context, w[a + "attention_output/kernel"].reshape(hidden, hidden),
-                                       w[a + "attention_output/bias"])
+            attended = dense_to_groups(
+                context, w[a + "attention_output/kernel"].reshape(hidden, hidden), w[a + "attention_output/bias"]
+            )
             p = f"layer_{i}/"
-            parts = layer_norm([x + y for x, y in zip(parts, attended, strict=True)], w[p + "attention_norm/gamma"],
-                               w[p + "attention_norm/beta"])
+            parts = layer_norm(
+                [x + y for x, y in zip(parts, attended, strict=True)],
+                w[p + "attention_norm/gamma"],
+                w[p + "attention_norm/beta"],
+            )
             intermediate = gelu(dense_from_groups(parts, w[p + "intermediate/kernel"], w[p + "intermediate/bias"]))
-            sums = [x + y for x, y in zip(parts, dense_to_groups(intermediate, w[p + "output/kernel"],
-                                                                  w[p + "output/bias"]), strict=True)]
+            sums = [
+                x + y
+                for x, y in zip(
+                    parts, dense_to_groups(intermediate, w[p + "output/kernel"], w[p + "output/bias"]), strict=True
+                )
+            ]
             if residuals is not None:
                 residuals.append(sums)
             parts = layer_norm(sums, w[p + "output_norm/gamma"], w[p + "output_norm/beta"])
@@ -165,7 +178,9 @@ def forward(
         if pooling == "mean":
             # The head is linear, so it is applied per group before dividing by the token count.
             rows = tf.reshape(mask, [-1, 1])
-            summed = [reduce_sum(tf.reshape(x * rows, [batch, length, len(g)]), 1) for x, g in zip(parts, groups, strict=True)]
+            summed = [
+                reduce_sum(tf.reshape(x * rows, [batch, length, len(g)]), 1) for x, g in zip(parts, groups, strict=True)
+            ]
             logits = total([tf.matmul(s, const(head_kernel[g])) for s, g in zip(summed, groups, strict=True)])
             logits = divide(logits, tf.maximum(reduce_sum(mask, 1, keepdims=True), 1.0)) + const(head_bias)
         elif pooling == "cls":
@@ -180,8 +195,12 @@ def forward(
 
 
 def magnitude_groups(
-    w: Mapping[str, np.ndarray], representative: Mapping[str, np.ndarray], max_seq_length: int, pooling: str,
-    architecture: bert_encoder.BertArchitecture, examples: int = 256,
+    w: Mapping[str, np.ndarray],
+    representative: Mapping[str, np.ndarray],
+    max_seq_length: int,
+    pooling: str,
+    architecture: bert_encoder.BertArchitecture,
+    examples: int = 256,
 ) -> list[np.ndarray]:
     """Groups hidden dimensions by their largest residual-stream magnitude on calibration examples.
 

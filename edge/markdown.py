@@ -21,6 +21,7 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for name, r in report["variants"].items():
+
         def cell(key, fmt="{}", r=r):  # r bound now; cell is only used for this row
             return fmt.format(r[key]) if r.get(key) is not None else "–"
 
@@ -34,13 +35,20 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
         )
     if any(r.get("cpu_ops") for r in report["variants"].values()):
         lines += ["", "Ops XNNPACK leaves to the CPU kernels:"] + [
-            f"- {name}: {r['cpu_ops']}" for name, r in report["variants"].items() if r.get("cpu_ops")]
+            f"- {name}: {r['cpu_ops']}" for name, r in report["variants"].items() if r.get("cpu_ops")
+        ]
     if any(r.get("graph") for r in report["variants"].values()):
-        lines += ["", "Integer graphs:"] + [f"- {name}: {r['graph']}" for name, r in report["variants"].items()
-                                             if r.get("graph")]
+        lines += ["", "Integer graphs:"] + [
+            f"- {name}: {r['graph']}" for name, r in report["variants"].items() if r.get("graph")
+        ]
     if tpu_report is not None:
-        lines += ["", "## Edge TPU", "", edgetpu.summarize(tpu_report) + ".",
-                  f"Compiler: {tpu_report['compiler'].get('compiler')}."]
+        lines += [
+            "",
+            "## Edge TPU",
+            "",
+            edgetpu.summarize(tpu_report) + ".",
+            f"Compiler: {tpu_report['compiler'].get('compiler')}.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -69,7 +69,9 @@ def read_metadata(path: str | pathlib.Path) -> tuple[dict, dict[str, str]]:
 
     data = staging.read_bytes(path)  # any tf.io.gfile filesystem: a pushed variant may be on gs://
     flat = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
-    entries = [m for m in (flat.metadata or []) if (m.name.decode() if isinstance(m.name, bytes) else m.name) == METADATA_NAME]
+    entries = [
+        m for m in (flat.metadata or []) if (m.name.decode() if isinstance(m.name, bytes) else m.name) == METADATA_NAME
+    ]
     if not entries:
         raise ValueError(f"{path}: no {METADATA_NAME!r} metadata; use a .tflite pushed by edgeline's EdgeExport")
     info = json.loads(bytes(flat.buffers[entries[0].buffer].data).decode())

@@ -37,8 +37,13 @@ def _weights(loaded, architecture: bert_encoder.BertArchitecture | None, purpose
     return w, ""
 
 
-def plain_graph(loaded, representative: Mapping[str, np.ndarray], max_seq_length: int, pooling: str,
-                architecture: bert_encoder.BertArchitecture | None) -> Rewrite:
+def plain_graph(
+    loaded,
+    representative: Mapping[str, np.ndarray],
+    max_seq_length: int,
+    pooling: str,
+    architecture: bert_encoder.BertArchitecture | None,
+) -> Rewrite:
     """The classifier in one group: the same function as a graph XNNPACK can take whole (bar GATHER).
 
     Returns:
@@ -56,8 +61,13 @@ def plain_graph(loaded, representative: Mapping[str, np.ndarray], max_seq_length
     return call, f"static 2-D graph for XNNPACK (float max Δp {difference:.1g})"
 
 
-def integer_graph(loaded, representative: Mapping[str, np.ndarray], max_seq_length: int, pooling: str,
-                  architecture: bert_encoder.BertArchitecture | None) -> Rewrite:
+def integer_graph(
+    loaded,
+    representative: Mapping[str, np.ndarray],
+    max_seq_length: int,
+    pooling: str,
+    architecture: bert_encoder.BertArchitecture | None,
+) -> Rewrite:
     """The classifier with its hidden dimension in magnitude groups (edge/grouped_graph.py), if it applies.
 
     Returns:
@@ -77,8 +87,13 @@ def integer_graph(loaded, representative: Mapping[str, np.ndarray], max_seq_leng
     return call, f"hidden dimension in {len(groups)} magnitude groups ({sizes} dims; float max Δp {difference:.1g})"
 
 
-def int16_graph(loaded, representative: Mapping[str, np.ndarray], max_seq_length: int, pooling: str,
-                architecture: bert_encoder.BertArchitecture | None) -> Rewrite:
+def int16_graph(
+    loaded,
+    representative: Mapping[str, np.ndarray],
+    max_seq_length: int,
+    pooling: str,
+    architecture: bert_encoder.BertArchitecture | None,
+) -> Rewrite:
     """The classifier built only from ops with correct TFLite int16 kernels (`grouped_graph.forward(int16=True)`).
 
     Returns:
@@ -97,19 +112,29 @@ def int16_graph(loaded, representative: Mapping[str, np.ndarray], max_seq_length
     return call, f"int16 kernels' graph: sums as matmuls, tanh-approximate GELU (float max Δp {difference:.1g})"
 
 
-def _float_mismatch(call, loaded, representative: Mapping[str, np.ndarray], limit: float, name: str
-                    ) -> tuple[float, str | None]:
+def _float_mismatch(
+    call, loaded, representative: Mapping[str, np.ndarray], limit: float, name: str
+) -> tuple[float, str | None]:
     """The rewrite's largest probability difference from the SavedModel in float, and why it is too large (or None)."""
     sample = {k: v[:32] for k, v in representative.items()}
     difference = grouped_graph.float_parity(call, loaded.classifier, sample)
     if difference > limit:
-        return difference, (f"plain graph: the {name} rewrite differs from the SavedModel by {difference:.2g} "
-                            f"in float (limit {limit:g})")
+        return difference, (
+            f"plain graph: the {name} rewrite differs from the SavedModel by {difference:.2g} "
+            f"in float (limit {limit:g})"
+        )
     return difference, None
 
 
-def for_variant(variant: str, loaded, representative: Mapping[str, np.ndarray], max_seq_length: int, pooling: str,
-                architecture: bert_encoder.BertArchitecture | None, group_outliers: bool = True) -> Rewrite:
+def for_variant(
+    variant: str,
+    loaded,
+    representative: Mapping[str, np.ndarray],
+    max_seq_length: int,
+    pooling: str,
+    architecture: bert_encoder.BertArchitecture | None,
+    group_outliers: bool = True,
+) -> Rewrite:
     """The rewrite `variants.REWRITES` names for `variant`, or `(None, "")` for variants converted as restored.
 
     Args:

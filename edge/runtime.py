@@ -40,7 +40,8 @@ def make_interpreter(model: bytes, num_threads: int = 1, custom_ops: bool = Fals
         from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 
         return InterpreterWithCustomOps(
-            model_content=model, custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
+            model_content=model,
+            custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
             num_threads=num_threads,
         )
     from ai_edge_litert.interpreter import Interpreter

@@ -88,10 +88,13 @@ def latency(model: bytes, data: EvalData, examples: int = 100) -> dict:
         out[f"latency_ms_p50{suffix}"], out[f"latency_ms_p95{suffix}"] = round(p50, 3), round(p95, 3)
         if threads == 1:
             left, total = runner.cpu_ops()
-            out.update(delegated_ops=total - len(left), total_ops=total,
-                       delegated_share=round((total - len(left)) / total, 4) if total else None,
-                       cpu_ops=", ".join(f"{name}×{left.count(name)}" for name in sorted(set(left))),
-                       runtime=runner.runtime)
+            out.update(
+                delegated_ops=total - len(left),
+                total_ops=total,
+                delegated_share=round((total - len(left)) / total, 4) if total else None,
+                cpu_ops=", ".join(f"{name}×{left.count(name)}" for name in sorted(set(left))),
+                runtime=runner.runtime,
+            )
     return out
 
 

@@ -23,8 +23,12 @@ VARIANTS: dict[str, tuple[str, str]] = {
 # Which rewrite (edge/rewrites.py) each id variant is converted from when it applies:
 # `plain` for XNNPACK, `grouped` for int8 scales, `int16` for TFLite's int16 kernels.
 REWRITES: dict[str, str] = {
-    "float32": "plain", "dynamic_range": "plain", "float16": "plain",
-    "int8": "grouped", "edgetpu": "grouped", "int16x8": "int16",
+    "float32": "plain",
+    "dynamic_range": "plain",
+    "float16": "plain",
+    "int8": "grouped",
+    "edgetpu": "grouped",
+    "int16x8": "int16",
 }
 
 

@@ -63,15 +63,25 @@ def write_job(
     out_dir.mkdir(parents=True, exist_ok=True)
     (job_dir / VOCAB_FILE).write_text(lines(vocab))
     job = {
-        "saved_model_dir": str(saved_model_dir), "lower_case": lower_case, "max_seq_length": max_seq_length,
-        "class_names": list(class_names), "out_dir": str(out_dir), "pooling": pooling,
-        "group_outliers": group_outliers, "architecture": dict(architecture) if architecture else None,
+        "saved_model_dir": str(saved_model_dir),
+        "lower_case": lower_case,
+        "max_seq_length": max_seq_length,
+        "class_names": list(class_names),
+        "out_dir": str(out_dir),
+        "pooling": pooling,
+        "group_outliers": group_outliers,
+        "architecture": dict(architecture) if architecture else None,
     }
     (job_dir / "job.json").write_text(json.dumps(job))
     arrays = {f"representative/{k}": v for k, v in representative.items()}
     arrays.update({f"ids/{k}": v for k, v in data.ids.items()})
-    np.savez(job_dir / "data.npz", labels=data.labels, reference=data.reference,
-             texts=np.array([t.encode("utf-8") for t in data.texts], dtype=object), **arrays)
+    np.savez(
+        job_dir / "data.npz",
+        labels=data.labels,
+        reference=data.reference,
+        texts=np.array([t.encode("utf-8") for t in data.texts], dtype=object),
+        **arrays,
+    )
 
 
 def run_all(job_dir: pathlib.Path, variants: Sequence[str], workers: int) -> dict[str, dict]:
@@ -93,7 +103,11 @@ def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "edge.worker", str(job_dir), variant],
-            capture_output=True, text=True, timeout=_TIMEOUT_SECONDS, env=env, cwd=_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT_SECONDS,
+            env=env,
+            cwd=_ROOT,
         )
     except subprocess.TimeoutExpired:
         return {"reason": f"building and scoring took longer than {_TIMEOUT_SECONDS // 60} minutes; stopped"}
@@ -125,8 +139,10 @@ def _main(job_dir: str, variant: str) -> int:
     with np.load(job_path / "data.npz", allow_pickle=True) as npz:
         representative = {k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith("representative/")}
         data = eval_data.EvalData(
-            texts=[t.decode("utf-8") for t in npz["texts"]], labels=npz["labels"],
-            ids={k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith("ids/")}, reference=npz["reference"],
+            texts=[t.decode("utf-8") for t in npz["texts"]],
+            labels=npz["labels"],
+            ids={k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith("ids/")},
+            reference=npz["reference"],
         )
     assets = tok.TokenizerAssets(vocab=tok.read_vocab(job_path / VOCAB_FILE), lower_case=job["lower_case"])
     length = job["max_seq_length"]
@@ -136,7 +152,8 @@ def _main(job_dir: str, variant: str) -> int:
     try:
         loaded = variants.load_saved_model(job["saved_model_dir"])
         rewrite, outcome["graph"] = rewrites.for_variant(
-            variant, loaded, representative, length, job["pooling"], architecture, job["group_outliers"])
+            variant, loaded, representative, length, job["pooling"], architecture, job["group_outliers"]
+        )
         model = variants.convert(variant, loaded, assets, length, representative, rewrite)
         model = package(model, variant, assets, length, job["class_names"])
         (pathlib.Path(job["out_dir"]) / f"{variant}.tflite").write_bytes(model)

@@ -35,14 +35,20 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
     """
     runner = config.runner
     if not runner.pipeline_root:
-        raise CompileError("runner.pipeline_root is empty; set it to object storage every pod can reach, e.g. "
-                           "gs://BUCKET/edgeline (see configs/kubeflow.yaml)")
+        raise CompileError(
+            "runner.pipeline_root is empty; set it to object storage every pod can reach, e.g. "
+            "gs://BUCKET/edgeline (see configs/kubeflow.yaml)"
+        )
     if not runner.image:
-        raise CompileError("runner.image is empty; set it to the image built from kubeflow/Dockerfile, e.g. "
-                           "us-docker.pkg.dev/PROJECT/edgeline/edgeline:0.1.0")
+        raise CompileError(
+            "runner.image is empty; set it to the image built from kubeflow/Dockerfile, e.g. "
+            "us-docker.pkg.dev/PROJECT/edgeline/edgeline:0.1.0"
+        )
     if not config.data.path:
-        raise CompileError("data.path is empty; the bundled data is not on the cluster: set it to a CSV file or "
-                           "a directory of *.csv files on object storage, e.g. gs://BUCKET/data/reviews")
+        raise CompileError(
+            "data.path is empty; the bundled data is not on the cluster: set it to a CSV file or "
+            "a directory of *.csv files on object storage, e.g. gs://BUCKET/data/reviews"
+        )
     if handles.is_builtin(config.model.encoder):
         raise CompileError(
             f"model.encoder is {config.model.encoder!r}, which only exists in this machine's cache "
@@ -84,11 +90,15 @@ def num_classes(config: EdgelineConfig) -> int:
     if not labels:
         return 2
     if len(labels) < 2 or len(set(labels)) != len(labels):
-        raise CompileError(f"data.labels is {labels}; list each label of the data once, at least two "
-                           "(e.g. [neg, pos]); leave it empty for integer labels 0/1")
+        raise CompileError(
+            f"data.labels is {labels}; list each label of the data once, at least two "
+            "(e.g. [neg, pos]); leave it empty for integer labels 0/1"
+        )
     if all(v.lstrip("-").isdigit() for v in labels) and sorted(int(v) for v in labels) != list(range(len(labels))):
-        raise CompileError(f"data.labels is {labels}: integer labels must be the class indices 0..K-1 "
-                           "(as a local run requires); renumber them or use class names")
+        raise CompileError(
+            f"data.labels is {labels}: integer labels must be the class indices 0..K-1 "
+            "(as a local run requires); renumber them or use class names"
+        )
     return len(labels)
 
 
@@ -138,8 +148,10 @@ def _trainer_resources(config: EdgelineConfig, pipeline_spec_pb2: Any):
         spec.memory_limit = runner.trainer_memory_gb
     if runner.trainer_accelerator:
         if runner.trainer_accelerator_count < 1:
-            raise CompileError("runner.trainer_accelerator is set but runner.trainer_accelerator_count is "
-                               f"{runner.trainer_accelerator_count}; set it to 1 or more")
+            raise CompileError(
+                "runner.trainer_accelerator is set but runner.trainer_accelerator_count is "
+                f"{runner.trainer_accelerator_count}; set it to 1 or more"
+            )
         spec.accelerator.type = runner.trainer_accelerator
         spec.accelerator.count = runner.trainer_accelerator_count
     return spec if spec.ByteSize() else None

@@ -91,7 +91,9 @@ def submit(
     """
     spec = pathlib.Path(spec)
     if not spec.is_file():
-        raise SubmitError(f"{spec}: no such pipeline spec; run `edgeline compile kubeflow --output {spec.with_suffix('')}` first")
+        raise SubmitError(
+            f"{spec}: no such pipeline spec; run `edgeline compile kubeflow --output {spec.with_suffix('')}` first"
+        )
     name = run_name or f"edgeline-{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}"
     client = connect(host)
     try:
@@ -103,8 +105,11 @@ def submit(
                 cron_expression=schedule,
                 pipeline_package_path=str(spec),
             )
-            return Submitted("recurring run", job.recurring_run_id, f"{host.rstrip('/')}/#/recurringrun/details/"
-                             f"{job.recurring_run_id}")
+            return Submitted(
+                "recurring run",
+                job.recurring_run_id,
+                f"{host.rstrip('/')}/#/recurringrun/details/{job.recurring_run_id}",
+            )
         result = client.create_run_from_pipeline_package(
             str(spec), arguments={}, run_name=name, experiment_name=experiment
         )

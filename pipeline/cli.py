@@ -11,7 +11,9 @@ from pipeline import env
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edgeline", description="Labelled raw text to server and edge models with TFX.")
+    parser = argparse.ArgumentParser(
+        prog="edgeline", description="Labelled raw text to server and edge models with TFX."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the whole pipeline (ExampleGen → Pusher)")
@@ -22,33 +24,49 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--label-column", help="column holding the label (default: label)")
     run.add_argument("--delimiter", help="character between cells, e.g. ';' or tab (default: ,)")
     run.add_argument("--encoding", help="text encoding of the CSV, e.g. cp1252 (default: utf-8)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config field, e.g. --set train.epochs=1 (repeatable)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set train.epochs=1 (repeatable)",
+    )
     run.add_argument("--verbose", action="store_true", help="show every log line")
 
     predict = sub.add_parser("predict", help="classify text with a pushed SavedModel")
-    predict.add_argument("--model", required=True,
-                         help="runs/NAME/serving (newest version) or one version directory")
+    predict.add_argument("--model", required=True, help="runs/NAME/serving (newest version) or one version directory")
     predict.add_argument("texts", nargs="+", help="texts to classify; `-` reads one per line from stdin")
     predict.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
 
     compile_ = sub.add_parser("compile", help="compile the pipeline for an orchestrator (offline)")
     compile_.add_argument("target", choices=["kubeflow"], help="kubeflow: KFP v2 pipelineSpec YAML + Vertex JSON")
     compile_.add_argument("--config", default="configs/kubeflow.yaml", help="YAML config (default: %(default)s)")
-    compile_.add_argument("--output", default="build/kubeflow/edgeline",
-                          help="writes OUTPUT.yaml and OUTPUT.json (default: %(default)s)")
-    compile_.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                          help="override a config field, e.g. --set runner.image=REGISTRY/edgeline:TAG")
+    compile_.add_argument(
+        "--output", default="build/kubeflow/edgeline", help="writes OUTPUT.yaml and OUTPUT.json (default: %(default)s)"
+    )
+    compile_.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set runner.image=REGISTRY/edgeline:TAG",
+    )
     compile_.add_argument("--verbose", action="store_true", help="show every log line")
 
     submit = sub.add_parser("submit", help="submit a compiled pipeline to an orchestrator")
     submit.add_argument("target", choices=["kubeflow"], help="kubeflow: a Kubeflow Pipelines endpoint")
     submit.add_argument("--host", required=True, help="Kubeflow Pipelines API URL, e.g. http://localhost:8080")
-    submit.add_argument("--spec", default="build/kubeflow/edgeline.yaml",
-                        help="pipelineSpec YAML from `edgeline compile kubeflow` (default: %(default)s)")
+    submit.add_argument(
+        "--spec",
+        default="build/kubeflow/edgeline.yaml",
+        help="pipelineSpec YAML from `edgeline compile kubeflow` (default: %(default)s)",
+    )
     submit.add_argument("--experiment", default="edgeline", help="experiment name (default: %(default)s)")
-    submit.add_argument("--schedule", metavar="CRON",
-                        help="create a recurring run instead, e.g. '0 0 3 * * *' (seconds first: daily 03:00)")
+    submit.add_argument(
+        "--schedule",
+        metavar="CRON",
+        help="create a recurring run instead, e.g. '0 0 3 * * *' (seconds first: daily 03:00)",
+    )
     submit.add_argument("--run-name", help="run name (default: edgeline-<UTC time>)")
 
     report = sub.add_parser("report", help="write a run's HTML report (runs/NAME/report/index.html)")
@@ -95,8 +113,10 @@ def _run(args) -> int:
         error = e.summary["error"]
         where = f" in {error['component']}" if error.get("component") else ""
         print(f"edgeline: run failed{where}: {error['message']}", file=sys.stderr)
-        print(f"  full log: {e.summary.get('log_file')}   summary: {config.runner.runs_dir}/{args.name}/summary.json",
-              file=sys.stderr)
+        print(
+            f"  full log: {e.summary.get('log_file')}   summary: {config.runner.runs_dir}/{args.name}/summary.json",
+            file=sys.stderr,
+        )
         if e.summary.get("report"):
             print(f"  report: {e.summary['report']}", file=sys.stderr)
         if isinstance(e.__cause__, DataError):
@@ -121,24 +141,34 @@ def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
         from_cache = f" ({len(cached)} component(s) from the cache, which took {reused:.0f}s when they ran)"
     print(f"finished in {summary['wall_seconds']:.0f}s{from_cache}; rows: {summary.get('data')}")
     if overall:
-        print("eval: " + ", ".join(f"{k} {_metric(v)}" for k, v in overall.items() if k != "example_count")
-              + f" (n={overall.get('example_count') or 0:.0f})")
+        print(
+            "eval: "
+            + ", ".join(f"{k} {_metric(v)}" for k, v in overall.items() if k != "example_count")
+            + f" (n={overall.get('example_count') or 0:.0f})"
+        )
     change = metrics.get("change_vs_baseline")
     if change:
-        print("change vs the serving model: " + ", ".join(
-            f"{k} {'undefined' if v is None else f'{v:+.4f}'}" for k, v in change.items() if k != "example_count"))
+        print(
+            "change vs the serving model: "
+            + ", ".join(
+                f"{k} {'undefined' if v is None else f'{v:+.4f}'}" for k, v in change.items() if k != "example_count"
+            )
+        )
     for slice_name, values in (metrics.get("slices") or {}).items():
-        print(f"  {slice_name:<28} accuracy {_metric(values.get('accuracy'))}  "
-              f"auc {_metric(values.get('auc'))}  n={values.get('example_count') or 0:.0f}")
+        print(
+            f"  {slice_name:<28} accuracy {_metric(values.get('accuracy'))}  "
+            f"auc {_metric(values.get('auc'))}  n={values.get('example_count') or 0:.0f}"
+        )
     validation = metrics.get("validation") or {}
     for failure in validation.get("failures", []):
         print(f"  threshold failed: {failure['message']}")
     if summary.get("blessed") is False:
-        print(f"NOT BLESSED: {len(validation.get('failures', []))} threshold(s) failed, so nothing was pushed; "
-              f"serving keeps {summary.get('latest_pushed_model') or 'no model'}")
+        print(
+            f"NOT BLESSED: {len(validation.get('failures', []))} threshold(s) failed, so nothing was pushed; "
+            f"serving keeps {summary.get('latest_pushed_model') or 'no model'}"
+        )
     print(f"blessed: {summary.get('blessed')}")
-    print(f"pushed: {summary.get('pushed_model') or 'nothing new'}"
-          f"   serving: {summary.get('latest_pushed_model')}")
+    print(f"pushed: {summary.get('pushed_model') or 'nothing new'}   serving: {summary.get('latest_pushed_model')}")
     print(f"summary: {runs_dir}/{name}/summary.json")
     print(f"report: {summary.get('report') or 'not written (see the log)'}")
 
@@ -234,8 +264,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `edgeline` console script."""
     args = _build_parser().parse_args(argv)
     env.configure(verbose=getattr(args, "verbose", False))
-    handlers = {"run": _run, "predict": _predict, "compile": _compile, "submit": _submit,
-                "report": _report, "tensorboard": _tensorboard}
+    handlers = {
+        "run": _run,
+        "predict": _predict,
+        "compile": _compile,
+        "submit": _submit,
+        "report": _report,
+        "tensorboard": _tensorboard,
+    }
     return handlers[args.command](args)
 
 

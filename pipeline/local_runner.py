@@ -101,9 +101,14 @@ def run(
                 )
                 # ExampleGen reads the rows exactly as the check read them.
                 csv_input = example_gen_input.write_copy(checked, paths.input)
-                summary["input"] = {"files": list(csv_input.files), "rows": csv_input.rows,
-                                    "labels": list(csv_input.labels), "format": csv_input.fmt.describe(),
-                                    "example_gen_input": csv_input.input_base, "notes": list(csv_input.notes)}
+                summary["input"] = {
+                    "files": list(csv_input.files),
+                    "rows": csv_input.rows,
+                    "labels": list(csv_input.labels),
+                    "format": csv_input.fmt.describe(),
+                    "example_gen_input": csv_input.input_base,
+                    "notes": list(csv_input.notes),
+                }
                 for note in csv_input.notes:
                     write(f"[{progress.clock()}] input: {note}")
                 write(f"[{progress.clock()}] preparing encoder {config.model.encoder}")

@@ -99,7 +99,7 @@ def class_counts(plots) -> dict[str, dict[str, tuple[float, float]]]:
                 m = matrices[0]  # every threshold's matrix holds the same examples
                 positives = float(m.get("truePositives", 0.0)) + float(m.get("falseNegatives", 0.0))
                 negatives = float(m.get("trueNegatives", 0.0)) + float(m.get("falsePositives", 0.0))
-                counts.setdefault(_slice_name(slice_key), {})[sub_key[len("classId:"):]] = (positives, negatives)
+                counts.setdefault(_slice_name(slice_key), {})[sub_key[len("classId:") :]] = (positives, negatives)
     return counts
 
 
@@ -163,8 +163,7 @@ def _threshold_failure(failure, slice_name: str, metric: str, candidate: float |
     out["difference"] = value - bound
     bound_text = f"{bound:+.4f}" if kind == "change" else f"{bound:.4f}"
     out["message"] = (
-        f"{slice_name}: {what} is {'below' if below else 'above'} the {name} {bound_text} "
-        f"by {abs(value - bound):.4f}"
+        f"{slice_name}: {what} is {'below' if below else 'above'} the {name} {bound_text} by {abs(value - bound):.4f}"
     )
     return out
 
@@ -209,7 +208,7 @@ def evaluation_metrics(evaluation_uri: str, model_name: str | None = None) -> di
                     if number is None:
                         continue
                     if sub_key.startswith("classId:"):
-                        class_values[is_diff].setdefault(sub_key[len("classId:"):], {})[names[short]] = number
+                        class_values[is_diff].setdefault(sub_key[len("classId:") :], {})[names[short]] = number
                     else:
                         values[is_diff][names[short]] = number
         for by_class in class_values:

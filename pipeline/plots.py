@@ -39,8 +39,9 @@ def plot_slice_metrics(table) -> Any:
         ax.bar_label(bars, labels=["" if v is None else f"{v:.2f}" for v in values], fontsize=8, padding=2)
         for position, value in zip(positions, values, strict=True):
             if value is None:
-                ax.text(position + offset, 0.02, UNDEFINED, rotation=90, ha="center", va="bottom", fontsize=8,
-                        color=color)
+                ax.text(
+                    position + offset, 0.02, UNDEFINED, rotation=90, ha="center", va="bottom", fontsize=8, color=color
+                )
     counts = table["example_count"].tolist() if "example_count" in table.columns else [0] * len(table)
     ax.set_xticks(
         list(positions), [f"{name}\n(n={n})" for name, n in zip(table.index, counts, strict=True)], fontsize=8
@@ -174,15 +175,29 @@ def plot_edge_variants(variants: list[dict[str, Any]]) -> Any:
     panels = (  # axes, bar lengths, where each value label starts, colour, x label, title, labels, bar options
         (size_ax, size, size, "#3b6ea8", "file size (MB)", "Size", labels["size"], {}),
         # The latency label goes right of the p95 whisker, not over it.
-        (latency_ax, p50, p95, "#e08a2c", "latency (ms): bar p50, whisker p95, batch 1, 1 thread", "Latency",
-         labels["latency"], {"xerr": [[0] * len(p50), whiskers], "capsize": 4}),
+        (
+            latency_ax,
+            p50,
+            p95,
+            "#e08a2c",
+            "latency (ms): bar p50, whisker p95, batch 1, 1 thread",
+            "Latency",
+            labels["latency"],
+            {"xerr": [[0] * len(p50), whiskers], "capsize": 4},
+        ),
         (accuracy_ax, accuracy, accuracy, "#4c9a5b", "accuracy on the eval split", "Accuracy", labels["accuracy"], {}),
     )
     for ax, values, ends, color, xlabel, title, texts, extra in panels:
         ax.barh(list(rows), [0.0 if x != x else x for x in values], color=color, **extra)
         for row, value, end, text in zip(rows, values, ends, texts, strict=True):
-            ax.annotate("n/a" if value != value else text, (0.0 if end != end else end, row),
-                        xytext=(4, 0), textcoords="offset points", va="center", fontsize=EDGE_FONT_SIZE - 1)
+            ax.annotate(
+                "n/a" if value != value else text,
+                (0.0 if end != end else end, row),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=EDGE_FONT_SIZE - 1,
+            )
         ax.set_yticks(list(rows), names, fontsize=EDGE_FONT_SIZE)
         ax.invert_yaxis()  # first variant on top, as in the table
         ax.set_xlabel(xlabel, fontsize=EDGE_FONT_SIZE)

@@ -22,8 +22,9 @@ def resolve_saved_model(path: str | pathlib.Path) -> pathlib.Path:
     path = pathlib.Path(path)
     if (path / "saved_model.pb").exists():
         return path
-    versions = sorted((p for p in path.glob("*") if p.name.isdigit() and (p / "saved_model.pb").exists()),
-                      key=lambda p: int(p.name))
+    versions = sorted(
+        (p for p in path.glob("*") if p.name.isdigit() and (p / "saved_model.pb").exists()), key=lambda p: int(p.name)
+    )
     if not versions:
         raise FileNotFoundError(
             f"{path}: no SavedModel here or in a version sub-directory; "

@@ -92,10 +92,16 @@ def _producer(store: mlmd.MetadataStore, execution, artifact_ids: list[int]):
     if execution.last_known_state != metadata_store_pb2.Execution.CACHED or not artifact_ids:
         return execution
     outputs = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
-    writers = {e.execution_id for e in store.get_events_by_artifact_ids(artifact_ids)
-               if e.type in outputs and e.execution_id != execution.id}
-    done = [e for e in store.get_executions_by_id(sorted(writers))
-            if e.last_known_state == metadata_store_pb2.Execution.COMPLETE]
+    writers = {
+        e.execution_id
+        for e in store.get_events_by_artifact_ids(artifact_ids)
+        if e.type in outputs and e.execution_id != execution.id
+    }
+    done = [
+        e
+        for e in store.get_executions_by_id(sorted(writers))
+        if e.last_known_state == metadata_store_pb2.Execution.COMPLETE
+    ]
     return min(done, key=lambda e: e.id) if done else execution
 
 
@@ -112,7 +118,9 @@ def latest_run(store: mlmd.MetadataStore) -> dict[str, NodeRun]:
         node_id = node_contexts[0].name.split(".", 1)[-1] if node_contexts else str(execution.id)
         outputs: dict[str, list[Any]] = {}
         events = store.get_events_by_execution_ids([execution.id])
-        out_events = [e for e in events if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+        out_events = [
+            e for e in events if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+        ]
         artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in out_events])}
         for event in out_events:
             key = event.path.steps[0].key if event.path.steps else "output"
@@ -120,8 +128,15 @@ def latest_run(store: mlmd.MetadataStore) -> dict[str, NodeRun]:
         state = metadata_store_pb2.Execution.State.Name(execution.last_known_state)
         props = {k: v.string_value or v.int_value for k, v in execution.custom_properties.items()}
         producer = _producer(store, execution, [e.artifact_id for e in out_events])
-        nodes[node_id] = NodeRun(node_id, state, _seconds(execution), outputs, props,
-                                 produced_seconds=_seconds(producer), produced_at=producer.create_time_since_epoch)
+        nodes[node_id] = NodeRun(
+            node_id,
+            state,
+            _seconds(execution),
+            outputs,
+            props,
+            produced_seconds=_seconds(producer),
+            produced_at=producer.create_time_since_epoch,
+        )
     return nodes
 
 
@@ -141,18 +156,40 @@ def split_counts(statistics_uri: str) -> dict[str, int]:
     # tf.io.gfile, not pathlib: with a remote pipeline root the URI is gs://.
     for split_dir in sorted(tf.io.gfile.glob(staging.join(statistics_uri, "Split-*"))):
         stats = tfdv.load_stats_binary(staging.join(split_dir, "FeatureStats.pb"))
-        counts[posixpath.basename(split_dir)[len("Split-"):]] = int(stats.datasets[0].num_examples)
+        counts[posixpath.basename(split_dir)[len("Split-") :]] = int(stats.datasets[0].num_examples)
     return counts
 
 
-
 # Per-variant keys summary.json carries under edge.variants.<name>.
-EDGE_KEYS = ("bytes", "accuracy", "auc", "accuracy_delta", "agreement", "max_abs_prob_diff",
-             "latency_ms_p50", "latency_ms_p95", "latency_ms_p50_2t", "latency_ms_p95_2t",
-             "delegated_ops", "total_ops", "delegated_share", "cpu_ops", "runtime", "pushed", "reason")
+EDGE_KEYS = (
+    "bytes",
+    "accuracy",
+    "auc",
+    "accuracy_delta",
+    "agreement",
+    "max_abs_prob_diff",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "latency_ms_p50_2t",
+    "latency_ms_p95_2t",
+    "delegated_ops",
+    "total_ops",
+    "delegated_share",
+    "cpu_ops",
+    "runtime",
+    "pushed",
+    "reason",
+)
 # Extra keys a distilled student variant carries when it has them (edge/student/build.py).
-STUDENT_KEYS = ("model_bytes", "agreement_float_student", "flash_bytes", "arena_bytes", "litert_accuracy",
-                "agreement_litert", "edgetpu_ops")
+STUDENT_KEYS = (
+    "model_bytes",
+    "agreement_float_student",
+    "flash_bytes",
+    "arena_bytes",
+    "litert_accuracy",
+    "agreement_litert",
+    "edgetpu_ops",
+)
 
 
 def edge_summary(edge_uri: str) -> dict[str, Any] | None:
@@ -179,8 +216,10 @@ def edge_summary(edge_uri: str) -> dict[str, Any] | None:
         "pushed_dir": report.get("pushed_dir"),
         "saved_model": report.get("saved_model"),
         "max_accuracy_drop": report.get("max_accuracy_drop"),
-        "variants": {name: {**{k: v.get(k) for k in EDGE_KEYS}, **{k: v[k] for k in STUDENT_KEYS if k in v}}
-                     for name, v in report["variants"].items()},
+        "variants": {
+            name: {**{k: v.get(k) for k in EDGE_KEYS}, **{k: v[k] for k in STUDENT_KEYS if k in v}}
+            for name, v in report["variants"].items()
+        },
         "student": report.get("student"),
     }
 

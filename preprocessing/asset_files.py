@@ -11,4 +11,3 @@ LABELS_FILE = "labels.txt"
 def lines(items: Sequence[str]) -> str:
     """labels.txt / vocab.txt content: one item a line."""
     return "\n".join(items) + "\n"
-

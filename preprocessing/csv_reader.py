@@ -103,7 +103,7 @@ def _not_decodable(file: pathlib.Path, number: int, raw: bytes, error: UnicodeDe
         # Europe and the Americas): show how the line reads that way, so the
         # user can tell whether that is their text before choosing it.
         reads = raw.decode("cp1252").strip()[:60]
-        fix = f"if it is Excel's \"CSV\" (not \"CSV UTF-8\"), pass --encoding cp1252 (line {number} then reads "
+        fix = f'if it is Excel\'s "CSV" (not "CSV UTF-8"), pass --encoding cp1252 (line {number} then reads '
         fix += f"{reads!r})"
     except UnicodeDecodeError:
         fix = "pass --encoding with the file's encoding"
@@ -275,11 +275,13 @@ def _rows(
                 continue
             line = header_lines + reader.line_num
             if len(row) != header.width:
-                quote = f'{_name(fmt.delimiter)}s, quotes or line breaks'
+                quote = f"{_name(fmt.delimiter)}s, quotes or line breaks"
                 if any(cell.startswith(' "') for cell in row):
-                    quote += ', and start a quoted field right after the delimiter, with no space'
-                raise DataError(f"{file}, line {line}: {len(row)} fields but the header has {header.width}; "
-                                f"quote fields that contain {quote}")
+                    quote += ", and start a quoted field right after the delimiter, with no space"
+                raise DataError(
+                    f"{file}, line {line}: {len(row)} fields but the header has {header.width}; "
+                    f"quote fields that contain {quote}"
+                )
             yield line, [row[i] for i in header.keep]
     except csv.Error as e:
         raise DataError(f"{file}, line {header_lines + reader.line_num}: not valid CSV ({e})") from None

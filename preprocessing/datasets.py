@@ -199,8 +199,16 @@ def resolve_csv_input(
         )
     _check_single_rows(label_column, labels)
     return CsvInput(
-        str(input_base.resolve()), pattern, tuple(str(f) for f in files), header, rows, tuple(ordered),
-        all(_is_int(v) for v in ordered), fmt, label_column, tuple(notes),
+        str(input_base.resolve()),
+        pattern,
+        tuple(str(f) for f in files),
+        header,
+        rows,
+        tuple(ordered),
+        all(_is_int(v) for v in ordered),
+        fmt,
+        label_column,
+        tuple(notes),
     )
 
 

@@ -120,4 +120,3 @@ def copy_out(local: str | os.PathLike, uri: str | os.PathLike) -> list[str]:
         write_bytes(target, path.read_bytes())
         written.append(target)
     return written
-

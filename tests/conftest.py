@@ -14,8 +14,26 @@ import pytest  # noqa: E402
 
 # A hand-written 20-token WordPiece vocab: ids are positions.
 TINY_VOCAB = (
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "movie", "was", "great", "bad",
-    "cafe", "!", ",", ".", "un", "##believ", "##able", "fun", "##ny", "a",
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "the",
+    "movie",
+    "was",
+    "great",
+    "bad",
+    "cafe",
+    "!",
+    ",",
+    ".",
+    "un",
+    "##believ",
+    "##able",
+    "fun",
+    "##ny",
+    "a",
 )
 
 
@@ -47,7 +65,7 @@ def tiny_encoder() -> str:
 MESSY_TEXTS = {
     0: "",  # empty text: valid, tokenizes to [CLS] [SEP]
     1: "   \t  ",  # whitespace only: same
-    2: "a quoted field\nspanning two lines, with \"quotes\"",  # multi-line CSV field
+    2: 'a quoted field\nspanning two lines, with "quotes"',  # multi-line CSV field
     3: "an endless, endless review " * 38_000,  # about 1 MB: truncated to max_seq_length
 }
 
@@ -91,5 +109,10 @@ def tiny_run(tmp_path_factory, small_csv, tiny_encoder) -> dict:
     lines: list[str] = []
     first = local_runner.run(config, name="e2e", out=lines.append)
     second = local_runner.run(config, name="e2e", out=lines.append)
-    return {"config": config, "run_dir": pathlib.Path(runs_dir) / "e2e", "first": first, "second": second,
-            "lines": lines}
+    return {
+        "config": config,
+        "run_dir": pathlib.Path(runs_dir) / "e2e",
+        "first": first,
+        "second": second,
+        "lines": lines,
+    }

@@ -25,11 +25,15 @@ def example_gen_examples(
             _ = (
                 p
                 | f"Read[{name}]" >> csv_executor._CsvToExample({"input_base": input_base}, pattern)
-                | f"Write[{name}]" >> beam.io.WriteToTFRecord(
-                    str(scratch / name), coder=beam.coders.ProtoCoder(tf.train.Example), shard_name_template="")
+                | f"Write[{name}]"
+                >> beam.io.WriteToTFRecord(
+                    str(scratch / name), coder=beam.coders.ProtoCoder(tf.train.Example), shard_name_template=""
+                )
             )
-    return {name: [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(str(scratch / name))]
-            for name in inputs}
+    return {
+        name: [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(str(scratch / name))]
+        for name in inputs
+    }
 
 
 def example_gen_read(inputs: Mapping[str, tuple[str, str]], scratch: pathlib.Path) -> dict[str, list[dict]]:
@@ -49,9 +53,11 @@ def plain(example: tf.train.Example) -> dict:
 
 def hash_split(example: tf.train.Example, train_buckets: int = 4, eval_buckets: int = 1) -> str:
     """The split ExampleGen's hash partition puts `example` in (data.train_buckets, data.eval_buckets)."""
-    config = example_gen_pb2.SplitConfig(splits=[
-        example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train_buckets),
-        example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_buckets),
-    ])
+    config = example_gen_pb2.SplitConfig(
+        splits=[
+            example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train_buckets),
+            example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_buckets),
+        ]
+    )
     index = base_example_gen_executor._PartitionFn(example, 2, [train_buckets, train_buckets + eval_buckets], config)
     return ("train", "eval")[index]

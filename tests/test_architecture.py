@@ -82,7 +82,7 @@ def test_no_import_cycles():
         state[module] = 1
         for target in sorted(graph[module]):
             if state.get(target) == 1:
-                cycle = trail[trail.index(target):] + [target] if target in trail else [module, target]
+                cycle = trail[trail.index(target) :] + [target] if target in trail else [module, target]
                 raise AssertionError(f"import cycle: {' -> '.join(cycle)}")
             if not state.get(target):
                 visit(target, [*trail, target])

@@ -33,17 +33,27 @@ REJECTED = {
     "not_csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00", ["not a UTF-8 text file"]),
     "too_few_rows": ("text,label\ngood fun,1\nawful,0\nmeh,0\n", ["only 3 labelled row(s)", "at least 20"]),
     "ragged_row": ("text,label\ngood, fun,1\nawful,0\n", ["line 2", "3 fields but the header has 2"]),
-    "semicolons": ("text;label\ngood, fun;1\nawful;0\n",
-                   ["line 1", "this looks like a semicolon-separated file; pass --delimiter ';'"]),
-    "decimal_label": ("text,label\n" + "".join(f"review {i},{i % 2 + 0.5}\n" for i in range(22)),
-                      ["line 2", "label 0.5 in column 'label' is not a whole number"]),
-    "label_in_one_row": ("text,label\n" + "".join(f"review {i},{int(i == 20)}\n" for i in range(22)),
-                         ["line 22", "label '1' in column 'label' occurs in this row only"]),
-    "label_column_twice": ("text,label,label\ngood fun,1,1\nawful,0,0\n",
-                           ["line 1", "column 'label' appears twice (columns 2 and 3)"]),
+    "semicolons": (
+        "text;label\ngood, fun;1\nawful;0\n",
+        ["line 1", "this looks like a semicolon-separated file; pass --delimiter ';'"],
+    ),
+    "decimal_label": (
+        "text,label\n" + "".join(f"review {i},{i % 2 + 0.5}\n" for i in range(22)),
+        ["line 2", "label 0.5 in column 'label' is not a whole number"],
+    ),
+    "label_in_one_row": (
+        "text,label\n" + "".join(f"review {i},{int(i == 20)}\n" for i in range(22)),
+        ["line 22", "label '1' in column 'label' occurs in this row only"],
+    ),
+    "label_column_twice": (
+        "text,label,label\ngood fun,1,1\nawful,0,0\n",
+        ["line 1", "column 'label' appears twice (columns 2 and 3)"],
+    ),
     "spreadsheet_workbook": (_workbook(), ["a zip archive", 'save the sheet as "CSV UTF-8"']),
-    "missing_slice_column": ("text,label\ngood fun,1\nawful,0\n",
-                             ["line 1", "no column 'source' (named in data.slice_columns)"]),
+    "missing_slice_column": (
+        "text,label\ngood fun,1\nawful,0\n",
+        ["line 1", "no column 'source' (named in data.slice_columns)"],
+    ),
 }
 # Extra `edgeline run` arguments of some cases.
 EXTRA_ARGS = {"missing_slice_column": ["--set", "data.slice_columns=source"]}
@@ -66,8 +76,20 @@ def served_run(tiny_run, tmp_path):
 
 
 def _run(runs: pathlib.Path, data: pathlib.Path, *extra: str) -> int:
-    return cli.main(["run", "--config", "configs/tiny.yaml", "--name", "e2e", "--data", str(data),
-                     "--set", f"runner.runs_dir={runs}", *extra])
+    return cli.main(
+        [
+            "run",
+            "--config",
+            "configs/tiny.yaml",
+            "--name",
+            "e2e",
+            "--data",
+            str(data),
+            "--set",
+            f"runner.runs_dir={runs}",
+            *extra,
+        ]
+    )
 
 
 @pytest.mark.parametrize("case", sorted(REJECTED))

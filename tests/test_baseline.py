@@ -29,13 +29,16 @@ class _Store:
 
     def push(self, model, pushed: bool = True) -> None:
         """Records a Pusher execution reading `model` and writing a PushedModel."""
-        execution = metadata_store_pb2.Execution(type_id=self.pusher_type,
-                                                 last_known_state=metadata_store_pb2.Execution.COMPLETE)
+        execution = metadata_store_pb2.Execution(
+            type_id=self.pusher_type, last_known_state=metadata_store_pb2.Execution.COMPLETE
+        )
         (execution_id,) = self.store.put_executions([execution])
         (pushed_id,) = self.store.put_artifacts([metadata_store_pb2.Artifact(type_id=self.pushed_type)])
         events = []
-        for artifact_id, kind, key in ((model.id, metadata_store_pb2.Event.INPUT, "model"),
-                                       (pushed_id, metadata_store_pb2.Event.OUTPUT, "pushed_model")):
+        for artifact_id, kind, key in (
+            (model.id, metadata_store_pb2.Event.INPUT, "model"),
+            (pushed_id, metadata_store_pb2.Event.OUTPUT, "pushed_model"),
+        ):
             event = metadata_store_pb2.Event(artifact_id=artifact_id, execution_id=execution_id, type=kind)
             event.path.steps.add().key = key
             events.append(event)
@@ -46,9 +49,14 @@ class _Store:
         self.pushes.append(artifact)
 
     def baseline(self, candidate) -> list[int]:
-        resolved = baseline.ServingModelStrategy().resolve_artifacts(self.store, {
-            baseline.MODEL: list(self.models), baseline.PUSHED_MODEL: list(self.pushes),
-            baseline.CANDIDATE: [candidate]})
+        resolved = baseline.ServingModelStrategy().resolve_artifacts(
+            self.store,
+            {
+                baseline.MODEL: list(self.models),
+                baseline.PUSHED_MODEL: list(self.pushes),
+                baseline.CANDIDATE: [candidate],
+            },
+        )
         return [a.id for a in resolved[baseline.MODEL]]
 
 

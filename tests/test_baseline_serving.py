@@ -41,12 +41,18 @@ def aba(tmp_path_factory, tiny_encoder) -> dict:
     _write_easy_csv(data)
     base = apply_overrides(
         load_config("configs/tiny.yaml"),
-        [f"data.path={data}", f"runner.runs_dir={work / 'runs'}", "export.edge=false",
-         f"eval.change_threshold={CHANGE_THRESHOLD}"],
+        [
+            f"data.path={data}",
+            f"runner.runs_dir={work / 'runs'}",
+            "export.edge=false",
+            f"eval.change_threshold={CHANGE_THRESHOLD}",
+        ],
     )
     config_a, config_b = apply_overrides(base, list(RUN_A)), apply_overrides(base, list(RUN_B))
-    summaries = [local_runner.run(config, name="aba", out=lambda _line: None)
-                 for config in (config_a, config_b, config_a, config_a)]
+    summaries = [
+        local_runner.run(config, name="aba", out=lambda _line: None)
+        for config in (config_a, config_b, config_a, config_a)
+    ]
     return {"run_dir": work / "runs" / "aba", "summaries": summaries}
 
 
@@ -57,7 +63,8 @@ def test_second_run_reports_its_change_against_the_serving_model(aba):
     change = b["metrics"]["change_vs_baseline"]
     assert change is not None, "run B had a baseline (M1) but summary.json reports no change"
     assert change["accuracy"] == pytest.approx(
-        b["metrics"]["overall"]["accuracy"] - a["metrics"]["overall"]["accuracy"], abs=1e-6)
+        b["metrics"]["overall"]["accuracy"] - a["metrics"]["overall"]["accuracy"], abs=1e-6
+    )
     assert b["blessed"] is True and b["pushed_model"], b["metrics"]["validation"]
     assert b["metrics"]["overall"]["accuracy"] > a["metrics"]["overall"]["accuracy"] - CHANGE_THRESHOLD
 
@@ -77,7 +84,8 @@ def test_rerun_of_a_compares_its_cached_model_with_the_serving_one(aba):
     assert again["blessed"] is False and again["pushed_model"] is None
     assert again["latest_pushed_model"] == b["pushed_model"]
     assert sorted(p.name for p in (run_dir / "serving").iterdir()) == sorted(
-        pathlib.Path(s["pushed_model"]).name for s in (a, b))
+        pathlib.Path(s["pushed_model"]).name for s in (a, b)
+    )
 
 
 def test_unchanged_rerun_after_the_comparison_is_fully_cached(aba):

@@ -20,9 +20,11 @@ def smoke(tmp_path_factory, tiny_run):
     """The harness on the shared tiny run (its SavedModel and edge variants), 1 repeat, 1x and 2x of 60 rows."""
     out = tmp_path_factory.mktemp("bench")
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--out", str(out),
-         "--run-dir", str(tiny_run["run_dir"])],
-        capture_output=True, text=True, cwd=ROOT, timeout=900,
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out), "--run-dir", str(tiny_run["run_dir"])],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return out, json.loads((out / "results.json").read_text()), (out / "RESULTS.md").read_text(), tiny_run

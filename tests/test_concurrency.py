@@ -34,8 +34,14 @@ def _snapshot(directory: pathlib.Path) -> dict[str, tuple[int, str]]:
 
 
 def _edgeline(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
 
 
 def test_same_name_while_running_fails_at_once(tmp_path, small_csv):
@@ -43,14 +49,28 @@ def test_same_name_while_running_fails_at_once(tmp_path, small_csv):
     (run_dir / "serving" / "1").mkdir(parents=True)
     (run_dir / "serving" / "1" / "saved_model.pb").write_bytes(b"previous model")
     (run_dir / "summary.json").write_text('{"status": "succeeded"}\n')
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(run_dir)], cwd=ROOT, text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(run_dir)],
+        cwd=ROOT,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         before = _snapshot(run_dir)
         started = time.monotonic()
-        second = _edgeline("run", "--config", "configs/tiny.yaml", "--data", str(small_csv), "--name", "busy",
-                           "--set", f"runner.runs_dir={tmp_path / 'runs'}")
+        second = _edgeline(
+            "run",
+            "--config",
+            "configs/tiny.yaml",
+            "--data",
+            str(small_csv),
+            "--name",
+            "busy",
+            "--set",
+            f"runner.runs_dir={tmp_path / 'runs'}",
+        )
         out, err = second.communicate(timeout=120)
         seconds = time.monotonic() - started
         assert holder.poll() is None, "the first run was still going when the second gave up"
@@ -73,8 +93,13 @@ def test_lock_is_free_again_after_the_holder_exits(tmp_path):
     from pipeline import run_dir
 
     paths = results.RunPaths(tmp_path / "run")
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(paths.run_dir)], cwd=ROOT, text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(paths.run_dir)],
+        cwd=ROOT,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert holder.stdout.readline().strip() == "locked"
     with pytest.raises(run_dir.RunInProgressError, match=f"pid {holder.pid}"):
         with run_dir.run_lock(paths):
@@ -116,11 +141,17 @@ def test_encoder_export_keeps_the_first_complete_copy(tmp_path):
 
 @pytest.mark.slow
 def test_two_processes_build_the_same_builtin_encoder(tmp_path):
-    build = "from pipeline import env; env.configure(); from trainers import encoders; " \
-            "print(encoders.ensure_encoder('builtin:tiny-bert'))"
+    build = (
+        "from pipeline import env; env.configure(); from trainers import encoders; "
+        "print(encoders.ensure_encoder('builtin:tiny-bert'))"
+    )
     env = {**os.environ, "EDGELINE_CACHE_DIR": str(tmp_path / "cache")}
-    procs = [subprocess.Popen([sys.executable, "-c", build], cwd=ROOT, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", build], cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     target = tmp_path / "cache" / "encoders" / f"tiny-bert-v{encoder_handles.BUILTIN_FORMAT}"
@@ -134,8 +165,17 @@ def test_two_processes_build_the_same_builtin_encoder(tmp_path):
 def test_two_names_run_side_by_side(tmp_path, small_csv, tiny_encoder):
     runs_dir = tmp_path / "runs"
     procs = {
-        name: _edgeline("run", "--config", "configs/tiny.yaml", "--data", str(small_csv), "--name", name,
-                        "--set", f"runner.runs_dir={runs_dir}")
+        name: _edgeline(
+            "run",
+            "--config",
+            "configs/tiny.yaml",
+            "--data",
+            str(small_csv),
+            "--name",
+            name,
+            "--set",
+            f"runner.runs_dir={runs_dir}",
+        )
         for name in ("left", "right")
     }
     outs = {name: p.communicate(timeout=3600) for name, p in procs.items()}

@@ -15,7 +15,8 @@ def test_default_config_loads_with_documented_defaults():
 
 def test_override_by_dotted_path_parses_types():
     config = apply_overrides(
-        EdgelineConfig(), ["train.epochs=3", "train.learning_rate=1e-4", "data.slice_columns=a,b", "runner.enable_cache=false"]
+        EdgelineConfig(),
+        ["train.epochs=3", "train.learning_rate=1e-4", "data.slice_columns=a,b", "runner.enable_cache=false"],
     )
     assert config.train.epochs == 3
     assert config.train.learning_rate == pytest.approx(1e-4)

@@ -60,22 +60,47 @@ def _hand_written() -> bytes:
 # is what a spreadsheet or tool writes; every row's text must arrive unchanged.
 SPREADSHEETS = {
     # Excel "CSV UTF-8": byte-order mark, CRLF, labels typed with a stray space.
-    "excel_csv_utf8": ("data.csv", b"\xef\xbb\xbf" + _table(["text", "label"], _rows(), label_pad=" ").encode(),
-                       CsvFormat(), ("text", "label"), ("neg", "pos")),
+    "excel_csv_utf8": (
+        "data.csv",
+        b"\xef\xbb\xbf" + _table(["text", "label"], _rows(), label_pad=" ").encode(),
+        CsvFormat(),
+        ("text", "label"),
+        ("neg", "pos"),
+    ),
     # Excel "CSV" on Windows: cp1252, header cells with surrounding spaces.
-    "excel_csv_cp1252": ("data.csv", _table([" text ", " label"], _rows()).encode("cp1252"),
-                         CsvFormat("cp1252", ","), ("text", "label"), ("neg", "pos")),
+    "excel_csv_cp1252": (
+        "data.csv",
+        _table([" text ", " label"], _rows()).encode("cp1252"),
+        CsvFormat("cp1252", ","),
+        ("text", "label"),
+        ("neg", "pos"),
+    ),
     # LibreOffice / Excel in a decimal-comma locale: semicolons, quoted header.
-    "semicolon": ("data.csv", _table(['"text"', '"label"'], _rows(), delimiter=";").encode(),
-                  CsvFormat("utf-8", ";"), ("text", "label"), ("neg", "pos")),
+    "semicolon": (
+        "data.csv",
+        _table(['"text"', '"label"'], _rows(), delimiter=";").encode(),
+        CsvFormat("utf-8", ";"),
+        ("text", "label"),
+        ("neg", "pos"),
+    ),
     # Excel "Unicode Text": UTF-16 with a byte-order mark, tab-separated.
-    "excel_unicode_text": ("data.txt", _table(["text", "label"], _rows(), delimiter="\t").encode("utf-16"),
-                           CsvFormat("utf-8", "\t"), ("text", "label"), ("neg", "pos")),
+    "excel_unicode_text": (
+        "data.txt",
+        _table(["text", "label"], _rows(), delimiter="\t").encode("utf-16"),
+        CsvFormat("utf-8", "\t"),
+        ("text", "label"),
+        ("neg", "pos"),
+    ),
     "r_write_csv": ("data.csv", _r_write_csv(), CsvFormat(), ("text", "label"), ("neg", "pos")),
     "pandas_float_labels": ("data.csv", _pandas_float_labels(), CsvFormat(), ("text", "label"), ("0", "1")),
     "hand_written": ("data.csv", _hand_written(), CsvFormat(), ("text", "label", "note"), ("0", "1")),
-    "gzip": ("data.csv.gz", gzip.compress(_table(["text", "label"], _rows()).encode()),
-             CsvFormat(), ("text", "label"), ("neg", "pos")),
+    "gzip": (
+        "data.csv.gz",
+        gzip.compress(_table(["text", "label"], _rows()).encode()),
+        CsvFormat(),
+        ("text", "label"),
+        ("neg", "pos"),
+    ),
 }
 
 
@@ -89,7 +114,8 @@ def read_both_ways(tmp_path_factory):
         path = root / name / file_name
         path.write_bytes(content)
         checked[name] = example_gen_input.write_copy(
-            datasets.resolve_csv_input(str(path), "text", "label", fmt=fmt), root / name / "input")
+            datasets.resolve_csv_input(str(path), "text", "label", fmt=fmt), root / name / "input"
+        )
         raw[name] = (str(root / name), file_name)
     inputs = {name: (c.input_base, c.pattern) for name, c in checked.items()}
     # Stock CsvExampleGen on two raw files, to pin down what the copy is for.
@@ -157,49 +183,81 @@ def _rows_text(label_of, n=22, header="text,label"):
 # name -> (file name, bytes, resolve_csv_input keyword arguments, the exact message after "FILE")
 REFUSED = {
     "semicolons_without_delimiter": (
-        "data.csv", _table(["text", "label"], _rows(), delimiter=";").encode(), {},
+        "data.csv",
+        _table(["text", "label"], _rows(), delimiter=";").encode(),
+        {},
         ", line 1: no column 'text' when the header is split on commas, but every column is there when split on "
-        "semicolons: this looks like a semicolon-separated file; pass --delimiter ';'"),
+        "semicolons: this looks like a semicolon-separated file; pass --delimiter ';'",
+    ),
     "tabs_without_delimiter": (
-        "data.tsv", _table(["text", "label"], _rows(), delimiter="\t").encode(), {},
+        "data.tsv",
+        _table(["text", "label"], _rows(), delimiter="\t").encode(),
+        {},
         ", line 1: no column 'text' when the header is split on commas, but every column is there when split on "
-        "tabs: this looks like a tab-separated file; pass --delimiter tab"),
+        "tabs: this looks like a tab-separated file; pass --delimiter tab",
+    ),
     "cp1252_read_as_utf8": (
-        "data.csv", _rows_text(lambda i: i % 2).replace("review 3", "café 3").encode("cp1252"), {},
-        ", line 5: byte 0xe9 at position 4 is not UTF-8; if it is Excel's \"CSV\" (not \"CSV UTF-8\"), pass "
-        "--encoding cp1252 (line 5 then reads 'café 3,1'), or save the file as UTF-8"),
+        "data.csv",
+        _rows_text(lambda i: i % 2).replace("review 3", "café 3").encode("cp1252"),
+        {},
+        ', line 5: byte 0xe9 at position 4 is not UTF-8; if it is Excel\'s "CSV" (not "CSV UTF-8"), pass '
+        "--encoding cp1252 (line 5 then reads 'café 3,1'), or save the file as UTF-8",
+    ),
     "decimal_labels": (
-        "data.csv", _rows_text(lambda i: i % 2 + 0.5).encode(), {},
+        "data.csv",
+        _rows_text(lambda i: i % 2 + 0.5).encode(),
+        {},
         ", line 2: label 0.5 in column 'label' is not a whole number; classes are integers 0..K-1 or names: "
-        "round the column, or write the classes as words"),
+        "round the column, or write the classes as words",
+    ),
     "label_in_one_row": (
-        "data.csv", _rows_text(lambda i: "postive" if i == 7 else ["neg", "pos"][i % 2]).encode(), {},
+        "data.csv",
+        _rows_text(lambda i: "postive" if i == 7 else ["neg", "pos"][i % 2]).encode(),
+        {},
         ", line 9: label 'postive' in column 'label' occurs in this row only; fix it if it is a typo, or add "
-        "rows of that class (at least 2)"),
+        "rows of that class (at least 2)",
+    ),
     "label_column_twice": (
-        "data.csv", _rows_text(lambda i: f"{i % 2},{i % 2}", header="text,label,label").encode(), {},
-        ", line 1: column 'label' appears twice (columns 2 and 3); rename or remove one of them"),
+        "data.csv",
+        _rows_text(lambda i: f"{i % 2},{i % 2}", header="text,label,label").encode(),
+        {},
+        ", line 1: column 'label' appears twice (columns 2 and 3); rename or remove one of them",
+    ),
     "missing_slice_column": (
-        "data.csv", _rows_text(lambda i: i % 2).encode(), {"slice_columns": ["source"]},
+        "data.csv",
+        _rows_text(lambda i: i % 2).encode(),
+        {"slice_columns": ["source"]},
         ", line 1: no column 'source' (named in data.slice_columns) in the header (columns: text, label); "
-        "set data.slice_columns to columns the file has"),
+        "set data.slice_columns to columns the file has",
+    ),
     "comma_in_a_column_name": (
-        "data.csv", ("text;label;stars, 1-5\n" + "".join(f"review {i};{i % 2};3\n" for i in range(22))).encode(),
+        "data.csv",
+        ("text;label;stars, 1-5\n" + "".join(f"review {i};{i % 2};3\n" for i in range(22))).encode(),
         {"fmt": CsvFormat("utf-8", ";")},
         ", line 1, column 3: column name 'stars, 1-5' holds a comma, quote or line break, which TFX's CSV "
-        "reader cannot take; rename the column"),
+        "reader cannot take; rename the column",
+    ),
     "space_before_a_quote": (
-        "data.csv", ("label, text\n" + "".join(f'{i % 2}, "review {i}, fine"\n' for i in range(22))).encode(), {},
+        "data.csv",
+        ("label, text\n" + "".join(f'{i % 2}, "review {i}, fine"\n' for i in range(22))).encode(),
+        {},
         ", line 2: 3 fields but the header has 2; quote fields that contain commas, quotes or line breaks, and "
-        "start a quoted field right after the delimiter, with no space"),
+        "start a quoted field right after the delimiter, with no space",
+    ),
     "excel_workbook": (
-        "data.xlsx", None, {},
-        ": a zip archive (an .xlsx/.ods workbook is one), not CSV; save the sheet as \"CSV UTF-8\" from the "
-        "spreadsheet program, or unzip it and pass the CSV file"),
+        "data.xlsx",
+        None,
+        {},
+        ': a zip archive (an .xlsx/.ods workbook is one), not CSV; save the sheet as "CSV UTF-8" from the '
+        "spreadsheet program, or unzip it and pass the CSV file",
+    ),
     "truncated_gzip": (
-        "data.csv.gz", gzip.compress(_rows_text(lambda i: i % 2).encode())[:-30], {},
+        "data.csv.gz",
+        gzip.compress(_rows_text(lambda i: i % 2).encode())[:-30],
+        {},
         ": cannot read the gzip data (Compressed file ended before the end-of-stream marker was reached); "
-        "check that the file is complete"),
+        "check that the file is complete",
+    ),
 }
 
 
@@ -217,27 +275,46 @@ def test_a_refused_file_gets_file_line_column_and_fix(name, tmp_path):
     assert str(info.value) == f"{path}{message}"
 
 
-@pytest.mark.parametrize("value,expected", [
-    (" pos ", "pos"), ("1.0", "1"), ("0.0", "0"), (" 1 ", "1"), ("01", "1"), ("1e0", "1"),
-    ("0.5", "0.5"), ("nan", "nan"), ("True", "True"), ("", ""),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (" pos ", "pos"),
+        ("1.0", "1"),
+        ("0.0", "0"),
+        (" 1 ", "1"),
+        ("01", "1"),
+        ("1e0", "1"),
+        ("0.5", "0.5"),
+        ("nan", "nan"),
+        ("True", "True"),
+        ("", ""),
+    ],
+)
 def test_label_cells_read_as_a_spreadsheet_shows_them(value, expected):
     assert datasets.label_value(value) == expected
 
 
-@pytest.mark.parametrize("delimiter,encoding,expected", [
-    ("tab", "utf-8", CsvFormat("utf-8", "\t")), ("\\t", "UTF8", CsvFormat("utf-8", "\t")),
-    (";", "windows-1252", CsvFormat("cp1252", ";")), ("|", "latin-1", CsvFormat("iso8859-1", "|")),
-])
+@pytest.mark.parametrize(
+    "delimiter,encoding,expected",
+    [
+        ("tab", "utf-8", CsvFormat("utf-8", "\t")),
+        ("\\t", "UTF8", CsvFormat("utf-8", "\t")),
+        (";", "windows-1252", CsvFormat("cp1252", ";")),
+        ("|", "latin-1", CsvFormat("iso8859-1", "|")),
+    ],
+)
 def test_format_options_are_normalised(delimiter, encoding, expected):
     assert CsvFormat.from_config(encoding, delimiter) == expected
 
 
-@pytest.mark.parametrize("delimiter,encoding,message", [
-    (";;", "utf-8", "data.delimiter must be one character such as ';' or 'tab', got ';;'"),
-    ('"', "utf-8", "data.delimiter must be one character such as ';' or 'tab', got '\"'"),
-    (",", "klingon", "data.encoding: unknown encoding 'klingon'; use e.g. utf-8 or cp1252"),
-])
+@pytest.mark.parametrize(
+    "delimiter,encoding,message",
+    [
+        (";;", "utf-8", "data.delimiter must be one character such as ';' or 'tab', got ';;'"),
+        ('"', "utf-8", "data.delimiter must be one character such as ';' or 'tab', got '\"'"),
+        (",", "klingon", "data.encoding: unknown encoding 'klingon'; use e.g. utf-8 or cp1252"),
+    ],
+)
 def test_bad_format_options_are_refused(delimiter, encoding, message):
     with pytest.raises(datasets.DataError) as info:
         CsvFormat.from_config(encoding, delimiter)

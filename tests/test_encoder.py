@@ -35,15 +35,21 @@ def _numpy_bert(w, arch, ids, mask, type_ids):
     bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9)
     for i in range(arch.num_hidden_layers):
         p = f"encoder.layer.{i}."
-        proj = lambda name, x=x, p=p: (x @ w[p + name + ".weight"].T + w[p + name + ".bias"]).reshape(batch, length, heads, size)
+        proj = lambda name, x=x, p=p: (x @ w[p + name + ".weight"].T + w[p + name + ".bias"]).reshape(
+            batch, length, heads, size
+        )
         q, k, v = (proj(f"attention.self.{n}").transpose(0, 2, 1, 3) for n in ("query", "key", "value"))
         scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(size) + bias
         probs = np.exp(scores - scores.max(-1, keepdims=True))
         probs /= probs.sum(-1, keepdims=True)
         context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, length, heads * size)
         attended = context @ w[p + "attention.output.dense.weight"].T + w[p + "attention.output.dense.bias"]
-        x = _layer_norm(x + attended, w[p + "attention.output.LayerNorm.weight"],
-                        w[p + "attention.output.LayerNorm.bias"], arch.layer_norm_eps)
+        x = _layer_norm(
+            x + attended,
+            w[p + "attention.output.LayerNorm.weight"],
+            w[p + "attention.output.LayerNorm.bias"],
+            arch.layer_norm_eps,
+        )
         h = x @ w[p + "intermediate.dense.weight"].T + w[p + "intermediate.dense.bias"]
         h = 0.5 * h * (1.0 + erf(h / np.sqrt(2.0)))
         out = h @ w[p + "output.dense.weight"].T + w[p + "output.dense.bias"]
@@ -66,8 +72,11 @@ def test_converted_encoder_matches_numpy_forward_pass(minilm):
     layer = hub.KerasLayer(minilm, trainable=False)
     converted = layer(inputs)["sequence_output"].numpy()
     expected = _numpy_bert(
-        load_file(str(source / "model.safetensors")), arch,
-        inputs["input_word_ids"].numpy(), inputs["input_mask"].numpy(), inputs["input_type_ids"].numpy(),
+        load_file(str(source / "model.safetensors")),
+        arch,
+        inputs["input_word_ids"].numpy(),
+        inputs["input_mask"].numpy(),
+        inputs["input_type_ids"].numpy(),
     )
     assert converted.shape == (len(SENTENCES), 24, 384)
     mask = inputs["input_mask"].numpy().astype(bool)

@@ -48,17 +48,62 @@ ALLOWED = {
 
 # Calls that only work on the local disk, by dotted name.
 _LOCAL_CALLS = {
-    "open", "io.open", "glob.glob", "glob.iglob", "pathlib.Path", "Path", "pathlib.PurePath",
-    "os.path.exists", "os.path.isfile", "os.path.isdir", "os.path.getsize", "os.path.lexists",
-    "os.listdir", "os.scandir", "os.walk", "os.makedirs", "os.mkdir", "os.remove", "os.unlink", "os.rename",
-    "os.stat", "shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.copytree", "shutil.rmtree", "shutil.move",
-    "tempfile.mkdtemp", "tempfile.mkstemp", "tempfile.TemporaryDirectory", "tempfile.NamedTemporaryFile",
-    "np.load", "np.save", "np.savez", "numpy.load", "numpy.save", "numpy.savez",
+    "open",
+    "io.open",
+    "glob.glob",
+    "glob.iglob",
+    "pathlib.Path",
+    "Path",
+    "pathlib.PurePath",
+    "os.path.exists",
+    "os.path.isfile",
+    "os.path.isdir",
+    "os.path.getsize",
+    "os.path.lexists",
+    "os.listdir",
+    "os.scandir",
+    "os.walk",
+    "os.makedirs",
+    "os.mkdir",
+    "os.remove",
+    "os.unlink",
+    "os.rename",
+    "os.stat",
+    "shutil.copy",
+    "shutil.copy2",
+    "shutil.copyfile",
+    "shutil.copytree",
+    "shutil.rmtree",
+    "shutil.move",
+    "tempfile.mkdtemp",
+    "tempfile.mkstemp",
+    "tempfile.TemporaryDirectory",
+    "tempfile.NamedTemporaryFile",
+    "np.load",
+    "np.save",
+    "np.savez",
+    "numpy.load",
+    "numpy.save",
+    "numpy.savez",
 }
 # Methods of pathlib.Path that touch the disk; allowed only on the gfile-based APIs below.
 _LOCAL_METHODS = {
-    "read_text", "read_bytes", "write_text", "write_bytes", "exists", "is_file", "is_dir", "mkdir",
-    "iterdir", "glob", "rglob", "stat", "unlink", "touch", "rmdir", "open",
+    "read_text",
+    "read_bytes",
+    "write_text",
+    "write_bytes",
+    "exists",
+    "is_file",
+    "is_dir",
+    "mkdir",
+    "iterdir",
+    "glob",
+    "rglob",
+    "stat",
+    "unlink",
+    "touch",
+    "rmdir",
+    "open",
 }
 _GFILE_RECEIVERS = {"gfile", "fileio", "staging", "io_utils"}
 
@@ -138,7 +183,7 @@ def test_every_allowance_and_scanned_function_exists():
 
 
 def test_the_scan_catches_each_local_api():
-    source = '''
+    source = """
 import glob, os, pathlib
 def read(uri):
     open(uri)
@@ -149,7 +194,7 @@ def read(uri):
     tf.io.gfile.exists(uri)
     fileio.glob(uri)
     staging.read_bytes(uri)
-'''
+"""
     calls = [call for _, _, call in local_file_calls(source)]
     assert calls == ["open", "glob.glob", "os.path.exists", "pathlib.Path", "<path>.read_text"]
 
@@ -183,7 +228,8 @@ def test_staging_copies_trees_between_ram_and_local_disk(tmp_path):
     staging.write_bytes(staging.join(uri, "sub", "b.bin"), b"\x00\x01")
     local = staging.local_path(uri, tmp_path / "copy")
     assert sorted(str(p.relative_to(local)) for p in pathlib.Path(local).rglob("*") if p.is_file()) == [
-        "a.txt", "sub/b.bin"
+        "a.txt",
+        "sub/b.bin",
     ]
     assert staging.local_path(str(tmp_path), tmp_path / "unused") == str(tmp_path)  # local: no copy
     written = staging.copy_out(local, "ram://test_file_apis/back")

@@ -70,7 +70,8 @@ def test_every_component_in_dependency_order(compiled):
     tasks = _tasks(spec)
     assert {_component_of(name) for name in tasks} == set(pipeline_lib.COMPONENT_IDS)
     assert sorted(n for n in tasks if n.startswith(RESOLVER)) == [
-        f"{RESOLVER}-model-blessing-resolver", f"{RESOLVER}-model-resolver"
+        f"{RESOLVER}-model-blessing-resolver",
+        f"{RESOLVER}-model-resolver",
     ]
     order = {name: i for i, name in enumerate(pipeline_lib.COMPONENT_IDS)}
     for name, task in tasks.items():
@@ -85,7 +86,8 @@ def test_every_component_in_dependency_order(compiled):
     assert set(tasks["Evaluator"]["dependentTasks"]) >= {"CsvExampleGen", "Trainer", f"{RESOLVER}-model-resolver"}
     assert set(tasks["Pusher"]["dependentTasks"]) == {"Evaluator", "Trainer"}
     assert tasks["Pusher"]["inputs"]["artifacts"]["model_blessing"]["taskOutputArtifact"] == {
-        "outputArtifactKey": "blessing", "producerTask": "Evaluator"
+        "outputArtifactKey": "blessing",
+        "producerTask": "Evaluator",
     }
 
 
@@ -119,7 +121,10 @@ def test_trainer_resources_come_from_config(compiled):
     assert resources == {
         "cpuLimit": CONFIG.runner.trainer_cpu,
         "memoryLimit": CONFIG.runner.trainer_memory_gb,
-        "accelerator": {"type": CONFIG.runner.trainer_accelerator, "count": str(CONFIG.runner.trainer_accelerator_count)},
+        "accelerator": {
+            "type": CONFIG.runner.trainer_accelerator,
+            "count": str(CONFIG.runner.trainer_accelerator_count),
+        },
     }
     assert "resources" not in compiled[0]["deploymentSpec"]["executors"]["Transform_executor"]["container"]
 
@@ -133,14 +138,20 @@ def test_user_code_paths_and_custom_config(compiled):
     assert "module_file" not in trainer["inputs"]["parameters"]
     full = CONFIG.to_dict()
     transform_config = json.loads(_param(transform, "custom_config"))
-    assert transform_config == {"config": {k: full[k] for k in ("data", "tokenizer")},
-                                "encoder_dir": "gs://edgeline-example/encoders/all-minilm-l6-v2"}
+    assert transform_config == {
+        "config": {k: full[k] for k in ("data", "tokenizer")},
+        "encoder_dir": "gs://edgeline-example/encoders/all-minilm-l6-v2",
+    }
     trainer_config = json.loads(_param(trainer, "custom_config"))
-    assert trainer_config == {"config": {k: full[k] for k in ("data", "model", "train")},
-                              "encoder_dir": CONFIG.model.encoder}
+    assert trainer_config == {
+        "config": {k: full[k] for k in ("data", "model", "train")},
+        "encoder_dir": CONFIG.model.encoder,
+    }
     # The label vocabulary must cover a class whose rows all hashed into eval.
-    assert json.loads(_param(transform, "splits_config")) == {"analyze": ["train", "eval"],
-                                                               "transform": ["train", "eval"]}
+    assert json.loads(_param(transform, "splits_config")) == {
+        "analyze": ["train", "eval"],
+        "transform": ["train", "eval"],
+    }
     assert json.loads(_param(tasks["Trainer"], "train_args")) == {"splits": ["train"]}
     assert json.loads(_param(tasks["Trainer"], "eval_args")) == {"splits": ["eval"]}
 
@@ -180,11 +191,22 @@ def test_round_trip_through_kfp_protos(compiled):
 
 def test_cli_compiles_with_overrides(tmp_path, capsys):
     out = tmp_path / "spec" / "nocache"
-    code = cli.main([
-        "compile", "kubeflow", "--output", str(out),
-        "--set", "runner.enable_cache=false", "--set", "data.path=gs://b/one/reviews.csv",
-        "--set", "runner.trainer_accelerator=", "--set", "runner.beam_args=--runner=DataflowRunner,--project=p",
-    ])
+    code = cli.main(
+        [
+            "compile",
+            "kubeflow",
+            "--output",
+            str(out),
+            "--set",
+            "runner.enable_cache=false",
+            "--set",
+            "data.path=gs://b/one/reviews.csv",
+            "--set",
+            "runner.trainer_accelerator=",
+            "--set",
+            "runner.beam_args=--runner=DataflowRunner,--project=p",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert f"{out}.yaml" in printed and f"{out}.json" in printed
@@ -311,8 +333,11 @@ def test_submit_creates_a_run_or_a_recurring_run(compiled, monkeypatch):
     daily = submit.submit(spec, "http://kfp:8080", experiment="exp", schedule="0 0 3 * * *", run_name="nightly")
     assert daily.kind == "recurring run" and daily.id == "j-1"
     assert _FakeClient.calls == [
-        ("client", "http://kfp:8080/"), ("run", spec, "r", "exp"),
-        ("client", "http://kfp:8080"), ("experiment", "exp"), ("recurring", "e-1", "nightly", "0 0 3 * * *", spec),
+        ("client", "http://kfp:8080/"),
+        ("run", spec, "r", "exp"),
+        ("client", "http://kfp:8080"),
+        ("experiment", "exp"),
+        ("recurring", "e-1", "nightly", "0 0 3 * * *", spec),
     ]
 
 
@@ -333,12 +358,14 @@ def test_dockerfile_installs_the_pinned_project():
     (base,) = [line for line in instructions if line.startswith("FROM ")]
     assert re.fullmatch(r"FROM python:3\.10(\.\d+)?(-slim)?", base), base
     assert "ENV TF_USE_LEGACY_KERAS=1" in docker
-    run = docker[docker.index("RUN pip install pip=="):]
+    run = docker[docker.index("RUN pip install pip==") :]
     run = run[: run.index("\n\n")]
     # The Makefile's steps: requirements under the constraints, then the no-deps pins.
     assert "pip install -c constraints.txt -r requirements.txt" in run
     assert "pip install --no-deps -r requirements-nodeps.txt" in run
-    makefile_pip = re.search(r"pip install -q --disable-pip-version-check (pip==[\d.]+)", (ROOT / "Makefile").read_text())
+    makefile_pip = re.search(
+        r"pip install -q --disable-pip-version-check (pip==[\d.]+)", (ROOT / "Makefile").read_text()
+    )
     assert f"pip install {makefile_pip.group(1)}" in run
     for name in ("constraints.txt", "requirements.txt", "requirements-nodeps.txt", "setup.py"):
         assert re.search(rf"^COPY .*\b{re.escape(name)}\b", docker, re.M), name

@@ -36,14 +36,17 @@ def cluster(tiny_run, tmp_path_factory):
     from trainers import encoders
 
     root = tmp_path_factory.mktemp("cluster")
-    config = apply_overrides(tiny_run["config"], [
-        f"runner.pipeline_root={root / 'pipeline_root'}",
-        f"runner.serving_dir={root / 'serving'}",
-        "runner.image=edgeline:test",
-        "runner.beam_args=[]",  # DirectRunner, as locally
-        f"model.encoder={encoders.ensure_encoder(tiny_run['config'].model.encoder)}",
-        f"export.variants=[{','.join(VARIANTS)}]",
-    ])
+    config = apply_overrides(
+        tiny_run["config"],
+        [
+            f"runner.pipeline_root={root / 'pipeline_root'}",
+            f"runner.serving_dir={root / 'serving'}",
+            "runner.image=edgeline:test",
+            "runner.beam_args=[]",  # DirectRunner, as locally
+            f"model.encoder={encoders.ensure_encoder(tiny_run['config'].model.encoder)}",
+            f"export.variants=[{','.join(VARIANTS)}]",
+        ],
+    )
     yaml_path, _ = kubeflow_compile.compile_pipeline(config, root / "spec" / "edgeline")
     import yaml
 
@@ -103,11 +106,15 @@ def _executor_input(spec: dict, component: str, run_dir: pathlib.Path, out_root:
         artifacts[key] = {"artifacts": [runtime]}
     outputs = {}
     for key, definition in definitions["outputDefinitions"]["artifacts"].items():
-        outputs[key] = {"artifacts": [{
-            "name": f"projects/p/locations/l/metadataStores/default/artifacts/{component}-{key}",
-            "type": definition["artifactType"],
-            "uri": str(out_root / component / key),
-        }]}
+        outputs[key] = {
+            "artifacts": [
+                {
+                    "name": f"projects/p/locations/l/metadataStores/default/artifacts/{component}-{key}",
+                    "type": definition["artifactType"],
+                    "uri": str(out_root / component / key),
+                }
+            ]
+        }
     constants = {k: v["runtimeValue"]["constantValue"] for k, v in task["inputs"]["parameters"].items()}
     # Both encodings of the exec properties, as in TFX's own entrypoint test data: `parameters`
     # (pipeline spec 2.0, what this spec's schemaVersion uses) and `parameter_values` (2.1).
@@ -145,8 +152,12 @@ def test_text_validator_runs_through_the_kubeflow_entrypoint(cluster, tiny_run, 
     spec = cluster["spec"]
     executor_input = _executor_input(spec, "TextValidator", tiny_run["run_dir"], tmp_path)
     command = _command(spec, "TextValidator", executor_input)
-    assert command[1:5] == ["-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor",
-                            "--executor_class_path", "components.text_validation.TextValidator_Executor"]
+    assert command[1:5] == [
+        "-m",
+        "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor",
+        "--executor_class_path",
+        "components.text_validation.TextValidator_Executor",
+    ]
     assert command[7:] == ["--beam_plugin=pipeline.beam_worker"]
     _run(command, tmp_path)
 
@@ -159,8 +170,10 @@ def test_text_validator_runs_through_the_kubeflow_entrypoint(cluster, tiny_run, 
     local = _local_outputs(tiny_run["run_dir"], "TextValidator")["statistics"].uri
     checks = json.loads((statistics / "text_checks.json").read_text())
     assert checks == json.loads((pathlib.Path(local) / "text_checks.json").read_text())
-    assert checks["thresholds"] == {"max_unk_share": cluster["config"].data.max_unk_share,
-                                    "max_truncated_share": cluster["config"].data.max_truncated_share}
+    assert checks["thresholds"] == {
+        "max_unk_share": cluster["config"].data.max_unk_share,
+        "max_truncated_share": cluster["config"].data.max_truncated_share,
+    }
     assert {c["split"]: c["examples"] for c in checks["splits"]} == tiny_run["first"]["data"]
     # What the launcher records in ML Metadata: the split names the executor set.
     reported = _executor_output(executor_input)["artifacts"]

@@ -37,8 +37,12 @@ def test_three_string_classes_train_evaluate_and_serve(tmp_path, tiny_encoder):
     _three_classes(data)
     config = apply_overrides(
         load_config("configs/tiny.yaml"),
-        [f"data.path={data}", "data.text_column=review", "data.label_column=sentiment",
-         f"runner.runs_dir={tmp_path / 'runs'}"],
+        [
+            f"data.path={data}",
+            "data.text_column=review",
+            "data.label_column=sentiment",
+            f"runner.runs_dir={tmp_path / 'runs'}",
+        ],
     )
     summary = local_runner.run(config, name="three", out=lambda line: None)
 

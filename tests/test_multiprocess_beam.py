@@ -41,7 +41,9 @@ def test_beam_workers_were_separate_processes_with_the_plugin(multiprocess_run):
     log = pathlib.Path(summary["log_file"]).read_text()
     # Only SDK worker subprocesses report through the job service's log relay,
     # and each logs its options (the bootstrap plugin included) at start-up.
-    options = [line.replace("\\'", "'") for line in log.splitlines() if "Worker: " in line and "Pipeline_options:" in line]
+    options = [
+        line.replace("\\'", "'") for line in log.splitlines() if "Worker: " in line and "Pipeline_options:" in line
+    ]
     assert options, "no Beam worker subprocess started"
     for line in options:
         assert "'direct_running_mode': 'multi_processing'" in line

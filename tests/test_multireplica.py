@@ -61,7 +61,11 @@ def two_replicas(tmp_path_factory, small_csv, tiny_encoder) -> dict:
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(root))
     proc = subprocess.run(
         [sys.executable, __file__, str(small_csv), tiny_encoder, str(out)],
-        cwd=root, env=env, capture_output=True, text=True, timeout=900,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads((out / "report.json").read_text())

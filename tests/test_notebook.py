@@ -55,8 +55,12 @@ def test_notebook_executes_against_the_tiny_run(tiny_run, venv_kernel, monkeypat
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(o.get("output_type") != "error" for c in code for o in c.get("outputs", []))
     # Exported to HTML, stderr shows as red boxes a reader takes for failures.
-    stderr = [(i, o.get("text", "")[:300]) for i, c in enumerate(code) for o in c.get("outputs", [])
-              if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+    stderr = [
+        (i, o.get("text", "")[:300])
+        for i, c in enumerate(code)
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    ]
     assert stderr == [], stderr
     text = "\n".join(_outputs(c) for c in code)
     summary = tiny_run["second"]

@@ -25,8 +25,11 @@ def _failure(value: float, threshold: tfma.MetricThreshold, is_diff: bool):
 
 
 def test_change_failure_names_both_models_the_threshold_and_the_gap():
-    threshold = tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
-        direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -0.01}))
+    threshold = tfma.MetricThreshold(
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -0.01}
+        )
+    )
     out = metrics._threshold_failure(_failure(-0.125, threshold, True), "overall", "accuracy", 0.525)
     assert out["message"] == (
         "overall: accuracy 0.5250 vs 0.6500 for the serving model: change -0.1250 "
@@ -44,8 +47,11 @@ def test_value_failure_names_the_value_the_bound_and_the_gap():
 
 
 def _hashes(directory: pathlib.Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 # The shared 200-row tiny run scores 0.5 +- 0.08 on its 40 eval rows: no baseline to regress from.
@@ -55,8 +61,9 @@ BASELINE = ("export.edge=false", "train.epochs=20")
 
 
 def _cli(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, text=True, capture_output=True,
-                          timeout=3600)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, text=True, capture_output=True, timeout=3600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +74,17 @@ def gated(tmp_path_factory, tiny_encoder):
     work = tmp_path_factory.mktemp("gate")
     data = work / "reviews.csv"
     write_data(data, 1, GATE_ROWS)
-    args = ["run", "--config", "configs/tiny.yaml", "--data", str(data), "--name", "gate",
-            "--set", f"runner.runs_dir={work / 'runs'}"]
+    args = [
+        "run",
+        "--config",
+        "configs/tiny.yaml",
+        "--data",
+        str(data),
+        "--name",
+        "gate",
+        "--set",
+        f"runner.runs_dir={work / 'runs'}",
+    ]
     for override in BASELINE:
         args += ["--set", override]
     first = _cli(args)
@@ -119,5 +135,7 @@ def test_terminal_and_summary_say_which_threshold_failed_and_by_how_much(gated):
         f"is below the change threshold -0.0100 by {abs(now - previous + 0.01):.4f}"
     )
     assert f"  threshold failed: {failure['message']}" in proc.stdout.splitlines()
-    assert (f"NOT BLESSED: {len(validation['failures'])} threshold(s) failed, so nothing was pushed; "
-            f"serving keeps {summary['latest_pushed_model']}") in proc.stdout.splitlines()
+    assert (
+        f"NOT BLESSED: {len(validation['failures'])} threshold(s) failed, so nothing was pushed; "
+        f"serving keeps {summary['latest_pushed_model']}"
+    ) in proc.stdout.splitlines()

@@ -7,8 +7,13 @@ import pytest
 from pipeline import plots
 
 VARIANTS = [
-    {"name": name, "bytes": (30 - 3 * i) * 1e6, "accuracy": 0.85 - 0.01 * i,
-     "latency_ms_p50": 5.0 + 30 * i, "latency_ms_p95": 8.0 + 32 * i}
+    {
+        "name": name,
+        "bytes": (30 - 3 * i) * 1e6,
+        "accuracy": 0.85 - 0.01 * i,
+        "latency_ms_p50": 5.0 + 30 * i,
+        "latency_ms_p95": 8.0 + 32 * i,
+    }
     for i, name in enumerate(("float32", "dynamic_range", "float16", "int8", "int16x8", "edgetpu", "text"))
 ]
 VARIANTS[5] = {"name": "edgetpu", "bytes": None, "accuracy": None, "latency_ms_p50": None, "latency_ms_p95": None}
@@ -51,7 +56,8 @@ def test_edge_variant_chart_is_shown_unscaled_with_legible_labels():
         labels = [t for t in _texts(fig) if t in ax.get_yticklabels() + ax.get_xticklabels()]
         for a, b in itertools.combinations(labels, 2):
             assert not a.get_window_extent(renderer).overlaps(b.get_window_extent(renderer)), (
-                f"tick labels {a.get_text()!r} and {b.get_text()!r} overlap")
+                f"tick labels {a.get_text()!r} and {b.get_text()!r} overlap"
+            )
 
 
 @pytest.mark.parametrize("count", [1, 7])

@@ -28,9 +28,25 @@ AFTER_TRANSFORM = BEFORE_TRAINER[len(UPSTREAM) + 1 :]  # validators between Tran
 def _start(runs_dir: pathlib.Path, csv: pathlib.Path) -> subprocess.Popen:
     # A session of its own, so that killing its process group takes Beam workers with it.
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "run", "--config", "configs/tiny.yaml", "--data", str(csv),
-         "--name", "resume", "--set", f"runner.runs_dir={runs_dir}"],
-        cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "run",
+            "--config",
+            "configs/tiny.yaml",
+            "--data",
+            str(csv),
+            "--name",
+            "resume",
+            "--set",
+            f"runner.runs_dir={runs_dir}",
+        ],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -90,7 +106,8 @@ def _partial_outputs(paths: results.RunPaths, component: str) -> list[pathlib.Pa
     running = {e.id for e in store.get_executions() if e.last_known_state == metadata_store_pb2.Execution.RUNNING}
     node_dir = paths.pipeline_root / component
     return sorted(p for p in node_dir.glob("*/*") if p.name.isdigit() and int(p.name) in running) + sorted(
-        p for p in (node_dir / ".system" / "executor_execution").glob("*") if int(p.name) in running)
+        p for p in (node_dir / ".system" / "executor_execution").glob("*") if int(p.name) in running
+    )
 
 
 def test_killed_runs_resume_and_push(tmp_path, small_csv, tiny_encoder):
@@ -109,8 +126,11 @@ def test_killed_runs_resume_and_push(tmp_path, small_csv, tiny_encoder):
 
     # 2. Same name again, killed while Trainer runs: finished components come from the cache.
     second = _statuses(_kill_once_started(_start(runs_dir, small_csv), "Trainer"))
-    assert second == {**dict.fromkeys(UPSTREAM, "cached"), **dict.fromkeys(("Transform", *AFTER_TRANSFORM), "done"),
-                      "Trainer": "started"}, second
+    assert second == {
+        **dict.fromkeys(UPSTREAM, "cached"),
+        **dict.fromkeys(("Transform", *AFTER_TRANSFORM), "done"),
+        "Trainer": "started",
+    }, second
     assert _lock_is_free(paths)
     after_second = _executions(paths)
     assert after_second["Transform"] == ["CANCELED", "COMPLETE"], after_second
@@ -136,7 +156,8 @@ def test_killed_runs_resume_and_push(tmp_path, small_csv, tiny_encoder):
     nodes = results.latest_run(results.open_store(paths.metadata))
     assert {n.node_id: n.state for n in nodes.values() if n.node_id != "latest_blessed_model_resolver"} == {
         **dict.fromkeys(BEFORE_TRAINER, "CACHED"),
-        **dict.fromkeys((i for i in IDS[len(BEFORE_TRAINER) :] if i != "latest_blessed_model_resolver"), "COMPLETE")}
+        **dict.fromkeys((i for i in IDS[len(BEFORE_TRAINER) :] if i != "latest_blessed_model_resolver"), "COMPLETE"),
+    }
 
     summary = json.loads(paths.summary.read_text())
     assert summary["status"] == "succeeded" and summary["blessed"] is True

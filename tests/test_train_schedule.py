@@ -30,12 +30,16 @@ def _write(path: pathlib.Path, labels: list[int]) -> str:
     with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
         for label in labels:
             ids = [CLS, THE, MOVIE, CLASS_WORD[label], SEP] + [0] * (SEQ - 5)
-            example = tf.train.Example(features=tf.train.Features(feature={
-                features.INPUT_WORD_IDS: ints(ids),
-                features.INPUT_MASK: ints([1] * 5 + [0] * (SEQ - 5)),
-                features.INPUT_TYPE_IDS: ints([0] * SEQ),
-                features.LABEL_ID: ints([label]),
-            }))
+            example = tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        features.INPUT_WORD_IDS: ints(ids),
+                        features.INPUT_MASK: ints([1] * 5 + [0] * (SEQ - 5)),
+                        features.INPUT_TYPE_IDS: ints([0] * SEQ),
+                        features.LABEL_ID: ints([label]),
+                    }
+                )
+            )
             writer.write(example.SerializeToString())
     return str(path)
 
@@ -65,8 +69,9 @@ def test_plan_steps_totals_exactly_max_steps(num_train, max_steps, expected):
 
 def test_max_steps_stops_there_and_the_schedule_ends_there(tmp_path, tiny_encoder):
     labels = [i % 2 for i in range(64)]
-    data = train_lib.TrainData([_write(tmp_path / "train.gz", labels)], [_write(tmp_path / "eval.gz", labels[:16])],
-                               SPEC, num_classes=2)
+    data = train_lib.TrainData(
+        [_write(tmp_path / "train.gz", labels)], [_write(tmp_path / "eval.gz", labels[:16])], SPEC, num_classes=2
+    )
     # 64 examples in batches of 16: 4 steps an epoch; 6 steps end halfway through the second epoch.
     config = dataclasses.replace(CONFIG.train, max_steps=6, per_replica_batch_size=16, warmup_fraction=0.5)
     strategy = tf.distribute.get_strategy()  # one replica, whatever the machine has

@@ -15,10 +15,26 @@ CONFIG = load_config("configs/tiny.yaml")
 
 # Empty, accented, emoji, CJK, right-to-left and over-long strings included.
 STRINGS = [
-    "", " ", "A gorgeous, witty, seductive movie.", "Crème brûlée of a film: naïve and sweet",
-    "I loved it 😍🎬", "ひどい映画", "فيلم رائع", "bad " * 300, "unbelievably dull", "GREAT!!!",
-    "the movie was great", "the movie was bad", "\t\n", "Ünïcödé ACCENTS everywhere", "a" * 5000,
-    "Not bad at all.", "worst. film. ever.", "12345 67890", "It's a masterpiece -- of tedium.", "ok",
+    "",
+    " ",
+    "A gorgeous, witty, seductive movie.",
+    "Crème brûlée of a film: naïve and sweet",
+    "I loved it 😍🎬",
+    "ひどい映画",
+    "فيلم رائع",
+    "bad " * 300,
+    "unbelievably dull",
+    "GREAT!!!",
+    "the movie was great",
+    "the movie was bad",
+    "\t\n",
+    "Ünïcödé ACCENTS everywhere",
+    "a" * 5000,
+    "Not bad at all.",
+    "worst. film. ever.",
+    "12345 67890",
+    "It's a masterpiece -- of tedium.",
+    "ok",
 ]
 
 
@@ -47,16 +63,21 @@ def test_three_serving_paths_agree(trained):
     assert set(loaded.signatures) == {"serving_default", "serve_text", "transform_features"}
     texts = tf.constant(STRINGS)
     by_text = loaded.signatures["serve_text"](text=texts)
-    examples = tf.constant([
-        tf.train.Example(features=tf.train.Features(feature={
-            "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[s.encode()]))
-        })).SerializeToString()
-        for s in STRINGS
-    ])
+    examples = tf.constant(
+        [
+            tf.train.Example(
+                features=tf.train.Features(
+                    feature={"text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[s.encode()]))}
+                )
+            ).SerializeToString()
+            for s in STRINGS
+        ]
+    )
     by_example = loaded.signatures["serving_default"](examples=examples)
     transformed = loaded.signatures["transform_features"](examples=examples)
-    direct = result.model({k: transformed[k] for k in ("input_word_ids", "input_mask", "input_type_ids")},
-                          training=False).numpy()
+    direct = result.model(
+        {k: transformed[k] for k in ("input_word_ids", "input_mask", "input_type_ids")}, training=False
+    ).numpy()
     p_text = by_text["probabilities"].numpy()
     assert p_text.shape == (20, 2)
     np.testing.assert_allclose(p_text, by_example["probabilities"].numpy(), atol=1e-5)
@@ -85,7 +106,9 @@ def test_predict_names_a_path_without_a_model(tmp_path):
 
 def test_saved_model_carries_the_weights_but_no_optimizer_state(trained):
     result, _, export_dir, _ = trained
-    shapes = tf.train.load_checkpoint(str(pathlib.Path(export_dir) / "variables" / "variables")).get_variable_to_shape_map()
+    shapes = tf.train.load_checkpoint(
+        str(pathlib.Path(export_dir) / "variables" / "variables")
+    ).get_variable_to_shape_map()
     assert not [name for name in shapes if "optimizer" in name]
     stored = sum(int(np.prod(shape)) for shape in shapes.values())
     # AdamW keeps two slots per weight: saved along, they would triple this.

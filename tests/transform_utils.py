@@ -17,18 +17,25 @@ from preprocessing.transform import preprocessing_fn
 
 
 def raw_spec(integer_labels: bool = True) -> dict:
-    return {"text": tf.io.VarLenFeature(tf.string), "label": tf.io.VarLenFeature(tf.int64 if integer_labels else tf.string)}
+    return {
+        "text": tf.io.VarLenFeature(tf.string),
+        "label": tf.io.VarLenFeature(tf.int64 if integer_labels else tf.string),
+    }
 
 
 def analyze_and_transform(rows, encoder_dir, config: EdgelineConfig, integer_labels: bool = True):
     """Returns (transformed rows, transform_fn dir) for raw (text, label) rows."""
     spec = raw_spec(integer_labels)
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
-    instances = [{"text": [t.encode()], "label": [label if integer_labels else str(label).encode()]} for t, label in rows]
+    instances = [
+        {"text": [t.encode()], "label": [label if integer_labels else str(label).encode()]} for t, label in rows
+    ]
     fn = functools.partial(
         preprocessing_fn,
-        custom_config={"config": {"data": config.to_dict()["data"], "tokenizer": config.to_dict()["tokenizer"]},
-                       "encoder_dir": str(encoder_dir)},
+        custom_config={
+            "config": {"data": config.to_dict()["data"], "tokenizer": config.to_dict()["tokenizer"]},
+            "encoder_dir": str(encoder_dir),
+        },
     )
     out_dir = tempfile.mkdtemp(prefix="tft_")
     with tft_beam.Context(temp_dir=tempfile.mkdtemp(prefix="tft_tmp_"), force_tf_compat_v1=False):

@@ -88,9 +88,7 @@ class _TransformerBlock(tf_keras.layers.Layer):
     def __init__(self, arch: BertArchitecture, **kwargs):
         super().__init__(**kwargs)
         head_size = arch.hidden_size // arch.num_attention_heads
-        self.attention = _MaskedAttention(
-            num_heads=arch.num_attention_heads, key_dim=head_size, name="attention"
-        )
+        self.attention = _MaskedAttention(num_heads=arch.num_attention_heads, key_dim=head_size, name="attention")
         self.attention_norm = tf_keras.layers.LayerNormalization(epsilon=arch.layer_norm_eps, name="attention_norm")
         self.intermediate = tf_keras.layers.Dense(
             arch.intermediate_size, activation=activation(arch.hidden_act), name="intermediate"

@@ -63,13 +63,10 @@ def ensure_encoder(handle: str) -> str:
     path = handles.builtin_path(handle)
     if not (path / "saved_model.pb").exists():
         logging.getLogger("edgeline").info("converting encoder %s into %s", handle, path)
-        _BUILDERS[handle[len(handles.BUILTIN_PREFIX):]](path)
+        _BUILDERS[handle[len(handles.BUILTIN_PREFIX) :]](path)
     return str(path)
 
 
 def load_vocab(path: str | pathlib.Path) -> list[str]:
     """Reads a WordPiece vocab file, one token per line."""
     return tf.io.gfile.GFile(str(path)).read().splitlines()
-
-
-

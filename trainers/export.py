@@ -20,7 +20,6 @@ from preprocessing.asset_files import LABELS_FILE, lines
 tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see pipeline/env.py).
 
 
-
 def _raw_text_features(texts: tf.Tensor, text_column: str, raw_spec: dict) -> dict:
     """Builds the raw feature dict Transform expects from a [batch] string tensor."""
     spec = raw_spec[text_column]

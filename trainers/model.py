@@ -35,9 +35,7 @@ def build_classifier(config: ModelConfig, encoder_handle: str, num_classes: int,
       A model taking int64 `input_word_ids`, `input_mask`, `input_type_ids`
       ([batch, seq]) and returning class probabilities ([batch, num_classes]).
     """
-    inputs = {
-        name: tf_keras.Input(shape=(None,), dtype=tf.int64, name=name) for name in features.MODEL_INPUTS
-    }
+    inputs = {name: tf_keras.Input(shape=(None,), dtype=tf.int64, name=name) for name in features.MODEL_INPUTS}
     encoder = hub.KerasLayer(encoder_handle, trainable=True, name="encoder")
     encoder_inputs = {name: tf.cast(t, tf.int32) for name, t in inputs.items()}
     outputs = encoder(encoder_inputs)

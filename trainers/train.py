@@ -212,7 +212,11 @@ def train(
     num_train = count_records(data.train_files)
     steps_per_epoch, epochs, total_steps = plan_steps(num_train, global_batch, train_config)
     log.info(
-        "training on %d examples: %d replica(s), global batch %d, %d steps", num_train, replicas, global_batch, total_steps
+        "training on %d examples: %d replica(s), global batch %d, %d steps",
+        num_train,
+        replicas,
+        global_batch,
+        total_steps,
     )
 
     train_ds = make_dataset(

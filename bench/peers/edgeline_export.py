@@ -73,10 +73,12 @@ def main(argv: list[str] | None = None) -> int:
 
     loaded = variants.load_saved_model(str(saved_model_dir))
     batched = variants._id_function(loaded.classifier, max_seq_length, None)
-    reference = np.concatenate([
-        batched(**{k: tf.constant(v[start : start + 256]) for k, v in ids.items()})[features.PROBABILITIES].numpy()
-        for start in range(0, len(texts), 256)
-    ])
+    reference = np.concatenate(
+        [
+            batched(**{k: tf.constant(v[start : start + 256]) for k, v in ids.items()})[features.PROBABILITIES].numpy()
+            for start in range(0, len(texts), 256)
+        ]
+    )
     accuracy = float(np.mean(np.argmax(reference, axis=-1) == np.asarray(labels)))
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -86,12 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     signature = variants._id_function(loaded.classifier, max_seq_length, 1)
     tf.saved_model.save(module, str(args.out / "ids_saved_model"), signatures={"serving_default": signature})
     np.savez_compressed(
-        args.out / "eval_ids.npz", labels=np.asarray(labels, np.int64), reference=reference.astype(np.float32),
+        args.out / "eval_ids.npz",
+        labels=np.asarray(labels, np.int64),
+        reference=reference.astype(np.float32),
         **{k: v.astype(np.int32) for k, v in ids.items()},
     )
-    info = {"saved_model": str(saved_model_dir), "eval_examples": len(texts), "class_names": class_names,
-            "max_seq_length": max_seq_length, "saved_model_accuracy": round(accuracy, 5),
-            "encoder": config.model.encoder, "pooling": config.model.pooling}
+    info = {
+        "saved_model": str(saved_model_dir),
+        "eval_examples": len(texts),
+        "class_names": class_names,
+        "max_seq_length": max_seq_length,
+        "saved_model_accuracy": round(accuracy, 5),
+        "encoder": config.model.encoder,
+        "pooling": config.model.pooling,
+    }
     (args.out / "edgeline_export.json").write_text(json.dumps(info, indent=2) + "\n")
     print(json.dumps(info))
     return 0

@@ -39,11 +39,14 @@ def load(model_dir: pathlib.Path, num_labels: int = 2, seed: int = 0, attention:
     torch.manual_seed(seed)
     transformers.logging.set_verbosity_error()  # "newly initialized: classifier.*" is expected
     model = transformers.BertForSequenceClassification.from_pretrained(
-        str(model_dir), num_labels=num_labels, attn_implementation=attention)
+        str(model_dir), num_labels=num_labels, attn_implementation=attention
+    )
     return model.eval()
 
 
-def export_onnx(model: torch.nn.Module, ids: dict[str, np.ndarray], path: pathlib.Path, opset: int = 17) -> pathlib.Path:
+def export_onnx(
+    model: torch.nn.Module, ids: dict[str, np.ndarray], path: pathlib.Path, opset: int = 17
+) -> pathlib.Path:
     """`torch.onnx.export` with static shapes (those of `ids`, [1, seq]) and int64 ids, as the model takes.
 
     dynamo=False: the TorchScript exporter, which needs no onnxscript (whose onnx
@@ -51,8 +54,15 @@ def export_onnx(model: torch.nn.Module, ids: dict[str, np.ndarray], path: pathli
     """
     args = tuple(torch.from_numpy(ids[ours].astype(np.int64)) for ours in INPUT_NAMES)
     with torch.no_grad():
-        torch.onnx.export(model, args, str(path), input_names=list(INPUT_NAMES.values()), output_names=["logits"],
-                          opset_version=opset, dynamo=False)
+        torch.onnx.export(
+            model,
+            args,
+            str(path),
+            input_names=list(INPUT_NAMES.values()),
+            output_names=["logits"],
+            opset_version=opset,
+            dynamo=False,
+        )
     return path
 
 

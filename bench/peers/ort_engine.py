@@ -14,8 +14,19 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 # Attention, ...) + layout optimizations, the level a deployment would use.
 OPT_LEVEL = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 # Op types that say which of ORT's transformer fusions matched.
-FUSED_OPS = ("Attention", "MultiHeadAttention", "QAttention", "SkipLayerNormalization", "LayerNormalization",
-             "EmbedLayerNormalization", "Gelu", "BiasGelu", "FastGelu", "FusedMatMul", "FusedGemm")
+FUSED_OPS = (
+    "Attention",
+    "MultiHeadAttention",
+    "QAttention",
+    "SkipLayerNormalization",
+    "LayerNormalization",
+    "EmbedLayerNormalization",
+    "Gelu",
+    "BiasGelu",
+    "FastGelu",
+    "FusedMatMul",
+    "FusedGemm",
+)
 
 
 def quantize_int8(fp32_path: pathlib.Path, int8_path: pathlib.Path) -> pathlib.Path:
@@ -23,8 +34,12 @@ def quantize_int8(fp32_path: pathlib.Path, int8_path: pathlib.Path) -> pathlib.P
     # DefaultTensorType: ONNX shape inference types no output of ORT's own fused ops
     # (com.microsoft Attention); without it quantizing the fused graph raises
     # "Unable to find data type for weight_name=...". Float is what they output.
-    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    quantize_dynamic(
+        str(fp32_path),
+        str(int8_path),
+        weight_type=QuantType.QInt8,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
     return int8_path
 
 
@@ -37,8 +52,9 @@ def bert_fuse(fp32_path: pathlib.Path, fused_path: pathlib.Path, num_heads: int,
     """
     from onnxruntime.transformers import optimizer
 
-    model = optimizer.optimize_model(str(fp32_path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
-                                     opt_level=0)
+    model = optimizer.optimize_model(
+        str(fp32_path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=0
+    )
     model.save_model_to_file(str(fused_path))
     return {op: n for op, n in model.get_fused_operator_statistics().items() if n}
 
@@ -65,7 +81,9 @@ def session(model_path: pathlib.Path, threads: int, optimized_path: pathlib.Path
 
 def fusions(optimized_path: pathlib.Path) -> dict:
     """Counts of the fused op types in ORT's optimized graph, and whether attention fused."""
-    counts = collections.Counter(node.op_type for node in onnx.load(str(optimized_path), load_external_data=False).graph.node)
+    counts = collections.Counter(
+        node.op_type for node in onnx.load(str(optimized_path), load_external_data=False).graph.node
+    )
     fused = {op: counts[op] for op in FUSED_OPS if counts[op]}
     return {
         "attention_fused": any(counts[op] for op in ("Attention", "MultiHeadAttention", "QAttention")),

@@ -59,7 +59,9 @@ def _accuracy_row(runner: ort_engine.Runner, data: dict[str, np.ndarray]) -> dic
     accuracy = float(np.mean(predicted == data["labels"]))
     return {
         "accuracy": round(accuracy, 5),
-        "accuracy_delta_points": round(100.0 * (accuracy - float(np.mean(np.argmax(reference, -1) == data["labels"]))), 2),
+        "accuracy_delta_points": round(
+            100.0 * (accuracy - float(np.mean(np.argmax(reference, -1) == data["labels"]))), 2
+        ),
         "agreement_with_saved_model": round(float(np.mean(predicted == np.argmax(reference, -1))), 5),
         "max_abs_prob_diff": float(np.max(np.abs(probs - reference))),
     }
@@ -78,10 +80,13 @@ def build(args: argparse.Namespace, work: pathlib.Path, ids: dict[str, np.ndarra
         config = hf_model.config
         eager = hf_peer.export_onnx(hf_peer.load(args.hf_dir, attention="eager"), _row(ids, 0), work / "hf_eager.onnx")
         notes["offline_bert_fusion_hffused"] = ort_engine.bert_fuse(
-            eager, work / "hffused_fp32.onnx", config.num_attention_heads, config.hidden_size)
+            eager, work / "hffused_fp32.onnx", config.num_attention_heads, config.hidden_size
+        )
         models["hffused_fp32"] = (work / "hffused_fp32.onnx", hf_peer.INPUT_NAMES)
-        models["hffused_int8"] = (ort_engine.quantize_int8(work / "hffused_fp32.onnx", work / "hffused_int8.onnx"),
-                                  hf_peer.INPUT_NAMES)
+        models["hffused_int8"] = (
+            ort_engine.quantize_int8(work / "hffused_fp32.onnx", work / "hffused_int8.onnx"),
+            hf_peer.INPUT_NAMES,
+        )
     if args.edgeline_saved_model:
         fp32 = tf_peer.convert(args.edgeline_saved_model, work / "edgeline_fp32.onnx")
         models["edgeline_fp32"] = (fp32, tf_peer.INPUT_NAMES)
@@ -118,10 +123,15 @@ def measure(args: argparse.Namespace, built: dict, ids: dict[str, np.ndarray], d
             runners[name] = runner
         if not parity:  # the exported HF graphs compute what PyTorch does
             expected = eager(eager.feed(rows[0]))
-            parity = {f"{name}_vs_torch_max_abs_logit_diff": float(np.max(np.abs(r(r.feed(rows[0])) - expected)))
-                      for name, r in runners.items() if name.startswith("hf")}
+            parity = {
+                f"{name}_vs_torch_max_abs_logit_diff": float(np.max(np.abs(r(r.feed(rows[0])) - expected)))
+                for name, r in runners.items()
+                if name.startswith("hf")
+            }
         if data is not None and not accuracy:
-            accuracy = {name: _accuracy_row(runner, data) for name, runner in runners.items() if name.startswith("edgeline")}
+            accuracy = {
+                name: _accuracy_row(runner, data) for name, runner in runners.items() if name.startswith("edgeline")
+            }
         results = timing.interleaved(engines, args.calls, args.repeats)
         for engine, row in results.items():
             source, precision = engine.split("_")[-1], engine.split("_")[-2]
@@ -140,10 +150,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--calls", type=int, default=100, help="timed calls per repeat")
     parser.add_argument("--seq", type=int, default=64)
-    parser.add_argument("--work", type=pathlib.Path, default=pathlib.Path(__file__).parent / "out",
-                        help="where the .onnx files are written")
-    parser.add_argument("--no-fused", dest="fused", action="store_false",
-                        help="skip the ort_*_hffused engines (eager attention + ORT's offline BERT fusion)")
+    parser.add_argument(
+        "--work",
+        type=pathlib.Path,
+        default=pathlib.Path(__file__).parent / "out",
+        help="where the .onnx files are written",
+    )
+    parser.add_argument(
+        "--no-fused",
+        dest="fused",
+        action="store_false",
+        help="skip the ort_*_hffused engines (eager attention + ORT's offline BERT fusion)",
+    )
     parser.add_argument("--json", type=pathlib.Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     args.hf_dir = args.hf_dir or hf_peer.default_model_dir()
@@ -162,27 +180,45 @@ def main(argv: list[str] | None = None) -> int:
         "engines": measured["by_threads"][first],
         "engines_by_threads": measured["by_threads"],
         "edgeline_saved_model_accuracy": (
-            round(float(np.mean(np.argmax(data["reference"], -1) == data["labels"])), 5) if data is not None else None),
+            round(float(np.mean(np.argmax(data["reference"], -1) == data["labels"])), 5) if data is not None else None
+        ),
         "eval_examples": int(len(data["labels"])) if data is not None else 0,
         "ort_graph_optimization_level": ort_engine.OPT_LEVEL.name,
         "ort_fusions": measured["fusions"],
         "ort_offline_bert_fusion": built["notes"].get("offline_bert_fusion_hffused"),
         "parity": measured["parity"],
-        "setup": {"batch": 1, "seq": int(seq), "inter_op_threads": 1, "calls": args.calls, "repeats": args.repeats,
-                  "ids": "random word pieces, seed 0, full-length mask", "hf_head": "random (seeded), latency only",
-                  "onnx_opset": 17, "quantization": "onnxruntime.quantization.quantize_dynamic, QInt8 weights"},
+        "setup": {
+            "batch": 1,
+            "seq": int(seq),
+            "inter_op_threads": 1,
+            "calls": args.calls,
+            "repeats": args.repeats,
+            "ids": "random word pieces, seed 0, full-length mask",
+            "hf_head": "random (seeded), latency only",
+            "onnx_opset": 17,
+            "quantization": "onnxruntime.quantization.quantize_dynamic, QInt8 weights",
+        },
         "onnx_bytes": built["notes"]["onnx_bytes"],
-        "versions": {**{p: version(p) for p in ("onnxruntime", "onnx", "torch", "transformers", "tf2onnx")},
-                     "python": sys.version.split()[0]},
+        "versions": {
+            **{p: version(p) for p in ("onnxruntime", "onnx", "torch", "transformers", "tf2onnx")},
+            "python": sys.version.split()[0],
+        },
     }
     text = json.dumps(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     for threads, engines in measured["by_threads"].items():
         for name, row in engines.items():
-            acc = "" if row["accuracy"] is None else f"  accuracy {row['accuracy']:.4f} ({row['accuracy_delta_points']:+.2f} pt)"
-            print(f"# {threads} thread(s) {name:22s} p50 {row['p50_ms']:7.2f} ms "
-                  f"[{row['p50_min']:.2f}-{row['p50_max']:.2f}]  p95 {row['p95_ms']:7.2f} ms{acc}", file=sys.stderr)
+            acc = (
+                ""
+                if row["accuracy"] is None
+                else f"  accuracy {row['accuracy']:.4f} ({row['accuracy_delta_points']:+.2f} pt)"
+            )
+            print(
+                f"# {threads} thread(s) {name:22s} p50 {row['p50_ms']:7.2f} ms "
+                f"[{row['p50_min']:.2f}-{row['p50_max']:.2f}]  p95 {row['p95_ms']:7.2f} ms{acc}",
+                file=sys.stderr,
+            )
     print(text)
     return 0
 

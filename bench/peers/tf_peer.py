@@ -13,8 +13,19 @@ import sys
 
 def convert(saved_model_dir: pathlib.Path, path: pathlib.Path, opset: int = 17) -> pathlib.Path:
     """`python -m tf2onnx.convert --saved-model ...` into `path`; raises with tf2onnx's own error."""
-    cmd = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved_model_dir),
-           "--signature_def", "serving_default", "--opset", str(opset), "--output", str(path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tf2onnx.convert",
+        "--saved-model",
+        str(saved_model_dir),
+        "--signature_def",
+        "serving_default",
+        "--opset",
+        str(opset),
+        "--output",
+        str(path),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0 or not path.exists():
         raise RuntimeError(f"tf2onnx failed ({out.returncode}):\n{out.stderr[-3000:]}")

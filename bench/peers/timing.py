@@ -55,8 +55,9 @@ def interleaved(engines: dict[str, Callable[[int], object]], calls: int, repeats
     return {name: summarize(p50s[name], p95s[name], calls) for name in engines}
 
 
-def accuracy(predict: Callable[[dict], np.ndarray], ids: dict[str, np.ndarray], labels: Sequence[int],
-             batch: int = 1) -> float:
+def accuracy(
+    predict: Callable[[dict], np.ndarray], ids: dict[str, np.ndarray], labels: Sequence[int], batch: int = 1
+) -> float:
     """Share of rows whose arg-max class equals the label, fed `batch` rows at a time."""
     n = len(labels)
     hits = 0

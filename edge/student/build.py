@@ -54,8 +54,14 @@ def teacher_word_embeddings(classifier) -> np.ndarray | None:
     return found[0].numpy() if len(found) == 1 else None
 
 
-def train_student(classifier, train: TrainSplit, assets: tok.TokenizerAssets, num_classes: int,
-                  config: StudentConfig, distil: bool = True) -> tuple[distill.TrainedStudent, StudentVocab, dict]:
+def train_student(
+    classifier,
+    train: TrainSplit,
+    assets: tok.TokenizerAssets,
+    num_classes: int,
+    config: StudentConfig,
+    distil: bool = True,
+) -> tuple[distill.TrainedStudent, StudentVocab, dict]:
     """The restricted vocab, the teacher's labels on the train split and transfer set, and the trained student.
 
     Args:
@@ -75,8 +81,10 @@ def train_student(classifier, train: TrainSplit, assets: tok.TokenizerAssets, nu
     if config.teacher_embedding_init:
         table = teacher_word_embeddings(classifier)
         if table is None:
-            raise ValueError("export.student.teacher_embedding_init: the teacher's encoder has no single "
-                             "word_embeddings variable; set it to false")
+            raise ValueError(
+                "export.student.teacher_embedding_init: the teacher's encoder has no single "
+                "word_embeddings variable; set it to false"
+            )
         init = teacher_projection(table, vocab, config.embedding_dim)
     ids, labels, teacher = train.ids, train.labels, None
     if distil:
@@ -88,19 +96,31 @@ def train_student(classifier, train: TrainSplit, assets: tok.TokenizerAssets, nu
     y = distill.targets(labels, teacher, config.temperature, num_classes)
     fresh = model.build(config, vocab.size, train.ids.shape[1], num_classes, init)
     trained = distill.train(fresh, vocab.apply(ids), y, config, soft_weight=None if distil else 0.0)
-    facts = {"train_rows": int(len(train.ids)), "transfer_rows": int(len(ids) - len(train.ids)),
-             "vocab_rows": vocab.size, "teacher_labelling_seconds": round(labelled - start, 1),
-             "training_seconds": round(time.perf_counter() - labelled, 1),
-             # CPU seconds too: on a shared machine wall time says more about the neighbours than the student.
-             "teacher_labelling_cpu_seconds": round(labelled_cpu - start_cpu, 1),
-             "training_cpu_seconds": round(time.process_time() - labelled_cpu, 1),
-             "sparsity": round(trained.sparsity, 4)}
+    facts = {
+        "train_rows": int(len(train.ids)),
+        "transfer_rows": int(len(ids) - len(train.ids)),
+        "vocab_rows": vocab.size,
+        "teacher_labelling_seconds": round(labelled - start, 1),
+        "training_seconds": round(time.perf_counter() - labelled, 1),
+        # CPU seconds too: on a shared machine wall time says more about the neighbours than the student.
+        "teacher_labelling_cpu_seconds": round(labelled_cpu - start_cpu, 1),
+        "training_cpu_seconds": round(time.process_time() - labelled_cpu, 1),
+        "sparsity": round(trained.sparsity, 4),
+    }
     return trained, vocab, facts
 
 
-def build_students(classifier, train: TrainSplit, data: EvalData, assets: tok.TokenizerAssets,
-                   class_names: Sequence[str], config: StudentConfig, out_dir: str | pathlib.Path,
-                   push_dir: str | pathlib.Path | None, latency_examples: int = 100) -> StudentBuild:
+def build_students(
+    classifier,
+    train: TrainSplit,
+    data: EvalData,
+    assets: tok.TokenizerAssets,
+    class_names: Sequence[str],
+    config: StudentConfig,
+    out_dir: str | pathlib.Path,
+    push_dir: str | pathlib.Path | None,
+    latency_examples: int = 100,
+) -> StudentBuild:
     """Trains the student and builds, measures, gates and pushes each of `config.variants`.
 
     Every variant is scored on the whole eval split in its own interpreter
@@ -124,8 +144,9 @@ def build_students(classifier, train: TrainSplit, data: EvalData, assets: tok.To
     """
     unknown = [v for v in config.variants if v not in convert.STUDENT_VARIANTS]
     if unknown:
-        raise ValueError(f"export.student.variants: unknown {unknown[0]!r}; choose from "
-                         f"{', '.join(convert.STUDENT_VARIANTS)}")
+        raise ValueError(
+            f"export.student.variants: unknown {unknown[0]!r}; choose from {', '.join(convert.STUDENT_VARIANTS)}"
+        )
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     trained, vocab, facts = train_student(classifier, train, assets, len(class_names), config)
@@ -162,8 +183,9 @@ def build_students(classifier, train: TrainSplit, data: EvalData, assets: tok.To
             probabilities = runner.predict(eval_ids)
             entry.update(score(probabilities, data, len(packaged)))
             entry["model_bytes"] = len(bare)
-            entry["agreement_float_student"] = round(float(np.mean(
-                probabilities.argmax(1) == keras_probabilities.argmax(1))), 6)
+            entry["agreement_float_student"] = round(
+                float(np.mean(probabilities.argmax(1) == keras_probabilities.argmax(1))), 6
+            )
             if variant == "student_micro":
                 # The same flatbuffer in LiteRT: how far TFLM's kernels are from LiteRT's (the issue's 0.2-point goal).
                 litert = StudentRunner(bare, vocab).predict(eval_ids).argmax(1)
@@ -174,8 +196,13 @@ def build_students(classifier, train: TrainSplit, data: EvalData, assets: tok.To
         except Exception as e:  # the row says why; one failing variant must not hide the others
             entry.update(pushed=False, reason=f"{stage}: {type(e).__name__}: {str(e).strip()[:300]}")
             continue
-        passes, reason = gate(variant, entry, config.max_accuracy_drop, blessed=push_dir is not None,
-                              setting="export.student.max_accuracy_drop")
+        passes, reason = gate(
+            variant,
+            entry,
+            config.max_accuracy_drop,
+            blessed=push_dir is not None,
+            setting="export.student.max_accuracy_drop",
+        )
         passes, reason = _budgets(entry, tpu_report if variant == "student_edgetpu" else None, config, passes, reason)
         entry["pushed"] = passes
         if reason:
@@ -193,8 +220,9 @@ def build_students(classifier, train: TrainSplit, data: EvalData, assets: tok.To
     return StudentBuild(rows, tpu_report, facts)
 
 
-def _budgets(entry: dict, tpu_report: dict | None, config: StudentConfig, passes: bool, reason: str | None
-             ) -> tuple[bool, str | None]:
+def _budgets(
+    entry: dict, tpu_report: dict | None, config: StudentConfig, passes: bool, reason: str | None
+) -> tuple[bool, str | None]:
     """The gate's verdict plus the device budgets: micro's flash and arena, the Edge TPU's op list."""
     problems = [reason] if reason else []
     if "flash_bytes" in entry and entry["flash_bytes"] > config.max_flash_bytes:
@@ -206,8 +234,15 @@ def _budgets(entry: dict, tpu_report: dict | None, config: StudentConfig, passes
     return passes and len(problems) == 0, "; ".join(problems) or None
 
 
-def _package(bare: bytes, variant: str, kind: str, vocab: StudentVocab, assets: tok.TokenizerAssets,
-             max_seq_length: int, class_names: Sequence[str]) -> bytes:
+def _package(
+    bare: bytes,
+    variant: str,
+    kind: str,
+    vocab: StudentVocab,
+    assets: tok.TokenizerAssets,
+    max_seq_length: int,
+    class_names: Sequence[str],
+) -> bytes:
     """The flatbuffer with what `edgeline predict` needs: tokenizer settings, labels, vocab and the remap."""
     info = {
         "variant": variant,

@@ -12,8 +12,11 @@ from edge.student.model import Student
 # Variant name -> (input kind, one-line description). Order is report order.
 STUDENT_VARIANTS: dict[str, tuple[str, str]] = {
     "student": ("student_ids", "distilled CNN, full int8 with float output, for phones and CPUs"),
-    "student_edgetpu": ("embedded", "the student after its embedding lookup: int8 [1, L, D] in, int8 out, "
-                                    "every op on the Edge TPU list; int8 table beside it"),
+    "student_edgetpu": (
+        "embedded",
+        "the student after its embedding lookup: int8 [1, L, D] in, int8 out, "
+        "every op on the Edge TPU list; int8 table beside it",
+    ),
     "student_micro": ("student_ids", "full int8 with int8 output, batch 1, for TensorFlow Lite for Microcontrollers"),
 }
 # Name of the input tensor of each kind.

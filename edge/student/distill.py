@@ -66,8 +66,9 @@ def distillation_loss(temperature: float, soft_weight: float, num_classes: int):
     return loss
 
 
-def train(student: Student, ids: np.ndarray, y: np.ndarray, config: StudentConfig, soft_weight: float | None = None
-          ) -> TrainedStudent:
+def train(
+    student: Student, ids: np.ndarray, y: np.ndarray, config: StudentConfig, soft_weight: float | None = None
+) -> TrainedStudent:
     """Float epochs (with magnitude pruning when `prune_sparsity` > 0), then quantization-aware epochs.
 
     Args:
@@ -93,8 +94,9 @@ def train(student: Student, ids: np.ndarray, y: np.ndarray, config: StudentConfi
         # Sparsity ramps up over the first 70% of steps in ~20 pruning rounds (tfmot's default of
         # one round per 100 steps would never prune a short run).
         end = max(1, int(steps * 0.7))
-        schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, config.prune_sparsity, begin_step=0, end_step=end,
-                                                        frequency=max(1, end // 20))
+        schedule = tfmot.sparsity.keras.PolynomialDecay(
+            0.0, config.prune_sparsity, begin_step=0, end_step=end, frequency=max(1, end // 20)
+        )
         # tfmot's recipe: the clone reuses each layer (and its weights), wrapping the prunable ones.
         body = keras.models.clone_model(body, clone_function=lambda layer: _prunable(layer, schedule))
         callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
@@ -109,7 +111,8 @@ def train(student: Student, ids: np.ndarray, y: np.ndarray, config: StudentConfi
         # Keeps the pruned zeros at zero through QAT (tfmot's collaborative optimization).
         annotated = tfmot.quantization.keras.quantize_annotate_model(body)
         quantized = tfmot.quantization.keras.quantize_apply(
-            annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme())
+            annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+        )
     else:
         quantized = tfmot.quantization.keras.quantize_model(body)
     qat = Student(student.embedding, quantized, student.max_seq_length)

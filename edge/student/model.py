@@ -53,8 +53,9 @@ def _keras():
     return keras
 
 
-def build(config: StudentConfig, vocab_size: int, max_seq_length: int, num_classes: int,
-          embedding_init=None) -> Student:
+def build(
+    config: StudentConfig, vocab_size: int, max_seq_length: int, num_classes: int, embedding_init=None
+) -> Student:
     """A fresh float student.
 
     Convolutions over the sequence are Conv2D/DepthwiseConv2D with a 1 x k

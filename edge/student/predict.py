@@ -15,8 +15,9 @@ from edge.student.vocab import StudentVocab
 from preprocessing import tokenizer as tok
 
 
-def student_probabilities(model_path: str | pathlib.Path, info: dict, files: dict[str, str],
-                          texts: Sequence[str]) -> np.ndarray:
+def student_probabilities(
+    model_path: str | pathlib.Path, info: dict, files: dict[str, str], texts: Sequence[str]
+) -> np.ndarray:
     """[n, classes] probabilities of a student .tflite for raw texts.
 
     Tokenizes with the encoder vocab and casing the file carries, remaps to the

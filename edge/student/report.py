@@ -11,8 +11,14 @@ from edge.markdown import markdown_report
 from edge.student.build import EDGETPU_REPORT, StudentBuild
 
 
-def add_students(out_dir: str | pathlib.Path, report: dict, tpu_report: dict | None, build: StudentBuild,
-                 config: StudentConfig, push_dir: str | pathlib.Path | None) -> dict:
+def add_students(
+    out_dir: str | pathlib.Path,
+    report: dict,
+    tpu_report: dict | None,
+    build: StudentBuild,
+    config: StudentConfig,
+    push_dir: str | pathlib.Path | None,
+) -> dict:
     """Adds the student rows and a `student` section to the teacher variants' report and rewrites both files.
 
     Args:
@@ -48,7 +54,9 @@ def student_markdown(report: dict) -> str:
     student = report["student"]
     rows = {k: v for k, v in report["variants"].items() if k.startswith("student")}
     lines = [
-        "", "## Distilled student", "",
+        "",
+        "## Distilled student",
+        "",
         f"Gate: accuracy drop at most {student['max_accuracy_drop']:g} points (export.student.max_accuracy_drop); "
         f"student_micro within {student['max_flash_bytes']:,} B of flash and "
         f"{student['max_arena_bytes']:,} B of arena.",
@@ -58,12 +66,15 @@ def student_markdown(report: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for name, r in rows.items():
+
         def cell(key, fmt="{}", r=r):
             return fmt.format(r[key]) if r.get(key) is not None else "–"
 
-        lines.append(f"| {name} | {cell('model_bytes', '{:,}')} | {cell('accuracy', '{:.4f}')} | "
-                     f"{cell('agreement_float_student', '{:.4f}')} | {cell('flash_bytes', '{:,}')} | "
-                     f"{cell('arena_bytes', '{:,}')} | {cell('edgetpu_ops')} |")
+        lines.append(
+            f"| {name} | {cell('model_bytes', '{:,}')} | {cell('accuracy', '{:.4f}')} | "
+            f"{cell('agreement_float_student', '{:.4f}')} | {cell('flash_bytes', '{:,}')} | "
+            f"{cell('arena_bytes', '{:,}')} | {cell('edgetpu_ops')} |"
+        )
     if student.get("edgetpu"):
         lines += ["", f"student_edgetpu: {student['edgetpu']}."]
     return "\n".join(lines) + "\n"

@@ -24,8 +24,14 @@ class StudentRunner:
       num_threads: LiteRT threads.
     """
 
-    def __init__(self, model: bytes, vocab: StudentVocab, embedding: np.ndarray | None = None,
-                 micro_arena: int | None = None, num_threads: int = 1):
+    def __init__(
+        self,
+        model: bytes,
+        vocab: StudentVocab,
+        embedding: np.ndarray | None = None,
+        micro_arena: int | None = None,
+        num_threads: int = 1,
+    ):
         self.vocab = vocab
         self.embedding = embedding
         if micro_arena is not None:
@@ -35,8 +41,9 @@ class StudentRunner:
             detail = self.micro.get_output_details(0)
             params = detail["quantization_parameters"]
             self.output_dtype = detail["dtype"]
-            self.output_quantization = (float(params["scales"][0]), int(params["zero_points"][0])) \
-                if len(params["scales"]) else (0.0, 0)
+            self.output_quantization = (
+                (float(params["scales"][0]), int(params["zero_points"][0])) if len(params["scales"]) else (0.0, 0)
+            )
             self.batch = 1
         else:
             from ai_edge_litert.interpreter import Interpreter
@@ -89,5 +96,7 @@ class StudentRunner:
             start = time.perf_counter()
             self._invoke(self._feed(encoder_ids[i : i + 1]))
             times.append((time.perf_counter() - start) * 1000.0)
-        return {"latency_ms_p50": round(float(np.percentile(times, 50)), 4),
-                "latency_ms_p95": round(float(np.percentile(times, 95)), 4)}
+        return {
+            "latency_ms_p50": round(float(np.percentile(times, 50)), 4),
+            "latency_ms_p95": round(float(np.percentile(times, 95)), 4),
+        }

@@ -10,8 +10,9 @@ from configs.config import StudentConfig
 _MASK = "[MASK]"
 
 
-def perturb(ids: np.ndarray, mask: np.ndarray, vocab: tuple[str, ...], config: StudentConfig,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def perturb(
+    ids: np.ndarray, mask: np.ndarray, vocab: tuple[str, ...], config: StudentConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """One perturbed copy of every row, after Tang et al. (2019), on word pieces.
 
     Each piece between [CLS] and [SEP] is replaced by [MASK] with probability
@@ -58,8 +59,9 @@ def perturb(ids: np.ndarray, mask: np.ndarray, vocab: tuple[str, ...], config: S
     return ids, mask
 
 
-def transfer_set(ids: np.ndarray, mask: np.ndarray, vocab: tuple[str, ...], config: StudentConfig
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def transfer_set(
+    ids: np.ndarray, mask: np.ndarray, vocab: tuple[str, ...], config: StudentConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """`config.transfer_copies` perturbed copies of the split, stacked: `(ids, mask)`, [copies * n, L]."""
     rng = np.random.default_rng(config.seed)
     copies = [perturb(ids, mask, vocab, config, rng) for _ in range(config.transfer_copies)]

@@ -38,10 +38,22 @@ def built(tmp_path_factory, tiny_encoder):
             models[variant] = variants.convert(variant, loaded, assets, L, representative, rewrite)
         except Exception as e:  # recorded so each variant's test reports its own failure
             models[variant] = e
-    return {"loaded": loaded, "export_dir": export_dir, "assets": assets, "models": models, "eval": data, "root": root,
-            "representative": representative, "grouped": grouped, "graph": graph, "int16": int16,
-            "int16_description": int16_description, "plain": plain, "plain_description": plain_description,
-            "architecture": architecture}
+    return {
+        "loaded": loaded,
+        "export_dir": export_dir,
+        "assets": assets,
+        "models": models,
+        "eval": data,
+        "root": root,
+        "representative": representative,
+        "grouped": grouped,
+        "graph": graph,
+        "int16": int16,
+        "int16_description": int16_description,
+        "plain": plain,
+        "plain_description": plain_description,
+        "architecture": architecture,
+    }
 
 
 def model_of(built, variant) -> bytes:

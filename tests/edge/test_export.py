@@ -15,8 +15,16 @@ from tests.edge.conftest import L
 
 def test_gate_blocks_an_impossible_threshold_and_reports_why(built, tmp_path):
     result = export.export_variants(
-        built["export_dir"], built["assets"], L, ["0", "1"], built["representative"], built["eval"],
-        tmp_path / "artifact", ["float16", "edgetpu"], max_accuracy_drop=-100.0, push_dir=tmp_path / "edge" / "1",
+        built["export_dir"],
+        built["assets"],
+        L,
+        ["0", "1"],
+        built["representative"],
+        built["eval"],
+        tmp_path / "artifact",
+        ["float16", "edgetpu"],
+        max_accuracy_drop=-100.0,
+        push_dir=tmp_path / "edge" / "1",
         latency_examples=3,
     )
     for name in ("float16", "edgetpu"):
@@ -30,8 +38,16 @@ def test_gate_blocks_an_impossible_threshold_and_reports_why(built, tmp_path):
     assert (tmp_path / "artifact" / "edgetpu_report.json").exists()
 
     loose = export.export_variants(
-        built["export_dir"], built["assets"], L, ["0", "1"], built["representative"], built["eval"],
-        tmp_path / "artifact2", ["float16"], max_accuracy_drop=100.0, push_dir=tmp_path / "edge" / "2",
+        built["export_dir"],
+        built["assets"],
+        L,
+        ["0", "1"],
+        built["representative"],
+        built["eval"],
+        tmp_path / "artifact2",
+        ["float16"],
+        max_accuracy_drop=100.0,
+        push_dir=tmp_path / "edge" / "2",
         latency_examples=3,
     )
     assert loose.report["variants"]["float16"]["pushed"] is True, loose.report["variants"]["float16"]
@@ -39,8 +55,9 @@ def test_gate_blocks_an_impossible_threshold_and_reports_why(built, tmp_path):
     assert (tmp_path / "edge" / "2" / "labels.txt").read_text() == "0\n1\n"
     rows = predict.predict_texts(pushed, ["a gorgeous, witty movie", ""])
     expected = built["loaded"].signatures["serve_text"](text=tf.constant(["a gorgeous, witty movie", ""]))
-    np.testing.assert_allclose([[r["probabilities"]["0"], r["probabilities"]["1"]] for r in rows],
-                               expected["probabilities"].numpy(), atol=1e-3)
+    np.testing.assert_allclose(
+        [[r["probabilities"]["0"], r["probabilities"]["1"]] for r in rows], expected["probabilities"].numpy(), atol=1e-3
+    )
 
 
 @pytest.mark.e2e
@@ -48,10 +65,18 @@ def test_pipeline_run_reports_and_pushes_edge_variants(tiny_run):
     first, run_dir = tiny_run["first"], tiny_run["run_dir"]
     measured = first["edge"]["variants"]
     assert list(measured) == list(variants.VARIANTS) + list(STUDENT_VARIANTS)
-    extra = {"student": {"model_bytes", "agreement_float_student"},
-             "student_edgetpu": {"model_bytes", "agreement_float_student", "edgetpu_ops"},
-             "student_micro": {"model_bytes", "agreement_float_student", "flash_bytes", "arena_bytes",
-                               "litert_accuracy", "agreement_litert"}}
+    extra = {
+        "student": {"model_bytes", "agreement_float_student"},
+        "student_edgetpu": {"model_bytes", "agreement_float_student", "edgetpu_ops"},
+        "student_micro": {
+            "model_bytes",
+            "agreement_float_student",
+            "flash_bytes",
+            "arena_bytes",
+            "litert_accuracy",
+            "agreement_litert",
+        },
+    }
     for name, v in measured.items():
         assert set(v) == set(results.EDGE_KEYS) | extra.get(name, set()), name
         if v["pushed"] and name in variants.VARIANTS:

@@ -25,8 +25,14 @@ def three_class(tmp_path_factory, tiny_encoder):
     eval_rows = [r for i, r in enumerate(rows) if i % 5 == 0]
     data = eval_data.make_eval_data(loaded, [t for t, _ in eval_rows], np.array([y for _, y in eval_rows]), assets, L)
     representative = {k: np.stack([np.asarray(r[k]) for r in transformed[:100]]) for k in features.MODEL_INPUTS}
-    return {"export_dir": export_dir, "assets": assets, "data": data, "representative": representative,
-            "architecture": bert_encoder.read_architecture(tiny_encoder), "root": root}
+    return {
+        "export_dir": export_dir,
+        "assets": assets,
+        "data": data,
+        "representative": representative,
+        "architecture": bert_encoder.read_architecture(tiny_encoder),
+        "root": root,
+    }
 
 
 def test_auc_takes_quantized_rows_and_a_missing_class():
@@ -39,9 +45,19 @@ def test_auc_takes_quantized_rows_and_a_missing_class():
 def test_three_class_cls_model_through_the_gate(three_class, tmp_path):
     t = three_class
     result = export.export_variants(
-        t["export_dir"], t["assets"], L, ["0", "1", "2"], t["representative"], t["data"], tmp_path / "artifact",
-        ["float32", "int8"], max_accuracy_drop=100.0, push_dir=tmp_path / "edge" / "1", latency_examples=3,
-        pooling="cls", architecture=t["architecture"],
+        t["export_dir"],
+        t["assets"],
+        L,
+        ["0", "1", "2"],
+        t["representative"],
+        t["data"],
+        tmp_path / "artifact",
+        ["float32", "int8"],
+        max_accuracy_drop=100.0,
+        push_dir=tmp_path / "edge" / "1",
+        latency_examples=3,
+        pooling="cls",
+        architecture=t["architecture"],
     )
     rows = result.report["variants"]
     for name in ("float32", "int8"):
@@ -52,9 +68,19 @@ def test_three_class_cls_model_through_the_gate(three_class, tmp_path):
     assert rows["float32"]["max_abs_prob_diff"] < 1e-3
 
     strict = export.export_variants(
-        t["export_dir"], t["assets"], L, ["0", "1", "2"], t["representative"], t["data"], tmp_path / "strict",
-        ["int8"], max_accuracy_drop=-100.0, push_dir=tmp_path / "edge" / "2", latency_examples=3,
-        pooling="cls", architecture=t["architecture"],
+        t["export_dir"],
+        t["assets"],
+        L,
+        ["0", "1", "2"],
+        t["representative"],
+        t["data"],
+        tmp_path / "strict",
+        ["int8"],
+        max_accuracy_drop=-100.0,
+        push_dir=tmp_path / "edge" / "2",
+        latency_examples=3,
+        pooling="cls",
+        architecture=t["architecture"],
     )
     assert strict.report["variants"]["int8"]["pushed"] is False
     assert "max_accuracy_drop" in strict.report["variants"]["int8"]["reason"]

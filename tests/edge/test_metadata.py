@@ -1,7 +1,5 @@
 """edgeline metadata in a .tflite round-trips and `predict` answers from it."""
 
-
-
 from edge import metadata
 from pipeline import predict
 from tests.edge.conftest import L, model_of

@@ -1,6 +1,5 @@
 """The integer-friendly rewrites compute the SavedModel's function and keep int8 close to float."""
 
-
 import dataclasses
 
 import numpy as np
@@ -68,7 +67,9 @@ def test_magnitude_groups_isolate_an_outlier_dimension(built):
     assert sorted(np.concatenate(groups).tolist()) == list(range(w["embeddings/word_embeddings"].shape[1]))
     assert groups[-1].tolist() == [5]
     ids = {k: tf.constant(v[:16]) for k, v in built["eval"].ids.items()}
-    one = grouped_graph.forward(w, [np.concatenate(groups)], L, "mean", built["architecture"])(**ids)["probabilities"].numpy()
+    one = grouped_graph.forward(w, [np.concatenate(groups)], L, "mean", built["architecture"])(**ids)[
+        "probabilities"
+    ].numpy()
     split = grouped_graph.forward(w, groups, L, "mean", built["architecture"])(**ids)["probabilities"].numpy()
     np.testing.assert_allclose(split, one, atol=1e-5)
 
@@ -78,11 +79,15 @@ def test_groups_keep_int8_close_to_float_when_a_dimension_is_an_outlier(built):
     w = _with_outlier(grouped_graph.weights(built["loaded"].classifier), dim=5, size=200.0)
     groups = grouped_graph.magnitude_groups(w, built["representative"], L, "mean", built["architecture"])
     data = built["eval"]
-    reference = grouped_graph.forward(w, groups, L, "mean", built["architecture"])(**{k: tf.constant(v) for k, v in data.ids.items()})
+    reference = grouped_graph.forward(w, groups, L, "mean", built["architecture"])(
+        **{k: tf.constant(v) for k, v in data.ids.items()}
+    )
     reference = reference["probabilities"].numpy()
     errors = {}
     for name, parts in (("one scale", [np.concatenate(groups)]), ("groups", groups)):
-        function = grouped_graph.concrete_function(grouped_graph.forward(w, parts, L, "mean", built["architecture"]), L, None)
+        function = grouped_graph.concrete_function(
+            grouped_graph.forward(w, parts, L, "mean", built["architecture"]), L, None
+        )
         converter = tf.lite.TFLiteConverter.from_concrete_functions([function], tf.Module())
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = variants._representative_dataset(built["representative"])

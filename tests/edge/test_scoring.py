@@ -1,7 +1,5 @@
 """Scoring a variant on the eval split: size, agreement, latency."""
 
-
-
 from edge import scoring
 from tests.edge.conftest import model_of
 

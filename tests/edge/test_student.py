@@ -13,8 +13,16 @@ from pipeline import predict
 from tests.edge.conftest import CONFIG, L
 
 # Small enough to train in seconds on the fixture rows; the same code path as the default.
-STUDENT = dataclasses.replace(CONFIG.export.student, embedding_dim=16, filters=16, epochs=4, qat_epochs=1,
-                              transfer_copies=1, min_piece_count=1, batch_size=32)
+STUDENT = dataclasses.replace(
+    CONFIG.export.student,
+    embedding_dim=16,
+    filters=16,
+    epochs=4,
+    qat_epochs=1,
+    transfer_copies=1,
+    min_piece_count=1,
+    batch_size=32,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +52,17 @@ def teacher(tmp_path_factory, tiny_encoder):
 @pytest.fixture(scope="module")
 def students(teacher, tmp_path_factory):
     out = tmp_path_factory.mktemp("student_out")
-    result = build.build_students(teacher["loaded"].classifier, teacher["train"], teacher["eval"], teacher["assets"],
-                                  ["0", "1"], dataclasses.replace(STUDENT, max_accuracy_drop=100.0),
-                                  out / "artifact", out / "edge" / "1", latency_examples=3)
+    result = build.build_students(
+        teacher["loaded"].classifier,
+        teacher["train"],
+        teacher["eval"],
+        teacher["assets"],
+        ["0", "1"],
+        dataclasses.replace(STUDENT, max_accuracy_drop=100.0),
+        out / "artifact",
+        out / "edge" / "1",
+        latency_examples=3,
+    )
     return {"result": result, "out": out}
 
 
@@ -62,8 +78,15 @@ def test_every_student_variant_runs_in_its_interpreter_and_agrees_with_the_float
     assert micro_row["flash_bytes"] == micro_row["model_bytes"]
     assert micro_row["agreement_litert"] >= 0.95  # TFLM's kernels against LiteRT's on the same flatbuffer
     pushed = students["out"] / "edge" / "1"
-    for name in ("student.tflite", "student_edgetpu.tflite", "student_edgetpu_embedding.npy", "student_micro.tflite",
-                 "student_micro.cc", "student_micro.h", "labels.txt"):
+    for name in (
+        "student.tflite",
+        "student_edgetpu.tflite",
+        "student_edgetpu_embedding.npy",
+        "student_micro.tflite",
+        "student_micro.cc",
+        "student_micro.h",
+        "labels.txt",
+    ):
         assert (pushed / name).exists(), name
 
 
@@ -91,9 +114,11 @@ def test_student_edgetpu_maps_every_op_while_minilm_edgetpu_flags_gather(student
     assert {"CONV_2D", "FULLY_CONNECTED", "SOFTMAX"} <= {o["op"] for o in report["ops"]}
     assert (students["out"] / "artifact" / build.EDGETPU_REPORT).exists()
     train = teacher["train"]
-    representative = {features.INPUT_WORD_IDS: train.ids[:8].astype(np.int32),
-                      features.INPUT_MASK: train.mask[:8].astype(np.int32),
-                      features.INPUT_TYPE_IDS: np.zeros_like(train.ids[:8], np.int32)}
+    representative = {
+        features.INPUT_WORD_IDS: train.ids[:8].astype(np.int32),
+        features.INPUT_MASK: train.mask[:8].astype(np.int32),
+        features.INPUT_TYPE_IDS: np.zeros_like(train.ids[:8], np.int32),
+    }
     minilm = variants.convert("edgetpu", teacher["loaded"], teacher["assets"], L, representative)
     assert "GATHER" in edgetpu.analyze(minilm)["unsupported_op_types"]
 
@@ -111,9 +136,17 @@ def test_edgeline_predict_answers_with_each_student_variant(students, teacher):
 
 def test_gate_blocks_a_student_with_an_impossible_threshold(teacher, tmp_path):
     config = dataclasses.replace(STUDENT, variants=("student",), max_accuracy_drop=-100.0, transfer_copies=0)
-    result = build.build_students(teacher["loaded"].classifier, teacher["train"], teacher["eval"], teacher["assets"],
-                                  ["0", "1"], config, tmp_path / "artifact", tmp_path / "edge" / "1",
-                                  latency_examples=3)
+    result = build.build_students(
+        teacher["loaded"].classifier,
+        teacher["train"],
+        teacher["eval"],
+        teacher["assets"],
+        ["0", "1"],
+        config,
+        tmp_path / "artifact",
+        tmp_path / "edge" / "1",
+        latency_examples=3,
+    )
     row = result.variants["student"]
     assert row["pushed"] is False and "export.student.max_accuracy_drop" in row["reason"], row
     assert not (tmp_path / "edge" / "1" / "student.tflite").exists()
@@ -122,17 +155,27 @@ def test_gate_blocks_a_student_with_an_impossible_threshold(teacher, tmp_path):
 
 def test_transfer_set_keeps_the_marks_and_the_trimmed_teacher_matches_the_full_one(teacher):
     train = teacher["train"]
-    ids, mask = transfer_set.perturb(train.ids, train.mask, teacher["assets"].vocab,
-                                     dataclasses.replace(STUDENT, mask_prob=0.3, ngram_prob=0.5),
-                                     np.random.default_rng(0))
+    ids, mask = transfer_set.perturb(
+        train.ids,
+        train.mask,
+        teacher["assets"].vocab,
+        dataclasses.replace(STUDENT, mask_prob=0.3, ngram_prob=0.5),
+        np.random.default_rng(0),
+    )
     lengths = mask.sum(axis=1)
     assert (ids[:, 0] == train.ids[:, 0]).all()
     assert (ids[np.arange(len(ids)), lengths - 1] == teacher["assets"].sep_id).all()
     assert (lengths <= train.mask.sum(axis=1)).all() and (ids != train.ids).any()
     classifier = teacher["loaded"].classifier
     trimmed = transfer_set.teacher_probabilities(classifier, train.ids[:40], train.mask[:40], batch_size=16)
-    full = classifier({features.INPUT_WORD_IDS: train.ids[:40], features.INPUT_MASK: train.mask[:40],
-                       features.INPUT_TYPE_IDS: np.zeros_like(train.ids[:40])}, training=False).numpy()
+    full = classifier(
+        {
+            features.INPUT_WORD_IDS: train.ids[:40],
+            features.INPUT_MASK: train.mask[:40],
+            features.INPUT_TYPE_IDS: np.zeros_like(train.ids[:40]),
+        },
+        training=False,
+    ).numpy()
     np.testing.assert_allclose(trimmed, full, atol=1e-5)
 
 
@@ -150,5 +193,7 @@ def test_restricted_vocab_remaps_rare_pieces_to_unk_and_round_trips(teacher):
 
 def test_pruning_leaves_the_share_of_zero_weights_asked_for_through_qat(teacher):
     config = dataclasses.replace(STUDENT, prune_sparsity=0.5, transfer_copies=0)
-    trained, _, facts = build.train_student(teacher["loaded"].classifier, teacher["train"], teacher["assets"], 2, config)
+    trained, _, facts = build.train_student(
+        teacher["loaded"].classifier, teacher["train"], teacher["assets"], 2, config
+    )
     assert 0.45 <= facts["sparsity"] <= 0.55, facts

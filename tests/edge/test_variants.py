@@ -1,6 +1,5 @@
 """Each edge variant converts from the tiny trained model, runs, and matches the SavedModel."""
 
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -20,8 +19,12 @@ TEXT_ATOL = 0.02
 def test_variant_converts_and_runs(built, variant):
     runner = runtime.VariantRunner(model_of(built, variant))
     batch = STRINGS if runner.takes_text else eval_data.tokenize(STRINGS, built["assets"], L)
-    probabilities = np.concatenate([runner(batch[i : i + 1] if runner.takes_text else
-                                           {k: v[i : i + 1] for k, v in batch.items()}) for i in range(len(STRINGS))])
+    probabilities = np.concatenate(
+        [
+            runner(batch[i : i + 1] if runner.takes_text else {k: v[i : i + 1] for k, v in batch.items()})
+            for i in range(len(STRINGS))
+        ]
+    )
     assert probabilities.shape == (20, 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=0.01)
     if runner.takes_text:
@@ -85,7 +88,10 @@ def test_full_integer_variants_agree_with_float(built, variant):
 def test_int16x8_has_no_op_without_an_int16_kernel(built):
     """TFLite 2.16 has no int16 GELU or SQUARED_DIFFERENCE, and its int16 SUM and DIV give wrong values."""
     interpreter = runtime.make_interpreter(model_of(built, "int16x8"))
-    int16_ops = {op["op_name"] for op in interpreter._get_ops_details()
-                 if any(interpreter._get_tensor_details(t, 0)["dtype"] == np.int16 for t in op["outputs"])}
+    int16_ops = {
+        op["op_name"]
+        for op in interpreter._get_ops_details()
+        if any(interpreter._get_tensor_details(t, 0)["dtype"] == np.int16 for t in op["outputs"])
+    }
     assert "FULLY_CONNECTED" in int16_ops
     assert not int16_ops & {"GELU", "SQUARED_DIFFERENCE", "SUM", "DIV"}, int16_ops

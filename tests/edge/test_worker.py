@@ -1,7 +1,5 @@
 """Child-process builds: a failing variant costs its row, not the run."""
 
-
-
 from tests.edge.conftest import L
 
 
@@ -11,8 +9,19 @@ def test_worker_reports_each_variant_that_cannot_be_built(built, tmp_path):
 
     job, out = tmp_path / "job", tmp_path / "out"
     out.mkdir()
-    worker.write_job(job, str(tmp_path / "no-saved-model"), built["assets"].vocab, True, L, ["0", "1"],
-                          built["representative"], built["eval"], out, "mean", True)
+    worker.write_job(
+        job,
+        str(tmp_path / "no-saved-model"),
+        built["assets"].vocab,
+        True,
+        L,
+        ["0", "1"],
+        built["representative"],
+        built["eval"],
+        out,
+        "mean",
+        True,
+    )
     outcomes = worker.run_all(job, ["float32", "int8"], workers=2)
     for name in ("float32", "int8"):
         assert outcomes[name]["reason"].startswith("conversion failed: "), outcomes[name]
