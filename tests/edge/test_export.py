@@ -80,7 +80,9 @@ def test_pipeline_run_reports_and_pushes_edge_variants(tiny_run):
     for name, v in measured.items():
         assert set(v) == set(results.EDGE_KEYS) | extra.get(name, set()), name
         if v["pushed"] and name in variants.VARIANTS:
-            assert 0 < v["delegated_ops"] <= v["total_ops"], name
+            # XNNPACK has no int16 kernels, and TF's interpreter (the text variant) delegates none of it.
+            assert 0 < v["delegated_ops"] if name not in ("int16x8", "text") else 0 <= v["delegated_ops"], name
+            assert v["delegated_ops"] <= v["total_ops"], name
             assert v["latency_ms_p50_2t"] <= v["latency_ms_p95_2t"], name
             assert v["runtime"] == ("tensorflow-lite" if name == "text" else "ai-edge-litert"), name
         assert v["pushed"] or v["reason"], f"{name} not pushed without a reason"
