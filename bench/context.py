@@ -21,6 +21,7 @@ class Bench:
 
         self.run_dir = run_dir
         self.repeats = repeats
+        self.peers = True  # P3 also times the ONNX Runtime / PyTorch peers (bench/p3_peers.py)
         self.out = out
         self.summary = json.loads((run_dir / "summary.json").read_text())
         self.config = self.summary["config"]

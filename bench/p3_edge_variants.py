@@ -131,7 +131,7 @@ def p3_edge_variants(b: Bench) -> dict:
     }
     dynamic = rows.get("dynamic_range", {})
     goals = {name: _p3_goal_met(rows.get(name, {}), *goal) for name, goal in P3_GOALS.items()}
-    peers = p3_peers.measure(b.run_dir, b.repeats)
+    peers = p3_peers.measure(b.run_dir, b.repeats) if b.peers else {"error": "not measured in a smoke run"}
     peer_ratio = _peer_ratio(rows, peers)
     if peer_ratio is not None:
         goals["fastest_vs_ort_int8"] = peer_ratio["ratio"] >= PEER_GOAL

@@ -98,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     only = {r.strip().upper() for r in args.only.split(",") if r.strip()}
     wanted = lambda rid: not only or rid in only  # noqa: E731
     b = Bench(run_dir, args.repeats, say)
+    b.peers = not args.smoke  # the peers build ONNX models for minutes: not in a seconds-fast check
     scales = [int(s) for s in args.scales.split(",")]
 
     measured: dict[str, dict] = {}
