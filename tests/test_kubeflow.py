@@ -373,7 +373,7 @@ def test_dockerfile_installs_the_pinned_project():
     # EdgeExport would have failed to import on the cluster).
     import setuptools
 
-    shipped = re.search(r"find_packages\(include=\[([^\]]*)\]", (ROOT / "setup.py").read_text()).group(1)
+    shipped = re.search(r"find_packages\(\s*include=\[([^\]]*)\]", (ROOT / "setup.py").read_text()).group(1)
     include = re.findall(r'"([\w.]+)"', shipped)
     assert "edge" in include
     for package in setuptools.find_packages(str(ROOT), include=include):
