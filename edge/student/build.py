@@ -22,6 +22,7 @@ from edge.scoring import score
 from edge.student import convert, distill, micro, model, transfer_set
 from edge.student.runner import StudentRunner
 from edge.student.vocab import REMAP_FILE, StudentVocab, restricted, teacher_projection
+from preprocessing import staging
 from preprocessing import tokenizer as tok
 
 EMBEDDING_FILE = "student_edgetpu_embedding.npy"
@@ -147,8 +148,6 @@ def build_students(
         raise ValueError(
             f"export.student.variants: unknown {unknown[0]!r}; choose from {', '.join(convert.STUDENT_VARIANTS)}"
         )
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     trained, vocab, facts = train_student(classifier, train, assets, len(class_names), config)
     logging.info("student trained: %s", facts)
     eval_ids = data.ids[features.INPUT_WORD_IDS]
@@ -167,7 +166,7 @@ def build_students(
             if variant == "student_edgetpu":
                 embedding = convert.int8_embedding(student, bare)
                 files[EMBEDDING_FILE] = _npy(embedding)
-                tpu_report = edgetpu.report(bare, out_dir / "student_edgetpu_compiler")
+                tpu_report = edgetpu.report(bare, staging.join(out_dir, "student_edgetpu_compiler"))
                 entry["edgetpu_ops"] = f"{tpu_report['num_mappable']}/{tpu_report['num_ops']}"
             stage = "interpreter failed"
             if variant == "student_micro":
@@ -176,9 +175,9 @@ def build_students(
                 files.update({"student_micro.cc": source.encode(), "student_micro.h": header.encode()})
                 entry.update(flash_bytes=len(bare), arena_bytes=arena)
             packaged = _package(bare, variant, kind, vocab, assets, eval_ids.shape[1], class_names)
-            (out_dir / f"{variant}.tflite").write_bytes(packaged)
+            staging.write_bytes(staging.join(out_dir, f"{variant}.tflite"), packaged)
             for name, content in files.items():
-                (out_dir / name).write_bytes(content)
+                staging.write_bytes(staging.join(out_dir, name), content)
             runner = StudentRunner(bare, vocab, embedding, micro_arena=arena)
             probabilities = runner.predict(eval_ids)
             entry.update(score(probabilities, data, len(packaged)))
@@ -208,15 +207,13 @@ def build_students(
         if reason:
             entry["reason"] = reason
         if passes:
-            target = pathlib.Path(push_dir)
-            target.mkdir(parents=True, exist_ok=True)
-            (target / f"{variant}.tflite").write_bytes(packaged)
+            staging.write_bytes(staging.join(push_dir, f"{variant}.tflite"), packaged)
             for name, content in files.items():
-                (target / name).write_bytes(content)
-            (target / LABELS_FILE).write_text(lines(class_names))
-            entry["path"] = str(target / f"{variant}.tflite")
+                staging.write_bytes(staging.join(push_dir, name), content)
+            staging.write_text(staging.join(push_dir, LABELS_FILE), lines(class_names))
+            entry["path"] = staging.join(push_dir, f"{variant}.tflite")
     if tpu_report is not None:
-        (out_dir / EDGETPU_REPORT).write_text(json.dumps(tpu_report, indent=2) + "\n")
+        staging.write_text(staging.join(out_dir, EDGETPU_REPORT), json.dumps(tpu_report, indent=2) + "\n")
     return StudentBuild(rows, tpu_report, facts)
 
 

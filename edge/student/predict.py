@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import os
 import pathlib
+import posixpath
 from collections.abc import Sequence
 
 import numpy as np
+import tensorflow as tf
 
 from configs import features
 from edge.eval_data import tokenize
 from edge.metadata import VOCAB_FILE
 from edge.student.runner import StudentRunner
 from edge.student.vocab import StudentVocab
+from preprocessing import staging
 from preprocessing import tokenizer as tok
 
 
@@ -28,7 +33,7 @@ def student_probabilities(
     Raises:
       FileNotFoundError: Naming what is missing (vocab, remap or the embedding table beside the model).
     """
-    model_path = pathlib.Path(model_path)
+    model_path = os.fspath(model_path)
     for name in (VOCAB_FILE, info["remap_file"]):
         if name not in files:
             raise FileNotFoundError(f"{model_path}: carries no {name}; re-export it with EdgeExport")
@@ -36,9 +41,13 @@ def student_probabilities(
     vocab = StudentVocab.from_text(files[info["remap_file"]], len(assets.vocab), assets.vocab.index(tok.UNK))
     embedding = None
     if info.get("embedding_file"):
-        table = model_path.parent / info["embedding_file"]
-        if not table.exists():
+        table = staging.join(posixpath.dirname(model_path), info["embedding_file"])
+        if not tf.io.gfile.exists(table):
             raise FileNotFoundError(f"{table}: {info['variant']} needs its int8 embedding table beside the model")
-        embedding = np.load(table)
+        embedding = _npy_array(staging.read_bytes(table))
     ids = tokenize(texts, assets, int(info["max_seq_length"]))[features.INPUT_WORD_IDS]
-    return StudentRunner(model_path.read_bytes(), vocab, embedding).predict(ids)
+    return StudentRunner(staging.read_bytes(model_path), vocab, embedding).predict(ids)
+
+
+def _npy_array(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data))  # an in-memory .npy: the bytes came through tf.io.gfile

@@ -9,6 +9,7 @@ from configs.config import StudentConfig
 from edge import edgetpu
 from edge.markdown import markdown_report
 from edge.student.build import EDGETPU_REPORT, StudentBuild
+from preprocessing import staging
 
 
 def add_students(
@@ -32,20 +33,21 @@ def add_students(
     Returns:
       The merged report.
     """
-    out_dir = pathlib.Path(out_dir)
     merged = dict(report, variants={**report["variants"], **build.variants})
     merged["student"] = {
         "max_accuracy_drop": config.max_accuracy_drop,
         "max_flash_bytes": config.max_flash_bytes,
         "max_arena_bytes": config.max_arena_bytes,
         "training": build.training,
-        "edgetpu_report": str(out_dir / EDGETPU_REPORT) if build.edgetpu_report is not None else None,
+        "edgetpu_report": staging.join(out_dir, EDGETPU_REPORT) if build.edgetpu_report is not None else None,
         "edgetpu": edgetpu.summarize(build.edgetpu_report) if build.edgetpu_report is not None else None,
     }
     if push_dir and any(r.get("pushed") for r in build.variants.values()):
         merged["pushed_dir"] = str(push_dir)
-    (out_dir / "edge_report.json").write_text(json.dumps(merged, indent=2) + "\n")
-    (out_dir / "edge_report.md").write_text(markdown_report(merged, tpu_report) + student_markdown(merged))
+    staging.write_text(staging.join(out_dir, "edge_report.json"), json.dumps(merged, indent=2) + "\n")
+    staging.write_text(
+        staging.join(out_dir, "edge_report.md"), markdown_report(merged, tpu_report) + student_markdown(merged)
+    )
     return merged
 
 
