@@ -18,7 +18,11 @@ def p3_child(run_dir: pathlib.Path, threads: int, repeats: int) -> dict:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
+    from configs import features
     from edge import eval_data, runtime, variants
+    from edge.metadata import read_metadata
+    from edge.student.convert import STUDENT_VARIANTS
+    from edge.student.predict import pushed_runner
 
     b = Bench(run_dir, repeats, out=lambda line: None)
     push_dir = pathlib.Path(b.summary["edge"]["pushed_dir"])
@@ -27,22 +31,34 @@ def p3_child(run_dir: pathlib.Path, threads: int, repeats: int) -> dict:
     ids = [eval_data.tokenize(t, b.assets, b.max_seq_length) for t in texts]
     id_tensors = [{k: tf.constant(v) for k, v in x.items()} for x in ids]
     text_tensors = [tf.constant(t) for t in texts]
-    # The student files need the host remap (edge.student.runner); EdgeExport times them, see p3_edge_variants.
-    teachers = [p for p in sorted(push_dir.glob("*.tflite")) if p.stem in variants.VARIANTS]
-    runners = {p.stem: runtime.VariantRunner(p.read_bytes(), threads) for p in teachers}
+    files = sorted(push_dir.glob("*.tflite"))
+    runners = {p.stem: runtime.VariantRunner(p.read_bytes(), threads) for p in files if p.stem in variants.VARIANTS}
+    # A student is timed as `edgeline predict` runs it: host remap (and student_edgetpu's lookup) included.
+    students = {
+        p.stem: pushed_runner(p, *read_metadata(p), num_threads=threads)[0] for p in files if p.stem in STUDENT_VARIANTS
+    }
     samples: dict[str, list[float]] = {"saved_model_ids": [], "saved_model_text": []}
-    samples.update({name: [] for name in runners})
+    samples.update({name: [] for name in [*runners, *students]})
     for _ in range(repeats):
         samples["saved_model_ids"].append(per_call_ms(lambda i: ids_fn(**id_tensors[i]), LATENCY_CALLS))
         samples["saved_model_text"].append(per_call_ms(lambda i: b.loaded.serve_text(text_tensors[i]), LATENCY_CALLS))
         for name, runner in runners.items():
             feed = texts if runner.takes_text else ids
             samples[name].append(per_call_ms(lambda i, run=runner, x=feed: run(x[i]), LATENCY_CALLS))
+        for name, student in students.items():
+            word_ids = [x[features.INPUT_WORD_IDS] for x in ids]
+            samples[name].append(per_call_ms(lambda i, run=student, x=word_ids: run.predict(x[i]), LATENCY_CALLS))
     return samples
 
 
 # Variant -> (speedup over the SavedModel's ids path at batch 1 on 1 thread, size ratio, accuracy loss in points).
-P3_GOALS = {"dynamic_range": (4.0, 3.5, 0.5), "int8": (2.5, 0.0, 1.0), "float32": (1.2, 0.0, 0.0)}
+# The student's loss is its own gate's default (export.student.max_accuracy_drop).
+P3_GOALS = {
+    "dynamic_range": (4.0, 3.5, 0.5),
+    "int8": (2.5, 0.0, 1.0),
+    "float32": (1.2, 0.0, 0.0),
+    "student": (20.0, 0.0, 3.0),
+}
 
 
 def _p3_goal_met(row: dict, speedup: float, size_ratio: float, max_loss: float) -> bool:
@@ -53,16 +69,18 @@ def _p3_goal_met(row: dict, speedup: float, size_ratio: float, max_loss: float) 
     )
 
 
-# edgeline's fastest pushed variant must be this many times faster than ONNX Runtime's dynamic
+# edgeline's fastest pushed MiniLM variant must be this many times faster than ONNX Runtime's dynamic
 # int8 of the same architecture (the Hugging Face export), both at batch 1 on 1 thread.
 PEER_GOAL = 1.5
 
 
 def _peer_ratio(rows: dict, peers: dict) -> dict | None:
-    """ORT int8 (HF) p50 / the fastest pushed variant's p50, 1 thread; None without the peers."""
+    """ORT int8 (HF) p50 / the fastest pushed MiniLM variant's p50, 1 thread; None without the peers."""
     ort = (peers.get("engines_by_threads", {}).get("1") or peers.get("engines") or {}).get("ort_int8_hf")
     timed = {
-        n: r["latency_ms_1_thread"]["median"] for n, r in rows.items() if r["pushed"] and "latency_ms_1_thread" in r
+        n: r["latency_ms_1_thread"]["median"]
+        for n, r in rows.items()
+        if r["pushed"] and "latency_ms_1_thread" in r and not n.startswith("student")  # same architecture as ORT's
     }
     if not ort or not timed:
         return None
@@ -125,8 +143,6 @@ def p3_edge_variants(b: Bench) -> dict:
                 ratios = [r / v for r, v in zip(latencies[threads][reference], latencies[threads][name], strict=True)]
                 row[f"speedup_{threads}_thread"] = spread(ratios, 3)
                 row[f"latency_ms_{threads}_thread"] = spread(latencies[threads][name], 3)
-        elif info.get("pushed") and info.get("latency_ms_p50") is not None:
-            row["latency_ms_p50_edge_report"] = info["latency_ms_p50"]  # a student: timed with its remap by EdgeExport
         else:
             row["reason"] = info.get("reason", "not pushed")
         rows[name] = row

@@ -25,10 +25,30 @@ def student_probabilities(
 ) -> np.ndarray:
     """[n, classes] probabilities of a student .tflite for raw texts.
 
-    Tokenizes with the encoder vocab and casing the file carries, remaps to the
-    student's rows with its `student_ids.txt`, and for student_edgetpu looks the
-    rows up in the int8 table beside the file. student_micro runs in LiteRT here
-    (same flatbuffer, same int8 kernels' arithmetic as TFLM's within rounding).
+    Tokenizes with the encoder vocab and casing the file carries, then runs
+    `pushed_runner` (remap, and for student_edgetpu the host lookup).
+
+    Raises:
+      FileNotFoundError: Naming what is missing (vocab, remap or the embedding table beside the model).
+    """
+    runner, assets = pushed_runner(model_path, info, files)
+    ids = tokenize(texts, assets, int(info["max_seq_length"]))[features.INPUT_WORD_IDS]
+    return runner.predict(ids)
+
+
+def pushed_runner(
+    model_path: str | pathlib.Path, info: dict, files: dict[str, str], num_threads: int = 1
+) -> tuple[StudentRunner, tok.TokenizerAssets]:
+    """A LiteRT `StudentRunner` for a pushed student .tflite and the encoder vocab it carries.
+
+    The remap comes from the file's `student_ids.txt`; student_edgetpu's int8
+    table from beside the file. student_micro runs in LiteRT here (same
+    flatbuffer, same int8 kernels' arithmetic as TFLM's within rounding).
+
+    Args:
+      model_path: The .tflite file (any tf.io.gfile filesystem).
+      info, files: Its metadata (`edge.metadata.read_metadata`).
+      num_threads: LiteRT threads.
 
     Raises:
       FileNotFoundError: Naming what is missing (vocab, remap or the embedding table beside the model).
@@ -45,8 +65,7 @@ def student_probabilities(
         if not tf.io.gfile.exists(table):
             raise FileNotFoundError(f"{table}: {info['variant']} needs its int8 embedding table beside the model")
         embedding = _npy_array(staging.read_bytes(table))
-    ids = tokenize(texts, assets, int(info["max_seq_length"]))[features.INPUT_WORD_IDS]
-    return StudentRunner(staging.read_bytes(model_path), vocab, embedding).predict(ids)
+    return StudentRunner(staging.read_bytes(model_path), vocab, embedding, num_threads=num_threads), assets
 
 
 def _npy_array(data: bytes) -> np.ndarray:
