@@ -7,7 +7,7 @@ import pathlib
 import subprocess
 import sys
 
-from bench import p3_peers
+from bench import p3_kernels, p3_peers
 from bench.context import ROOT, Bench
 from bench.timing import LATENCY_CALLS, dir_bytes, per_call_ms, spread
 
@@ -151,6 +151,8 @@ def p3_edge_variants(b: Bench) -> dict:
     }
     dynamic = rows.get("dynamic_range", {})
     goals = {name: _p3_goal_met(rows.get(name, {}), *goal) for name, goal in P3_GOALS.items()}
+    b.out("P3 kernels: XNNPACK GEMM rates on this CPU")
+    kernels = p3_kernels.kernel_rates(b.repeats)
     peers = p3_peers.measure(b.run_dir, b.repeats) if b.peers else {"error": "not measured in a smoke run"}
     peer_ratio = _peer_ratio(rows, peers)
     if peer_ratio is not None:
@@ -177,6 +179,7 @@ def p3_edge_variants(b: Bench) -> dict:
             "saved_model_latency_ms": reference_ms,
             "variants": rows,
             "goals": goals,
+            "kernels": kernels,
             "peers": peers,
             "peer_ratio": peer_ratio,
         },

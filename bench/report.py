@@ -106,7 +106,7 @@ def markdown(results: dict) -> str:
                 f"| {name} | {mb} | {v.get('size_ratio', '-')} | {s1} | {s2} | {ms} | "
                 f"{v.get('accuracy_delta_points')} | {v.get('agreement')} | {v['pushed']} |"
             )
-        lines += [""] + _peer_lines(d.get("peers") or {}, d.get("peer_ratio"))
+        lines += [""] + _kernel_lines(d.get("kernels")) + _peer_lines(d.get("peers") or {}, d.get("peer_ratio"))
     if "detail" in rows.get("P4", {}):
         d = rows["P4"]["detail"]
         lines += [
@@ -182,6 +182,21 @@ def markdown(results: dict) -> str:
 
 
 NOTES_FILE = ROOT / "bench" / "NOTES.md"
+
+
+def _kernel_lines(kernels: dict | None) -> list[str]:
+    """What XNNPACK's fp32 and int8 GEMMs reach on this CPU (bench/p3_kernels.py): the bound on int8 speedups."""
+    if not kernels:
+        return []
+    return [
+        f"XNNPACK GEMMs on this CPU ({', '.join(kernels['cpu_features']) or 'flags unknown'}; MiniLM's FFN shapes, "
+        f"{kernels['threads']} thread): float32 {_median_spread(kernels['float32_gflops'])} GFLOP/s, "
+        f"dynamic-range int8 (qd8) {_median_spread(kernels['dynamic_range_gflops'])}, "
+        f"int8 {_median_spread(kernels['int8_gflops'])}; int8 over float32 "
+        f"{_median_spread(kernels['dynamic_range_over_float32'])}x (qd8), "
+        f"{_median_spread(kernels['int8_over_float32'])}x (int8).",
+        "",
+    ]
 
 
 def _peer_lines(peers: dict, ratio: dict | None) -> list[str]:
