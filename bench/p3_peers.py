@@ -28,35 +28,26 @@ def measure(run_dir: pathlib.Path, repeats: int, calls: int = 100, threads: tupl
         return {"error": "bench/peers/.venv is missing; run `bash bench/peers/setup.sh` (make bench does)"}
     out = PEERS / "out"
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
-    export = subprocess.run(
-        [sys.executable, str(PEERS / "edgeline_export.py"), "--run-dir", str(run_dir), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if export.returncode != 0:
-        return {"error": f"edgeline_export.py failed: {export.stderr.strip().splitlines()[-1:]}"}
-    run = subprocess.run(
-        [
-            str(PEERS_PYTHON),
-            str(PEERS / "run.py"),
-            "--ids-npz",
-            str(out / "eval_ids.npz"),
-            "--edgeline-saved-model",
-            str(out / "ids_saved_model"),
-            "--threads",
-            *map(str, threads),
-            "--repeats",
-            str(repeats),
-            "--calls",
-            str(calls),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=PEERS,
-    )
-    if run.returncode != 0:
-        return {"error": f"bench/peers/run.py failed: {run.stderr.strip().splitlines()[-1:]}"}
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    export_cmd = [sys.executable, str(PEERS / "edgeline_export.py"), "--run-dir", str(run_dir), "--out", str(out)]
+    run_cmd = [
+        str(PEERS_PYTHON),
+        str(PEERS / "run.py"),
+        "--ids-npz",
+        str(out / "eval_ids.npz"),
+        "--edgeline-saved-model",
+        str(out / "ids_saved_model"),
+        "--threads",
+        *map(str, threads),
+        "--repeats",
+        str(repeats),
+        "--calls",
+        str(calls),
+    ]
+    last = ""
+    for command, kwargs in ((export_cmd, {"env": env}), (run_cmd, {"cwd": PEERS})):
+        done = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+        if done.returncode != 0:
+            name = pathlib.Path(command[1]).name
+            return {"error": f"{name} failed: {done.stderr.strip().splitlines()[-1:]}"}
+        last = done.stdout
+    return json.loads(last.strip().splitlines()[-1])

@@ -15,7 +15,8 @@ ROWS = {
         "edge variants",
         "vs the SavedModel's classifier on ids (batch 1, 1 thread), each variant in the runtime it ships for: "
         "speedup, size ratio, accuracy delta",
-        "dynamic_range >= 4x faster, >= 3.5x smaller, <= 0.5 pt; int8 >= 2.5x, <= 1 pt; float32 >= 1.2x",
+        "dynamic_range >= 4x faster, >= 3.5x smaller, <= 0.5 pt; int8 >= 2.5x, <= 1 pt; float32 >= 1.2x; "
+        "student >= 20x, <= 3 pt; fastest MiniLM variant >= 1.5x ONNX Runtime int8",
     ),
     "P4": (
         "evaluation overhead",
@@ -68,114 +69,9 @@ def markdown(results: dict) -> str:
         lines.append(f"| {rid} | {row['what']} | {row['measured_as']} | {value} | {row['goal']} | {met} | {when} |")
     rows = results["rows"]
     lines += ["", "## Details", ""]
-    if "detail" in rows.get("P1", {}):
-        lines += ["### P1 in-graph tokenization", "", "| batch | serve_text ms | ids ms | ratio |", "|---|---|---|---|"]
-        for batch, d in rows["P1"]["detail"].items():
-            lines.append(
-                f"| {batch.split('_')[1]} | {_median_spread(d['serve_text_ms'])} | {_median_spread(d['ids_ms'])} "
-                f"| {_median_spread(d['ratio'])} |"
-            )
-        lines.append("")
-    if "detail" in rows.get("P2", {}):
-        d = rows["P2"]["detail"]
-        lines += [
-            "### P2 tokenizer speed",
-            "",
-            f"{d['strings']} snippets; FastBertTokenizer {_median_spread(d['fast_strings_per_s'])} strings/s, "
-            f"text.BertTokenizer {_median_spread(d['bert_tokenizer_strings_per_s'])} strings/s; "
-            f"identical ids: {d['identical_ids']}.",
-            "",
-        ]
-    if "detail" in rows.get("P3", {}) and "variants" in rows["P3"]["detail"]:
-        d = rows["P3"]["detail"]
-        lines += [
-            "### P3 edge variants vs the SavedModel",
-            "",
-            f"SavedModel: {d.get('saved_model_bytes', 0) / 1e6:.1f} MB.",
-            "",
-            "| variant | MB | smaller | faster (1 thread) | faster (2 threads) | ms (1 thread) "
-            "| accuracy delta (pt) | agreement | pushed |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for name, v in d["variants"].items():
-            mb = f"{v['bytes'] / 1e6:.1f}" if v.get("bytes") else "-"
-            s1 = _median_spread(v["speedup_1_thread"]) if "speedup_1_thread" in v else v.get("reason", "-")
-            s2 = _median_spread(v["speedup_2_thread"]) if "speedup_2_thread" in v else "-"
-            ms = _median_spread(v["latency_ms_1_thread"]) if "latency_ms_1_thread" in v else "-"
-            lines.append(
-                f"| {name} | {mb} | {v.get('size_ratio', '-')} | {s1} | {s2} | {ms} | "
-                f"{v.get('accuracy_delta_points')} | {v.get('agreement')} | {v['pushed']} |"
-            )
-        lines += [""] + _kernel_lines(d.get("kernels")) + _peer_lines(d.get("peers") or {}, d.get("peer_ratio"))
-    if "detail" in rows.get("P4", {}):
-        d = rows["P4"]["detail"]
-        lines += [
-            "### P4 evaluation",
-            "",
-            f"{d['eval_examples']} eval examples: TFMA {_median_spread(d['tfma_seconds'])} s, "
-            f"load + plain loop {_median_spread(d['plain_seconds'])} s"
-            + (
-                f"; the Evaluator component took {d['evaluator_component_seconds_in_run']} s in the run."
-                if d["evaluator_component_seconds_in_run"]
-                else "."
-            ),
-            "",
-        ]
-    if "detail" in rows.get("P5", {}):
-        d = rows["P5"]["detail"]
-        lines += ["### P5 Transform", "", "| data | rows | Transform s |", "|---|---|---|"]
-        for scale, seconds in d["transform_seconds"].items():
-            lines.append(f"| {scale} | {d['rows'][scale]} | {_median_spread(seconds)} |")
-        lines += [
-            "",
-            f"In-process tokenization: {_median_spread(d['in_process_examples_per_s'])} examples/s; "
-            f"component/in-process at 1x (fixed costs included): {_median_spread(d['ratio_at_1x'])}.",
-        ]
-        if "marginal_examples_per_s" in d:
-            lines.append(
-                f"Marginal component rate {_median_spread(d['marginal_examples_per_s'])} examples/s "
-                f"(ratio {_median_spread(d['marginal_ratio'])}); fixed cost per Transform run "
-                f"{_median_spread(d['fixed_seconds'])} s."
-            )
-        lines.append("")
-    if "detail" in rows.get("P6", {}):
-        d = rows["P6"]["detail"]
-        lines += [
-            "### P6 orchestration",
-            "",
-            f"`edgeline run` processes: first runs {_median_spread(d['first_process_seconds'])} s "
-            f"(pipeline {_median_spread(d['first_pipeline_seconds'])} s, the rest is Python/TensorFlow start-up), "
-            f"unchanged reruns {_median_spread(d['rerun_process_seconds'])} s (pipeline "
-            f"{_median_spread(d['rerun_pipeline_seconds'])} s)."
-            + (
-                f" The default run: {d['default_run_wall_seconds']} s pipeline wall, wall/components "
-                f"{d['default_run_wall_over_components']}."
-                if d["default_run_wall_over_components"]
-                else ""
-            ),
-            "",
-        ]
-    if "detail" in rows.get("P7", {}):
-        lines += ["### P7 scaling", "", "| data | rows | wall s | over linear |", "|---|---|---|---|"]
-        for scale, d in rows["P7"]["detail"].items():
-            lines.append(
-                f"| {scale} | {d['rows']} | {_median_spread(d['wall_seconds'])} | {_median_spread(d['over_linear'])} |"
-            )
-        lines.append("")
-    if "detail" in rows.get("P8", {}):
-        d = rows["P8"]["detail"]
-        lines += [
-            "### P8 quality",
-            "",
-            f"SavedModel: accuracy {d['saved_model']['accuracy']}, AUC {d['saved_model']['auc']} "
-            f"on {d['saved_model']['examples']} eval examples.",
-            "",
-            "| variant | accuracy | AUC | delta (pt) | pushed |",
-            "|---|---|---|---|---|",
-        ]
-        for name, v in d["edge_variants"].items():
-            lines.append(f"| {name} | {v['accuracy']} | {v['auc']} | {v['accuracy_delta']} | {v['pushed']} |")
-        lines.append("")
+    for rid, render in _DETAILS.items():
+        if rows.get(rid, {}).get("detail"):
+            lines += render(rows[rid]["detail"])
     if results.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
     return "\n".join(lines)
@@ -221,3 +117,150 @@ def _peer_lines(peers: dict, ratio: dict | None) -> list[str]:
             f"int8 (Hugging Face export) {ratio['ort_int8_hf_ms']:.2f} ms: {ratio['ratio']:.2f}x.",
         ]
     return lines + [""]
+
+
+def _p1(detail: dict) -> list[str]:
+    """P1's detail: serve_text against ids per batch size."""
+    lines: list[str] = []
+    lines += ["### P1 in-graph tokenization", "", "| batch | serve_text ms | ids ms | ratio |", "|---|---|---|---|"]
+    for batch, d in detail.items():
+        lines.append(
+            f"| {batch.split('_')[1]} | {_median_spread(d['serve_text_ms'])} | {_median_spread(d['ids_ms'])} "
+            f"| {_median_spread(d['ratio'])} |"
+        )
+    lines.append("")
+    return lines
+
+
+def _p2(d: dict) -> list[str]:
+    """P2's detail: the two tokenizers' rates."""
+    lines: list[str] = []
+    lines += [
+        "### P2 tokenizer speed",
+        "",
+        f"{d['strings']} snippets; FastBertTokenizer {_median_spread(d['fast_strings_per_s'])} strings/s, "
+        f"text.BertTokenizer {_median_spread(d['bert_tokenizer_strings_per_s'])} strings/s; "
+        f"identical ids: {d['identical_ids']}.",
+        "",
+    ]
+    return lines
+
+
+def _p3(d: dict) -> list[str]:
+    """P3's detail: the variant table, the GEMM rates and the peers."""
+    if "variants" not in d:
+        return []
+    lines: list[str] = []
+    lines += [
+        "### P3 edge variants vs the SavedModel",
+        "",
+        f"SavedModel: {d.get('saved_model_bytes', 0) / 1e6:.1f} MB.",
+        "",
+        "| variant | MB | smaller | faster (1 thread) | faster (2 threads) | ms (1 thread) "
+        "| accuracy delta (pt) | agreement | pushed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, v in d["variants"].items():
+        mb = f"{v['bytes'] / 1e6:.1f}" if v.get("bytes") else "-"
+        s1 = _median_spread(v["speedup_1_thread"]) if "speedup_1_thread" in v else v.get("reason", "-")
+        s2 = _median_spread(v["speedup_2_thread"]) if "speedup_2_thread" in v else "-"
+        ms = _median_spread(v["latency_ms_1_thread"]) if "latency_ms_1_thread" in v else "-"
+        lines.append(
+            f"| {name} | {mb} | {v.get('size_ratio', '-')} | {s1} | {s2} | {ms} | "
+            f"{v.get('accuracy_delta_points')} | {v.get('agreement')} | {v['pushed']} |"
+        )
+    lines += [""] + _kernel_lines(d.get("kernels")) + _peer_lines(d.get("peers") or {}, d.get("peer_ratio"))
+    return lines
+
+
+def _p4(d: dict) -> list[str]:
+    """P4's detail: TFMA against the plain loop."""
+    lines: list[str] = []
+    lines += [
+        "### P4 evaluation",
+        "",
+        f"{d['eval_examples']} eval examples: TFMA {_median_spread(d['tfma_seconds'])} s, "
+        f"load + plain loop {_median_spread(d['plain_seconds'])} s"
+        + (
+            f"; the Evaluator component took {d['evaluator_component_seconds_in_run']} s in the run."
+            if d["evaluator_component_seconds_in_run"]
+            else "."
+        ),
+        "",
+    ]
+    return lines
+
+
+def _p5(d: dict) -> list[str]:
+    """P5's detail: Transform's rates per scale."""
+    lines: list[str] = []
+    lines += ["### P5 Transform", "", "| data | rows | Transform s |", "|---|---|---|"]
+    for scale, seconds in d["transform_seconds"].items():
+        lines.append(f"| {scale} | {d['rows'][scale]} | {_median_spread(seconds)} |")
+    lines += [
+        "",
+        f"In-process tokenization: {_median_spread(d['in_process_examples_per_s'])} examples/s; "
+        f"component/in-process at 1x (fixed costs included): {_median_spread(d['ratio_at_1x'])}.",
+    ]
+    if "marginal_examples_per_s" in d:
+        lines.append(
+            f"Marginal component rate {_median_spread(d['marginal_examples_per_s'])} examples/s "
+            f"(ratio {_median_spread(d['marginal_ratio'])}); fixed cost per Transform run "
+            f"{_median_spread(d['fixed_seconds'])} s."
+        )
+    lines.append("")
+    return lines
+
+
+def _p6(d: dict) -> list[str]:
+    """P6's detail: process and pipeline times."""
+    lines: list[str] = []
+    lines += [
+        "### P6 orchestration",
+        "",
+        f"`edgeline run` processes: first runs {_median_spread(d['first_process_seconds'])} s "
+        f"(pipeline {_median_spread(d['first_pipeline_seconds'])} s, the rest is Python/TensorFlow start-up), "
+        f"unchanged reruns {_median_spread(d['rerun_process_seconds'])} s (pipeline "
+        f"{_median_spread(d['rerun_pipeline_seconds'])} s)."
+        + (
+            f" The default run: {d['default_run_wall_seconds']} s pipeline wall, wall/components "
+            f"{d['default_run_wall_over_components']}."
+            if d["default_run_wall_over_components"]
+            else ""
+        ),
+        "",
+    ]
+    return lines
+
+
+def _p7(detail: dict) -> list[str]:
+    """P7's detail: wall time per data scale."""
+    lines: list[str] = []
+    lines += ["### P7 scaling", "", "| data | rows | wall s | over linear |", "|---|---|---|---|"]
+    for scale, d in detail.items():
+        lines.append(
+            f"| {scale} | {d['rows']} | {_median_spread(d['wall_seconds'])} | {_median_spread(d['over_linear'])} |"
+        )
+    lines.append("")
+    return lines
+
+
+def _p8(d: dict) -> list[str]:
+    """P8's detail: accuracy of the SavedModel and each variant."""
+    lines: list[str] = []
+    lines += [
+        "### P8 quality",
+        "",
+        f"SavedModel: accuracy {d['saved_model']['accuracy']}, AUC {d['saved_model']['auc']} "
+        f"on {d['saved_model']['examples']} eval examples.",
+        "",
+        "| variant | accuracy | AUC | delta (pt) | pushed |",
+        "|---|---|---|---|---|",
+    ]
+    for name, v in d["edge_variants"].items():
+        lines.append(f"| {name} | {v['accuracy']} | {v['auc']} | {v['accuracy_delta']} | {v['pushed']} |")
+    lines.append("")
+    return lines
+
+
+_DETAILS = {"P1": _p1, "P2": _p2, "P3": _p3, "P4": _p4, "P5": _p5, "P6": _p6, "P7": _p7, "P8": _p8}

@@ -85,20 +85,38 @@ def read_metadata(path: str | pathlib.Path) -> tuple[dict, dict[str, str]]:
 
 
 def package(
-    model: bytes, variant: str, assets: tok.TokenizerAssets, max_seq_length: int, class_names: Sequence[str]
+    model: bytes,
+    variant: str,
+    assets: tok.TokenizerAssets,
+    max_seq_length: int,
+    class_names: Sequence[str],
+    kind: str | None = None,
+    input_names: Sequence[str] | None = None,
+    extra_info: Mapping | None = None,
+    extra_files: Mapping[str, str] | None = None,
 ) -> bytes:
-    """A converted variant with what a device needs to use it: labels, tokenizer settings and (id input) the vocab."""
-    kind = VARIANTS[variant][0]
+    """A converted variant with what a device needs to use it: labels, tokenizer settings and (id input) the vocab.
+
+    Args:
+      model: The bare flatbuffer.
+      variant: Its name; `kind` and `input_names` default to `VARIANTS[variant]`'s.
+      assets, max_seq_length, class_names: The tokenizer and classes it answers for.
+      kind: `text` or an id input (a student's: `edge.student.convert.INPUT_NAMES`).
+      input_names: Its input tensors, when not the encoder's three.
+      extra_info, extra_files: More entries (a student's remap file and embedding table).
+    """
+    kind = kind or VARIANTS[variant][0]
     info = {
         "variant": variant,
         "input": kind,
         "labels": list(class_names),
         "max_seq_length": max_seq_length,
         "lower_case": assets.lower_case,
-        "input_names": ["text"] if kind == "text" else list(features.MODEL_INPUTS),
+        "input_names": list(input_names or (["text"] if kind == "text" else features.MODEL_INPUTS)),
         "vocab_file": None if kind == "text" else VOCAB_FILE,
+        **(extra_info or {}),
     }
     files = {LABELS_FILE: lines(class_names)}
     if kind != "text":
         files[VOCAB_FILE] = lines(assets.vocab)
-    return with_metadata(model, info, files)
+    return with_metadata(model, info, {**files, **(extra_files or {})})

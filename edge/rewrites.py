@@ -50,15 +50,13 @@ def plain_graph(
       `(call, description)`; `call` is None, and the description says why, when
       the rewrite does not apply or does not match the SavedModel in float.
     """
-    w, why = _weights(loaded, architecture, "it cannot be rewritten for XNNPACK")
-    if w is None:
-        return None, why
-    hidden = w["embeddings/word_embeddings"].shape[1]
-    call = grouped_graph.forward(w, [np.arange(hidden)], max_seq_length, pooling, architecture)
-    difference, mismatch = _float_mismatch(call, loaded, representative, _GROUPED_PARITY, "XNNPACK")
-    if mismatch:
-        return None, mismatch
-    return call, f"static 2-D graph for XNNPACK (float max Δp {difference:.1g})"
+
+    def build(w):
+        hidden = w["embeddings/word_embeddings"].shape[1]
+        call = grouped_graph.forward(w, [np.arange(hidden)], max_seq_length, pooling, architecture)
+        return call, "static 2-D graph for XNNPACK"
+
+    return _checked(loaded, representative, architecture, "it cannot be rewritten for XNNPACK", "XNNPACK", build)
 
 
 def integer_graph(
@@ -75,16 +73,14 @@ def integer_graph(
       the encoder is not edgeline's BERT layout or the rewrite does not match the
       SavedModel in float.
     """
-    w, why = _weights(loaded, architecture, "its hidden dimension cannot be grouped")
-    if w is None:
-        return None, why
-    groups = grouped_graph.magnitude_groups(w, representative, max_seq_length, pooling, architecture)
-    call = grouped_graph.forward(w, groups, max_seq_length, pooling, architecture)
-    difference, mismatch = _float_mismatch(call, loaded, representative, _GROUPED_PARITY, "grouped")
-    if mismatch:
-        return None, mismatch
-    sizes = ", ".join(str(len(g)) for g in groups)
-    return call, f"hidden dimension in {len(groups)} magnitude groups ({sizes} dims; float max Δp {difference:.1g})"
+
+    def build(w):
+        groups = grouped_graph.magnitude_groups(w, representative, max_seq_length, pooling, architecture)
+        call = grouped_graph.forward(w, groups, max_seq_length, pooling, architecture)
+        sizes = ", ".join(str(len(g)) for g in groups)
+        return call, f"hidden dimension in {len(groups)} magnitude groups ({sizes} dims)"
+
+    return _checked(loaded, representative, architecture, "its hidden dimension cannot be grouped", "grouped", build)
 
 
 def int16_graph(
@@ -101,15 +97,35 @@ def int16_graph(
       the encoder is not edgeline's BERT layout or the rewrite strays from the
       SavedModel in float by more than `_INT16_PARITY`.
     """
-    w, why = _weights(loaded, architecture, "it cannot be rewritten for int16")
+
+    def build(w):
+        hidden = w["embeddings/word_embeddings"].shape[1]
+        call = grouped_graph.forward(w, [np.arange(hidden)], max_seq_length, pooling, architecture, int16=True)
+        return call, "int16 kernels' graph: sums as matmuls, tanh-approximate GELU"
+
+    return _checked(
+        loaded, representative, architecture, "it cannot be rewritten for int16", "int16", build, _INT16_PARITY
+    )
+
+
+def _checked(
+    loaded,
+    representative: Mapping[str, np.ndarray],
+    architecture: bert_encoder.BertArchitecture | None,
+    purpose: str,
+    name: str,
+    build: Callable[[dict], tuple[Callable, str]],
+    limit: float = _GROUPED_PARITY,
+) -> Rewrite:
+    """The steps of every rewrite: its weights, `build(weights)` -> `(call, what)`, the float check."""
+    w, why = _weights(loaded, architecture, purpose)
     if w is None:
         return None, why
-    hidden = w["embeddings/word_embeddings"].shape[1]
-    call = grouped_graph.forward(w, [np.arange(hidden)], max_seq_length, pooling, architecture, int16=True)
-    difference, mismatch = _float_mismatch(call, loaded, representative, _INT16_PARITY, "int16")
+    call, what = build(w)
+    difference, mismatch = _float_mismatch(call, loaded, representative, limit, name)
     if mismatch:
         return None, mismatch
-    return call, f"int16 kernels' graph: sums as matmuls, tanh-approximate GELU (float max Δp {difference:.1g})"
+    return call, f"{what} (float max Δp {difference:.1g})"
 
 
 def _float_mismatch(

@@ -181,15 +181,7 @@ def thresholds(evaluation_uri: str, metrics: dict[str, Any]) -> list[dict[str, A
                 parts.append(f"≥ {bound.lower_bound.value:g}")
             if bound.HasField("upper_bound"):
                 parts.append(f"≤ {bound.upper_bound.value:g}")
-            rows.append(
-                {
-                    "metric": name,
-                    "kind": "value",
-                    "bound": " and ".join(parts),
-                    "value": overall.get(name),
-                    "passed": (name, False) not in failures,
-                }
-            )
+            rows.append(_threshold_row(name, "value", " and ".join(parts), overall, (name, False) not in failures))
         if threshold.HasField("change_threshold"):
             bound = threshold.change_threshold
             direction = tfma.MetricDirection.Name(bound.direction).replace("_", " ").lower()
@@ -198,16 +190,13 @@ def thresholds(evaluation_uri: str, metrics: dict[str, Any]) -> list[dict[str, A
                 parts.append(f"absolute change {'≥' if 'higher' in direction else '≤'} {bound.absolute.value:g}")
             if bound.HasField("relative"):
                 parts.append(f"relative change {'≥' if 'higher' in direction else '≤'} {bound.relative.value:g}")
-            rows.append(
-                {
-                    "metric": name,
-                    "kind": "change vs baseline",
-                    "bound": f"{' and '.join(parts)} ({direction})",
-                    "value": change.get(name),
-                    "passed": (name, True) not in failures,
-                }
-            )
+            bound_text = f"{' and '.join(parts)} ({direction})"
+            rows.append(_threshold_row(name, "change vs baseline", bound_text, change, (name, True) not in failures))
     return rows
+
+
+def _threshold_row(name: str, kind: str, bound: str, values: dict, passed: bool) -> dict:
+    return {"metric": name, "kind": kind, "bound": bound, "value": values.get(name), "passed": passed}
 
 
 def baseline_uri(evaluation_uri: str) -> str | None:

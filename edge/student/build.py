@@ -17,7 +17,7 @@ from configs.config import StudentConfig
 from edge import edgetpu
 from edge.eval_data import EvalData
 from edge.gate import gate
-from edge.metadata import LABELS_FILE, VOCAB_FILE, lines, with_metadata
+from edge.metadata import LABELS_FILE, lines, package
 from edge.scoring import score
 from edge.student import convert, distill, micro, model, transfer_set
 from edge.student.runner import StudentRunner
@@ -241,19 +241,20 @@ def _package(
     class_names: Sequence[str],
 ) -> bytes:
     """The flatbuffer with what `edgeline predict` needs: tokenizer settings, labels, vocab and the remap."""
-    info = {
-        "variant": variant,
-        "input": kind,
-        "labels": list(class_names),
-        "max_seq_length": max_seq_length,
-        "lower_case": assets.lower_case,
-        "input_names": [convert.INPUT_NAMES[kind]],
-        "vocab_file": VOCAB_FILE,
-        "remap_file": REMAP_FILE,
-        "embedding_file": EMBEDDING_FILE if variant == "student_edgetpu" else None,
-    }
-    files = {LABELS_FILE: lines(class_names), VOCAB_FILE: lines(assets.vocab), REMAP_FILE: vocab.to_text()}
-    return with_metadata(bare, info, files)
+    return package(
+        bare,
+        variant,
+        assets,
+        max_seq_length,
+        class_names,
+        kind=kind,
+        input_names=[convert.INPUT_NAMES[kind]],
+        extra_info={
+            "remap_file": REMAP_FILE,
+            "embedding_file": EMBEDDING_FILE if variant == "student_edgetpu" else None,
+        },
+        extra_files={REMAP_FILE: vocab.to_text()},
+    )
 
 
 def _npy(array: np.ndarray) -> bytes:
