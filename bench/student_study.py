@@ -1,9 +1,9 @@
 """Distilled-student study: the shipped student's three variants, and what each ingredient of distillation buys.
 
 Usage:
-    .venv/bin/python bench/student_study.py                         # runs/default, every row below
-    .venv/bin/python bench/student_study.py --rows default,hard     # a subset
-    .venv/bin/python bench/student_study.py --set export.student.embedding_dim=48
+    .venv/bin/python -m bench.student_study                         # runs/default, every row below
+    .venv/bin/python -m bench.student_study --rows default,hard     # a subset
+    .venv/bin/python -m bench.student_study --set export.student.embedding_dim=48
 
 Reads a run's artifacts read-only (the pushed SavedModel = the teacher, Transform's
 train split, ExampleGen's eval split; it needs no summary.json, so it can start as
@@ -31,11 +31,9 @@ import tempfile
 import time
 from collections.abc import Sequence
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from pipeline import env  # sets TF's log level and Keras 2 before TF is imported
 
-from pipeline import env  # noqa: E402  (sets TF's log level and Keras 2 before TF is imported)
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 env.configure()
 
@@ -278,7 +276,7 @@ def markdown(result: dict, flags: str) -> str:
     lines = [
         "# Distilled student",
         "",
-        f"Measured {result['measured']} by `{' '.join(['.venv/bin/python bench/student_study.py', flags]).strip()}` on "
+        f"Measured {result['measured']} by `{' '.join(['.venv/bin/python -m bench.student_study', flags]).strip()}` on "
         f"{result['run']}: teacher SavedModel accuracy {ref['accuracy']:.4f} on {ref['examples']} eval examples, "
         f"{teacher_ms:.2f} ms p50 at batch 1 on one thread. Student config: `{json.dumps(result['student_config'])}`.",
     ]
