@@ -55,6 +55,9 @@ def write_bytes(uri: str | os.PathLike, data: bytes) -> None:
     """Writes `data` to `uri`, creating its parent directories."""
     uri = os.fspath(uri)
     _gfile().makedirs(posixpath.dirname(uri))
+    if _gfile().exists(uri):
+        # TF's ram:// filesystem appends to an existing file opened "wb"; replacing it is right everywhere.
+        _gfile().remove(uri)
     with _gfile().GFile(uri, "wb") as f:
         f.write(data)
 

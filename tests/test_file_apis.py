@@ -238,3 +238,17 @@ def test_staging_copies_trees_between_ram_and_local_disk(tmp_path):
     written = staging.copy_out(local, "ram://test_file_apis/back")
     assert written == ["ram://test_file_apis/back/a.txt", "ram://test_file_apis/back/sub/b.bin"]
     assert staging.read_bytes(written[1]) == b"\x00\x01"
+
+
+@pytest.mark.parametrize("root", ["ram://test_file_apis/rewrite", "local"])
+def test_rewriting_a_file_replaces_it(root, tmp_path):
+    """EdgeExport writes edge_report.json twice (teacher variants, then students): the second replaces the first.
+
+    TF's ram:// filesystem appends to a file opened "wb" again; the report then held two JSON documents.
+    """
+    from preprocessing import staging
+
+    uri = staging.join(str(tmp_path) if root == "local" else root, "report.json")
+    staging.write_text(uri, '{"first": "a longer document"}')
+    staging.write_text(uri, '{"second": 2}')
+    assert staging.read_text(uri) == '{"second": 2}'
