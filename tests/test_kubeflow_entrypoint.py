@@ -213,6 +213,9 @@ def test_edge_export_runs_through_the_kubeflow_entrypoint(cluster, tiny_run, tmp
     assert artifact["metadata"]["pushed_variants"] == sum(bool(v["pushed"]) for v in report["variants"].values())
 
 
+RAM_VARIANTS = ("float32", "edgetpu")
+
+
 def test_edge_export_reads_and_writes_only_through_gfile(cluster, tiny_run):
     """EdgeExport's executor with its input artifacts, its output and the push target all on `ram://`.
 
@@ -243,6 +246,11 @@ def test_edge_export_reads_and_writes_only_through_gfile(cluster, tiny_run):
     # file name as a directory, so tf.train.list_variables mistakes the checkpoint prefix
     # `variables/variables` for a directory there (gs:// and local disk do not).
     parameters["edge_dir"] = staging.join(base, "edge")
+    # Two MiniLM variants cover its file handling (float32; edgetpu with the compiler's staged dir);
+    # the entrypoint test above builds all seven. The students write their own files (.npy, C array).
+    config = json.loads(parameters["config"])
+    config["export"]["variants"] = list(RAM_VARIANTS)
+    parameters["config"] = json.dumps(config)
     output = EdgeModels()
     output.uri = staging.join(base, "edge_models")
 
@@ -250,12 +258,15 @@ def test_edge_export_reads_and_writes_only_through_gfile(cluster, tiny_run):
 
     report = json.loads(staging.read_text(staging.join(output.uri, "edge_report.json")))
     # The distilled student adds its own rows (edge/student/); the MiniLM variants come first.
-    assert [n for n in report["variants"] if not n.startswith("student")] == list(VARIANTS)
+    assert [n for n in report["variants"] if not n.startswith("student")] == list(RAM_VARIANTS)
+    assert {"student", "student_edgetpu", "student_micro"} <= set(report["variants"])
     version = inputs["pushed_model"][0].get_string_custom_property("pushed_version")
     assert report["pushed_dir"] == staging.join(base, "edge", version)
     for name, variant in report["variants"].items():
         assert tf.io.gfile.stat(staging.join(output.uri, f"{name}.tflite")).length == variant["bytes"], name
         assert tf.io.gfile.exists(staging.join(report["pushed_dir"], f"{name}.tflite")) == bool(variant["pushed"])
+    for name in ("student_edgetpu_embedding.npy", "student_micro.cc", "edge_report.md"):
+        assert tf.io.gfile.exists(staging.join(output.uri, name)), name
     info, _ = read_metadata(staging.join(report["pushed_dir"], "float32.tflite"))
     assert info["variant"] == "float32"
     assert output.get_string_custom_property("pushed_dir") == report["pushed_dir"]
