@@ -38,9 +38,10 @@ def p3_child(run_dir: pathlib.Path, threads: int, repeats: int) -> dict:
     built_dir = pathlib.Path(b.summary["edge"]["report"]).parent
     students = {}
     for name in STUDENT_VARIANTS:
-        path = next((d / f"{name}.tflite" for d in (push_dir, built_dir) if (d / f"{name}.tflite").exists()), None)
-        if path is not None:
-            students[name] = pushed_runner(path, *read_metadata(path), num_threads=threads)[0]
+        found = [path for path in (push_dir / f"{name}.tflite", built_dir / f"{name}.tflite") if path.exists()]
+        if found:
+            students[name] = pushed_runner(found[0], *read_metadata(found[0]), num_threads=threads)[0]
+    word_ids = [x[features.INPUT_WORD_IDS] for x in ids]
     samples: dict[str, list[float]] = {"saved_model_ids": [], "saved_model_text": []}
     samples.update({name: [] for name in [*runners, *students]})
     for _ in range(repeats):
@@ -50,7 +51,6 @@ def p3_child(run_dir: pathlib.Path, threads: int, repeats: int) -> dict:
             feed = texts if runner.takes_text else ids
             samples[name].append(per_call_ms(lambda i, run=runner, x=feed: run(x[i]), LATENCY_CALLS))
         for name, student in students.items():
-            word_ids = [x[features.INPUT_WORD_IDS] for x in ids]
             samples[name].append(per_call_ms(lambda i, run=student, x=word_ids: run.predict(x[i]), LATENCY_CALLS))
     return samples
 

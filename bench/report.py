@@ -121,8 +121,7 @@ def _peer_lines(peers: dict, ratio: dict | None) -> list[str]:
 
 def _p1(detail: dict) -> list[str]:
     """P1's detail: serve_text against ids per batch size."""
-    lines: list[str] = []
-    lines += ["### P1 in-graph tokenization", "", "| batch | serve_text ms | ids ms | ratio |", "|---|---|---|---|"]
+    lines = ["### P1 in-graph tokenization", "", "| batch | serve_text ms | ids ms | ratio |", "|---|---|---|---|"]
     for batch, d in detail.items():
         lines.append(
             f"| {batch.split('_')[1]} | {_median_spread(d['serve_text_ms'])} | {_median_spread(d['ids_ms'])} "
@@ -134,8 +133,7 @@ def _p1(detail: dict) -> list[str]:
 
 def _p2(d: dict) -> list[str]:
     """P2's detail: the two tokenizers' rates."""
-    lines: list[str] = []
-    lines += [
+    return [
         "### P2 tokenizer speed",
         "",
         f"{d['strings']} snippets; FastBertTokenizer {_median_spread(d['fast_strings_per_s'])} strings/s, "
@@ -143,15 +141,13 @@ def _p2(d: dict) -> list[str]:
         f"identical ids: {d['identical_ids']}.",
         "",
     ]
-    return lines
 
 
 def _p3(d: dict) -> list[str]:
     """P3's detail: the variant table, the GEMM rates and the peers."""
     if "variants" not in d:
         return []
-    lines: list[str] = []
-    lines += [
+    lines = [
         "### P3 edge variants vs the SavedModel",
         "",
         f"SavedModel: {d.get('saved_model_bytes', 0) / 1e6:.1f} MB.",
@@ -175,8 +171,7 @@ def _p3(d: dict) -> list[str]:
 
 def _p4(d: dict) -> list[str]:
     """P4's detail: TFMA against the plain loop."""
-    lines: list[str] = []
-    lines += [
+    return [
         "### P4 evaluation",
         "",
         f"{d['eval_examples']} eval examples: TFMA {_median_spread(d['tfma_seconds'])} s, "
@@ -188,13 +183,11 @@ def _p4(d: dict) -> list[str]:
         ),
         "",
     ]
-    return lines
 
 
 def _p5(d: dict) -> list[str]:
     """P5's detail: Transform's rates per scale."""
-    lines: list[str] = []
-    lines += ["### P5 Transform", "", "| data | rows | Transform s |", "|---|---|---|"]
+    lines = ["### P5 Transform", "", "| data | rows | Transform s |", "|---|---|---|"]
     for scale, seconds in d["transform_seconds"].items():
         lines.append(f"| {scale} | {d['rows'][scale]} | {_median_spread(seconds)} |")
     lines += [
@@ -214,8 +207,7 @@ def _p5(d: dict) -> list[str]:
 
 def _p6(d: dict) -> list[str]:
     """P6's detail: process and pipeline times."""
-    lines: list[str] = []
-    lines += [
+    return [
         "### P6 orchestration",
         "",
         f"`edgeline run` processes: first runs {_median_spread(d['first_process_seconds'])} s "
@@ -230,13 +222,11 @@ def _p6(d: dict) -> list[str]:
         ),
         "",
     ]
-    return lines
 
 
 def _p7(detail: dict) -> list[str]:
     """P7's detail: wall time per data scale."""
-    lines: list[str] = []
-    lines += ["### P7 scaling", "", "| data | rows | wall s | over linear |", "|---|---|---|---|"]
+    lines = ["### P7 scaling", "", "| data | rows | wall s | over linear |", "|---|---|---|---|"]
     for scale, d in detail.items():
         lines.append(
             f"| {scale} | {d['rows']} | {_median_spread(d['wall_seconds'])} | {_median_spread(d['over_linear'])} |"
@@ -247,8 +237,7 @@ def _p7(detail: dict) -> list[str]:
 
 def _p8(d: dict) -> list[str]:
     """P8's detail: accuracy of the SavedModel and each variant."""
-    lines: list[str] = []
-    lines += [
+    lines = [
         "### P8 quality",
         "",
         f"SavedModel: accuracy {d['saved_model']['accuracy']}, AUC {d['saved_model']['auc']} "
