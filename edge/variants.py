@@ -30,6 +30,9 @@ REWRITES: dict[str, str] = {
     "edgetpu": "grouped",
     "int16x8": "int16",
 }
+# A variant that is another's model with other I/O types: `derive` makes it from that
+# variant's model, so one calibration (the slowest step of either) serves both.
+DERIVED: dict[str, str] = {"edgetpu": "int8"}
 
 
 def load_saved_model(saved_model_dir: str):
@@ -164,6 +167,22 @@ def convert(
         # FastBertTokenizer's TFLite kernels are TF Text custom ops (see run()).
         converter.allow_custom_ops = True
     return converter.convert()
+
+
+def derive(variant: str, source: bytes) -> bytes:
+    """`variant`'s model from the model of `DERIVED[variant]`, without converting again.
+
+    edgetpu is int8 with an int8 output; the converter's own last step for such
+    I/O types (`modify_model_io_type`) drops int8's output DEQUANTIZE, and the
+    calibrated weights, scales and ops are int8's (tests/edge/test_variants.py
+    compares the result with a direct conversion).
+    """
+    from tensorflow.lite.python.util import modify_model_io_type
+
+    if variant not in DERIVED:
+        raise ValueError(f"edge variant {variant!r} is not derived from another; choose from {', '.join(DERIVED)}")
+    # Only float I/O tensors change type: the int32 ids stay int32, the probabilities become int8.
+    return bytes(modify_model_io_type(source, inference_input_type=tf.int8, inference_output_type=tf.int8))
 
 
 def _representative_dataset(data: Mapping[str, np.ndarray]) -> Callable[[], Iterator[dict]]:

@@ -6,11 +6,13 @@ instead of raising, so a crash must cost only its variant. And calibration and
 TFLite inference each keep one core busy, so variants built side by side
 finish sooner: on 2 cores, two at a time halves EdgeExport's time.
 
-Child protocol: `python -m edge.worker JOB_DIR VARIANT` reads
-`JOB_DIR/job.json` and `JOB_DIR/data.npz` (written by `write_job`), writes the
-packaged model to `OUT_DIR/VARIANT.tflite` and its outcome to
+Child protocol: `python -m edge.worker JOB_DIR VARIANT [VARIANT...]` reads
+`JOB_DIR/job.json` and `JOB_DIR/data.npz` (written by `write_job`), and for each
+variant writes the packaged model to `OUT_DIR/VARIANT.tflite` and its outcome to
 `JOB_DIR/VARIANT.json`: `{"graph": ..., "metrics": {...}}` from `edge.scoring.score`,
-or `{"graph": ..., "reason": ...}`.
+or `{"graph": ..., "reason": ...}`. A variant derived from another
+(`edge.variants.DERIVED`: edgetpu from int8) is built in its source's child, from
+the source's model, so the two share one calibration.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ _TIMEOUT_SECONDS = 3 * 3600
 _ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Slowest first, so the longest child never starts last (default run: int16x8's reference int16
 # kernels take ~240 ms an example, the calibrated variants ~2 minutes to convert, the rest seconds).
-_SLOWEST_FIRST = ("int16x8", "edgetpu", "int8", "text", "dynamic_range", "float32", "float16")
+_SLOWEST_FIRST = ("int16x8", "int8", "edgetpu", "text", "dynamic_range", "float32", "float16")
 
 
 def write_job(
@@ -91,18 +93,32 @@ def run_all(job_dir: pathlib.Path, variants: Sequence[str], workers: int) -> dic
       Variant name -> the child's outcome (`graph` and `metrics`, or `reason`).
     """
     out_dir = pathlib.Path(json.loads((job_dir / "job.json").read_text())["out_dir"])
-    order = sorted(variants, key=lambda v: _SLOWEST_FIRST.index(v) if v in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
+    jobs = child_jobs(variants)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        outcomes = dict(zip(order, pool.map(lambda v: _run_one(job_dir, out_dir, v), order), strict=True))
+        done = pool.map(lambda job: _run_child(job_dir, out_dir, job), jobs)
+        outcomes = {v: outcome for results in done for v, outcome in results.items()}
     return {v: outcomes[v] for v in variants}
 
 
-def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict:
+def child_jobs(variants: Sequence[str]) -> list[tuple[str, ...]]:
+    """The variants grouped into child processes, slowest first; a derived variant joins its source's child."""
+    from edge.variants import DERIVED
+
+    order = sorted(variants, key=lambda v: _SLOWEST_FIRST.index(v) if v in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
+    return [
+        (v, *(d for d in order if DERIVED.get(d) == v))
+        for v in order
+        if DERIVED.get(v) not in variants
+    ]
+
+
+def _run_child(job_dir: pathlib.Path, out_dir: pathlib.Path, job: Sequence[str]) -> dict[str, dict]:
     env = dict(os.environ, **environment.TENSORFLOW)
-    logging.info("edge variant %s: building and scoring in a child process", variant)
+    for variant in job:
+        logging.info("edge variant %s: building and scoring in a child process", variant)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "edge.worker", str(job_dir), variant],
+            [sys.executable, "-m", "edge.worker", str(job_dir), *job],
             capture_output=True,
             text=True,
             timeout=_TIMEOUT_SECONDS,
@@ -110,7 +126,12 @@ def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict
             cwd=_ROOT,
         )
     except subprocess.TimeoutExpired:
-        return {"reason": f"building and scoring took longer than {_TIMEOUT_SECONDS // 60} minutes; stopped"}
+        stopped = f"building and scoring took longer than {_TIMEOUT_SECONDS // 60} minutes; stopped"
+        return {v: {"reason": stopped} for v in job}
+    return {v: _outcome(job_dir, out_dir, v, proc) for v in job}
+
+
+def _outcome(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str, proc: subprocess.CompletedProcess) -> dict:
     result = job_dir / f"{variant}.json"
     if result.exists():
         outcome = json.loads(result.read_text())
@@ -127,8 +148,8 @@ def _run_one(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str) -> dict
     return {"reason": cause}
 
 
-def _main(job_dir: str, variant: str) -> int:
-    # TF_USE_LEGACY_KERAS and the log level come from `_run_one`'s environment, set before TensorFlow loads.
+def _main(job_dir: str, *variant_names: str) -> int:
+    # TF_USE_LEGACY_KERAS and the log level come from `_run_child`'s environment, set before TensorFlow loads.
     from edge import eval_data, rewrites, runtime, scoring, variants
     from edge.metadata import package
     from preprocessing import tokenizer as tok
@@ -147,24 +168,32 @@ def _main(job_dir: str, variant: str) -> int:
     assets = tok.TokenizerAssets(vocab=tok.read_vocab(job_path / VOCAB_FILE), lower_case=job["lower_case"])
     length = job["max_seq_length"]
     architecture = BertArchitecture(**job["architecture"]) if job.get("architecture") else None
-    outcome: dict = {}
-    stage = "conversion failed"
-    try:
-        loaded = variants.load_saved_model(job["saved_model_dir"])
-        rewrite, outcome["graph"] = rewrites.for_variant(
-            variant, loaded, representative, length, job["pooling"], architecture, job["group_outliers"]
-        )
-        model = variants.convert(variant, loaded, assets, length, representative, rewrite)
-        model = package(model, variant, assets, length, job["class_names"])
-        (pathlib.Path(job["out_dir"]) / f"{variant}.tflite").write_bytes(model)
-        stage = "TFLite interpreter failed"
-        probabilities = runtime.VariantRunner(model, num_threads=1).predict(data)
-        if not np.all(np.isfinite(probabilities)):
-            raise ValueError("non-finite probabilities")
-        outcome["metrics"] = scoring.score(probabilities, data, len(model))
-    except Exception as e:  # reported in the variant's row; one failing variant must not hide the others
-        outcome["reason"] = f"{stage}: {type(e).__name__}: {error_line(e)}"
-    (job_path / f"{variant}.json").write_text(json.dumps(outcome))
+    built: dict[str, tuple[bytes, str]] = {}  # variant -> (bare model, graph description)
+    loaded = None
+    for variant in variant_names:
+        outcome: dict = {}
+        stage = "conversion failed"
+        try:
+            source = variants.DERIVED.get(variant)
+            if source in built:
+                bare, outcome["graph"] = variants.derive(variant, built[source][0]), built[source][1]
+            else:
+                loaded = loaded or variants.load_saved_model(job["saved_model_dir"])
+                rewrite, outcome["graph"] = rewrites.for_variant(
+                    variant, loaded, representative, length, job["pooling"], architecture, job["group_outliers"]
+                )
+                bare = variants.convert(variant, loaded, assets, length, representative, rewrite)
+                built[variant] = bare, outcome["graph"]
+            model = package(bare, variant, assets, length, job["class_names"])
+            (pathlib.Path(job["out_dir"]) / f"{variant}.tflite").write_bytes(model)
+            stage = "TFLite interpreter failed"
+            probabilities = runtime.VariantRunner(model, num_threads=1).predict(data)
+            if not np.all(np.isfinite(probabilities)):
+                raise ValueError("non-finite probabilities")
+            outcome["metrics"] = scoring.score(probabilities, data, len(model))
+        except Exception as e:  # reported in the variant's row; one failing variant must not hide the others
+            outcome["reason"] = f"{stage}: {type(e).__name__}: {error_line(e)}"
+        (job_path / f"{variant}.json").write_text(json.dumps(outcome))
     return 0
 
 

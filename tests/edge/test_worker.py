@@ -22,8 +22,8 @@ def test_worker_reports_each_variant_that_cannot_be_built(built, tmp_path):
         "mean",
         True,
     )
-    outcomes = worker.run_all(job, ["float32", "int8"], workers=2)
-    for name in ("float32", "int8"):
+    outcomes = worker.run_all(job, ["float32", "int8", "edgetpu"], workers=2)
+    for name in ("float32", "int8", "edgetpu"):
         assert outcomes[name]["reason"].startswith("conversion failed: "), outcomes[name]
         assert "no-saved-model" in outcomes[name]["reason"]
         assert not (out / f"{name}.tflite").exists()
@@ -31,3 +31,10 @@ def test_worker_reports_each_variant_that_cannot_be_built(built, tmp_path):
     (job / "data.npz").write_bytes(b"not an npz archive")
     died = worker.run_all(job, ["float16"], workers=1)["float16"]["reason"]
     assert died.startswith("the variant's process failed (exit 1): "), died
+
+
+def test_a_derived_variant_is_built_in_its_sources_child():
+    from edge import worker
+
+    assert worker.child_jobs(["float32", "edgetpu", "text", "int8"]) == [("int8", "edgetpu"), ("text",), ("float32",)]
+    assert worker.child_jobs(["edgetpu", "float16"]) == [("edgetpu",), ("float16",)]
