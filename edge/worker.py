@@ -105,11 +105,7 @@ def child_jobs(variants: Sequence[str]) -> list[tuple[str, ...]]:
     from edge.variants import DERIVED
 
     order = sorted(variants, key=lambda v: _SLOWEST_FIRST.index(v) if v in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
-    return [
-        (v, *(d for d in order if DERIVED.get(d) == v))
-        for v in order
-        if DERIVED.get(v) not in variants
-    ]
+    return [(v, *(d for d in order if DERIVED.get(d) == v)) for v in order if DERIVED.get(v) not in variants]
 
 
 def _run_child(job_dir: pathlib.Path, out_dir: pathlib.Path, job: Sequence[str]) -> dict[str, dict]:

@@ -98,11 +98,9 @@ def test_int16x8_has_no_op_without_an_int16_kernel(built):
 
 
 def test_derived_edgetpu_equals_its_direct_conversion(built):
-    """edgetpu made from int8's model (one calibration) is the converter's own edgetpu, op for op and value for value."""
+    """edgetpu made from int8's model (one calibration) is the converter's own edgetpu, op for op and by value."""
     derived = variants.derive("edgetpu", model_of(built, "int8"))
-    direct = variants.convert(
-        "edgetpu", built["loaded"], built["assets"], L, built["representative"], built["grouped"]
-    )
+    direct = variants.convert("edgetpu", built["loaded"], built["assets"], L, built["representative"], built["grouped"])
     ops = [runtime.make_interpreter(m)._get_ops_details() for m in (derived, direct)]
     assert [o["op_name"] for o in ops[0]] == [o["op_name"] for o in ops[1]]
     a, b = runtime.VariantRunner(derived), runtime.VariantRunner(direct)
