@@ -1,10 +1,19 @@
-"""The baseline is the serving model: run A, run B, run A again keeps B's model serving unless A's is as good."""
+"""The baseline is the serving model: run A, run B, run A again keeps B's model serving unless A's is as good.
+
+Run A again is also the regression gate's end-to-end case: a worse model is not
+blessed, not pushed, and the terminal says which threshold failed and by how much.
+"""
 
 import csv
+import hashlib
 import json
 import pathlib
+import subprocess
+import sys
 
 import pytest
+
+from pipeline import predict
 
 pytestmark = pytest.mark.e2e
 
@@ -18,6 +27,7 @@ RUN_A = ("train.max_steps=1", "train.learning_rate=0")
 # Run B trains: its model M2 separates the two word sets.
 RUN_B = ("train.epochs=4",)
 CHANGE_THRESHOLD = -0.01
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _write_easy_csv(path: pathlib.Path) -> None:
@@ -30,30 +40,47 @@ def _write_easy_csv(path: pathlib.Path) -> None:
             writer.writerow([f"the {noun} was {words[i % 5]} and {words[(i // 5) % 5]}, scene {i}", i % 2])
 
 
+def _hashes(directory: pathlib.Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
 @pytest.fixture(scope="module")
 def aba(tmp_path_factory, tiny_encoder) -> dict:
-    """Runs A, B, A, A under one name; returns the four summaries."""
-    from configs import apply_overrides, load_config
+    """Runs A, B, A, A under one name; returns the four summaries.
+
+    The third run (A again: a worse model than the one serving) goes through the
+    CLI, so the regression gate's tests see what a user's terminal shows.
+    """
+    from configs import load_config
     from pipeline import local_runner
 
     work = tmp_path_factory.mktemp("aba")
     data = work / "easy.csv"
     _write_easy_csv(data)
-    base = apply_overrides(
-        load_config("configs/tiny.yaml"),
-        [
-            f"data.path={data}",
-            f"runner.runs_dir={work / 'runs'}",
-            "export.edge=false",
-            f"eval.change_threshold={CHANGE_THRESHOLD}",
-        ],
-    )
-    config_a, config_b = apply_overrides(base, list(RUN_A)), apply_overrides(base, list(RUN_B))
-    summaries = [
-        local_runner.run(config, name="aba", out=lambda _line: None)
-        for config in (config_a, config_b, config_a, config_a)
+    base = [
+        f"data.path={data}",
+        f"runner.runs_dir={work / 'runs'}",
+        "export.edge=false",
+        f"eval.change_threshold={CHANGE_THRESHOLD}",
     ]
-    return {"run_dir": work / "runs" / "aba", "summaries": summaries}
+    config_a, config_b = (load_config("configs/tiny.yaml", [*base, *run]) for run in (RUN_A, RUN_B))
+    summaries = [local_runner.run(config, name="aba", out=lambda _line: None) for config in (config_a, config_b)]
+    run_dir = work / "runs" / "aba"
+    before = _hashes(run_dir / "serving")
+    args = ["run", "--config", "configs/tiny.yaml", "--name", "aba"]
+    for override in (*base, *RUN_A):
+        args += ["--set", override]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, text=True, capture_output=True, timeout=3600
+    )
+    assert proc.returncode == 0, proc.stderr
+    summaries.append(json.loads((run_dir / "summary.json").read_text()))
+    summaries.append(local_runner.run(config_a, name="aba", out=lambda _line: None))
+    return {"run_dir": run_dir, "summaries": summaries, "before": before, "proc": proc}
 
 
 def test_second_run_reports_its_change_against_the_serving_model(aba):
@@ -95,3 +122,40 @@ def test_unchanged_rerun_after_the_comparison_is_fully_cached(aba):
     assert last["blessed"] is False and last["pushed_model"] is None
     assert last["metrics"]["change_vs_baseline"] == again["metrics"]["change_vs_baseline"]
     assert json.loads(json.dumps(last["metrics"], allow_nan=False))
+
+
+def test_worse_model_is_not_blessed_and_serving_is_untouched(aba):
+    _, b, again, _ = aba["summaries"]
+    assert again["status"] == "succeeded"
+    assert again["blessed"] is False and again["pushed_model"] is None
+    # The previous model stays, byte for byte, and is still the one served.
+    run_dir = aba["run_dir"]
+    assert _hashes(run_dir / "serving") == aba["before"]
+    assert again["latest_pushed_model"] == str(run_dir / "serving" / pathlib.Path(b["pushed_model"]).name)
+    rows = predict.predict_texts(run_dir / "serving", ["the plot was superb and brilliant"])
+    assert abs(sum(rows[0]["probabilities"].values()) - 1.0) < 1e-4
+
+
+def test_terminal_and_summary_say_which_threshold_failed_and_by_how_much(aba):
+    _, b, again, _ = aba["summaries"]
+    proc = aba["proc"]
+    validation = again["metrics"]["validation"]
+    assert validation["ok"] is False
+    overall = [f for f in validation["failures"] if f["slice"] == "overall"]
+    assert [(f["metric"], f["kind"]) for f in overall] == [("accuracy", "change")], validation
+    (failure,) = overall
+    previous = b["metrics"]["overall"]["accuracy"]
+    now = again["metrics"]["overall"]["accuracy"]
+    assert failure["value"] == pytest.approx(now - previous, abs=1e-6) and failure["value"] < CHANGE_THRESHOLD
+    assert failure["baseline"] == pytest.approx(previous, abs=1e-6)
+    assert failure["threshold"] == pytest.approx(CHANGE_THRESHOLD)
+    assert failure["difference"] == pytest.approx(now - previous - CHANGE_THRESHOLD, abs=1e-6)
+    assert failure["message"] == (
+        f"overall: accuracy {now:.4f} vs {previous:.4f} for the serving model: change {now - previous:+.4f} "
+        f"is below the change threshold {CHANGE_THRESHOLD:.4f} by {abs(now - previous - CHANGE_THRESHOLD):.4f}"
+    )
+    assert f"  threshold failed: {failure['message']}" in proc.stdout.splitlines()
+    assert (
+        f"NOT BLESSED: {len(validation['failures'])} threshold(s) failed, so nothing was pushed; "
+        f"serving keeps {again['latest_pushed_model']}"
+    ) in proc.stdout.splitlines()
