@@ -14,6 +14,8 @@ PYTHON310 ?= $(shell \
   command -v python3.10 2>/dev/null)
 RUN_ARGS ?=
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test`/`make test-all` (tests/conftest.py groups what must share a worker).
+TEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
 .PHONY: venv run test test-all lint bench clean-venv
@@ -37,7 +39,7 @@ run: venv
 	$(VENV)/bin/edgeline run $(RUN_ARGS)
 
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # ruff is pinned in constraints.txt; its settings live in pyproject.toml.
 lint: venv
@@ -45,7 +47,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 test-all: venv
-	$(PY) -m pytest -m "" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "" $(PYTEST_ARGS)
 
 # Benchmarks P1-P8 (bench/RESULTS.md); runs the default pipeline first if runs/default has no pushed model.
 # P3's peer rows (ONNX Runtime, PyTorch) run in bench/peers/.venv, a Python 3.11 venv of their own.

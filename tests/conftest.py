@@ -116,3 +116,23 @@ def tiny_run(tmp_path_factory, small_csv, tiny_encoder) -> dict:
         "second": second,
         "lines": lines,
     }
+
+
+# Session fixtures too heavy to build on both test workers (`make test` runs pytest-xdist, 2 workers).
+_SHARED_FIXTURES = frozenset({"tiny_run", "built"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Groups tests for pytest-xdist's `--dist loadgroup` (`make test`).
+
+    A module's tests stay on one worker, so a module fixture (an A-B-A run, a
+    two-replica training) is built once; every module that uses a heavy session
+    fixture (`_SHARED_FIXTURES`) joins one group, so that fixture is built once too.
+    """
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    for module, module_items in modules.items():
+        shared = any(_SHARED_FIXTURES & set(getattr(item, "fixturenames", ())) for item in module_items)
+        for item in module_items:
+            item.add_marker(pytest.mark.xdist_group("shared" if shared else module))
