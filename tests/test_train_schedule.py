@@ -23,18 +23,22 @@ SPEC = {
 }
 
 
-def _write(path: pathlib.Path, labels: list[int]) -> str:
-    """Transformed examples "[CLS] the movie <class word> [SEP]" in the given label order."""
+def _write(path: pathlib.Path, labels: list[int], lengths: list[int] | None = None) -> str:
+    """Transformed examples "[CLS] the movie <class word> [SEP]" in the given label order.
+
+    With `lengths`, example i has lengths[i] real positions: "the" repeated before the class word.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     ints = lambda values: tf.train.Feature(int64_list=tf.train.Int64List(value=values))  # noqa: E731
     with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
-        for label in labels:
-            ids = [CLS, THE, MOVIE, CLASS_WORD[label], SEP] + [0] * (SEQ - 5)
+        for i, label in enumerate(labels):
+            n = lengths[i] if lengths else 5
+            ids = [CLS] + [THE] * (n - 4) + [MOVIE, CLASS_WORD[label], SEP] + [0] * (SEQ - n)
             example = tf.train.Example(
                 features=tf.train.Features(
                     feature={
                         features.INPUT_WORD_IDS: ints(ids),
-                        features.INPUT_MASK: ints([1] * 5 + [0] * (SEQ - 5)),
+                        features.INPUT_MASK: ints([1] * n + [0] * (SEQ - n)),
                         features.INPUT_TYPE_IDS: ints([0] * SEQ),
                         features.LABEL_ID: ints([label]),
                     }
@@ -42,6 +46,26 @@ def _write(path: pathlib.Path, labels: list[int]) -> str:
             )
             writer.write(example.SerializeToString())
     return str(path)
+
+
+def test_whole_split_evaluation_sees_every_example_once_in_batches_cut_by_length(tmp_path):
+    lengths = [4 + (i * 7) % 5 for i in range(100)]  # 4..8 real positions, mixed in file order
+    labels = [i % 2 for i in range(100)]
+    path = _write(tmp_path / "eval.gz", labels, lengths)
+    grouped = list(train_lib.make_dataset([path], SPEC, batch_size=16, training=False, seed=0, by_length=True))
+    in_order = list(train_lib.make_dataset([path], SPEC, batch_size=16, training=False, seed=0))
+    for batches in (grouped, in_order):
+        seen = sorted(
+            (int(mask.sum()), int(label))
+            for inputs, labels_ in batches
+            for mask, label in zip(inputs[features.INPUT_MASK].numpy(), labels_.numpy(), strict=True)
+        )
+        assert seen == sorted(zip(lengths, labels, strict=True))
+    # Each batch is cut to its longest row; grouped by length, fewer padding positions are computed.
+    for inputs, _ in grouped + in_order:
+        assert inputs[features.INPUT_WORD_IDS].shape[1] == inputs[features.INPUT_MASK].numpy().sum(axis=1).max()
+    positions = lambda batches: sum(int(np.prod(i[features.INPUT_WORD_IDS].shape)) for i, _ in batches)  # noqa: E731
+    assert positions(grouped) < positions(in_order) == 100 * 8
 
 
 def test_class_sorted_split_is_shuffled_as_a_whole(tmp_path):
