@@ -128,7 +128,7 @@ def make_dataset(
     training: bool,
     seed: int,
     shuffle_buffer: int | None = None,
-    by_length: bool | None = None,
+    by_length: bool = False,
 ) -> tf.data.Dataset:
     """Reads transformed examples as (model inputs, label_id) batches.
 
@@ -144,9 +144,9 @@ def make_dataset(
       seed: Shuffle seed.
       shuffle_buffer: Serialized examples held by the training shuffle; None
         counts the files' records, so the buffer covers the whole split.
-      by_length: Group evaluation batches by length too (default: only when
-        training). Whole-split metrics do not depend on the order, and each batch
-        is cut to its longest row, so grouped batches cost about half.
+      by_length: Group evaluation batches by length too (training batches always
+        are). Whole-split metrics do not depend on the order, and each batch is
+        cut to its longest row, so grouped batches cost about half.
 
     Returns:
       `(inputs, label_id)` batches.
@@ -157,9 +157,6 @@ def make_dataset(
     spec = {k: v for k, v in feature_spec.items() if k in (*features.MODEL_INPUTS, features.LABEL_ID)}
     ds = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP")
     split = lambda f: ({k: f[k] for k in features.MODEL_INPUTS}, f[features.LABEL_ID])  # noqa: E731
-    max_len = spec[features.INPUT_WORD_IDS].shape[-1]
-    boundaries = sorted({max(2, max_len * q // 8) for q in (2, 3, 4, 6)})
-    length = lambda inputs, _: tf.reduce_sum(tf.cast(inputs[features.INPUT_MASK], tf.int32))  # noqa: E731
     if training:
         # A buffer smaller than the split draws from a window that slides in file
         # order: data stored by class (neg.csv then pos.csv, or a file sorted by
@@ -168,11 +165,16 @@ def make_dataset(
         # permutation of the whole split.
         buffer = shuffle_buffer or count_records(files)
         ds = ds.shuffle(max(1, buffer), seed=seed, reshuffle_each_iteration=True).repeat()
+    if training or by_length:
+        max_len = spec[features.INPUT_WORD_IDS].shape[-1]
+        boundaries = sorted({max(2, max_len * q // 8) for q in (2, 3, 4, 6)})
         ds = ds.map(lambda x: split(tf.io.parse_single_example(x, spec)), num_parallel_calls=tf.data.AUTOTUNE)
-        ds = ds.bucket_by_sequence_length(length, boundaries, [batch_size] * (len(boundaries) + 1), drop_remainder=True)
-    elif by_length:
-        ds = ds.map(lambda x: split(tf.io.parse_single_example(x, spec)))
-        ds = ds.bucket_by_sequence_length(length, boundaries, [batch_size] * (len(boundaries) + 1))
+        ds = ds.bucket_by_sequence_length(
+            element_length_func=lambda inputs, _: tf.reduce_sum(tf.cast(inputs[features.INPUT_MASK], tf.int32)),
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            drop_remainder=training,  # training: one batch size; evaluation: every example
+        )
     else:
         ds = ds.batch(batch_size).map(lambda x: split(tf.io.parse_example(x, spec)))
     return ds.map(_trim).prefetch(tf.data.AUTOTUNE)
