@@ -124,7 +124,15 @@ def _run_child(job_dir: pathlib.Path, out_dir: pathlib.Path, job: Sequence[str])
     except subprocess.TimeoutExpired:
         stopped = f"building and scoring took longer than {_TIMEOUT_SECONDS // 60} minutes; stopped"
         return {v: {"reason": stopped} for v in job}
-    return {v: _outcome(job_dir, out_dir, v, proc) for v in job}
+    outcomes: dict[str, dict] = {}
+    for variant in job:
+        stopped_at = next((v for v in outcomes if not (job_dir / f"{v}.json").exists()), None)
+        if stopped_at:  # the child never reached this variant: say where it stopped, not "on this variant"
+            outcomes[variant] = {"reason": f"not built: the child process stopped while building {stopped_at}"}
+            logging.warning("edge variant %s: %s", variant, outcomes[variant]["reason"])
+        else:
+            outcomes[variant] = _outcome(job_dir, out_dir, variant, proc)
+    return outcomes
 
 
 def _outcome(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str, proc: subprocess.CompletedProcess) -> dict:

@@ -31,6 +31,14 @@ def test_worker_reports_each_variant_that_cannot_be_built(built, tmp_path):
     (job / "data.npz").write_bytes(b"not an npz archive")
     died = worker.run_all(job, ["float16"], workers=1)["float16"]["reason"]
     assert died.startswith("the variant's process failed (exit 1): "), died
+    # A child building int8 and edgetpu that dies before int8 is done never reached edgetpu.
+    fresh = tmp_path / "fresh-job"  # no outcome files from the runs above
+    fresh.mkdir()
+    for name in ("job.json", "data.npz"):
+        (fresh / name).write_bytes((job / name).read_bytes())
+    both = worker.run_all(fresh, ["int8", "edgetpu"], workers=1)
+    assert both["int8"]["reason"].startswith("the variant's process failed (exit 1): "), both
+    assert both["edgetpu"]["reason"] == "not built: the child process stopped while building int8", both
 
 
 def test_a_derived_variant_is_built_in_its_sources_child():
