@@ -8,6 +8,7 @@ from configs import environment  # noqa: E402  (configs imports no TensorFlow)
 for _name, _value in environment.TENSORFLOW.items():
     os.environ.setdefault(_name, _value)
 
+import hashlib  # noqa: E402
 import pathlib  # noqa: E402
 
 import pytest  # noqa: E402
@@ -59,6 +60,15 @@ def tiny_encoder() -> str:
     from trainers import encoders
 
     return encoders.ensure_encoder("builtin:tiny-bert")
+
+
+def tree_hashes(root: pathlib.Path) -> dict[str, str]:
+    """sha256 of every file under `root`, by relative path: equal trees, byte for byte, compare equal."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # Rows the README promises to handle rather than reject (see "Bad data").

@@ -1,6 +1,5 @@
 """Bad input never costs the model already serving: clear errors, exit code 4, serving untouched."""
 
-import hashlib
 import io
 import json
 import pathlib
@@ -11,7 +10,7 @@ import pytest
 
 from pipeline import cli, predict
 from preprocessing import datasets
-from tests.conftest import MESSY_TEXTS
+from tests.conftest import MESSY_TEXTS, tree_hashes
 
 pytestmark = pytest.mark.e2e
 
@@ -59,14 +58,6 @@ REJECTED = {
 EXTRA_ARGS = {"missing_slice_column": ["--set", "data.slice_columns=source"]}
 
 
-def _tree_digest(root: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 @pytest.fixture()
 def served_run(tiny_run, tmp_path):
     """A copy of the end-to-end run (a blessed model serving) to throw bad data at."""
@@ -97,7 +88,7 @@ def test_bad_input_stops_the_run_and_keeps_the_served_model(case, served_run, tm
     content, phrases = REJECTED[case]
     data = tmp_path / f"{case}.csv"
     data.write_bytes(content if isinstance(content, bytes) else content.encode())
-    before = _tree_digest(served_run / "e2e" / "serving")
+    before = tree_hashes(served_run / "e2e" / "serving")
 
     assert _run(served_run, data, *EXTRA_ARGS.get(case, [])) == 4
     err = capfd.readouterr().err
@@ -106,14 +97,14 @@ def test_bad_input_stops_the_run_and_keeps_the_served_model(case, served_run, tm
     summary = json.loads((served_run / "e2e" / "summary.json").read_text())
     assert summary["status"] == "failed" and summary["pushed_model"] is None
     assert all(p in summary["error"]["message"] for p in phrases)
-    assert _tree_digest(served_run / "e2e" / "serving") == before
+    assert tree_hashes(served_run / "e2e" / "serving") == before
 
 
 def test_text_the_vocabulary_does_not_cover_stops_before_trainer(served_run, tmp_path, capfd):
     rows = ["text,label"] + [f"ሰላም ለዓለም ቁጥር {i} እንዴት ነህ,{i % 2}" for i in range(60)]
     data = tmp_path / "amharic.csv"
     data.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    before = _tree_digest(served_run / "e2e" / "serving")
+    before = tree_hashes(served_run / "e2e" / "serving")
 
     assert _run(served_run, data) == 4
     err = capfd.readouterr().err
@@ -123,7 +114,7 @@ def test_text_the_vocabulary_does_not_cover_stops_before_trainer(served_run, tmp
     assert summary["status"] == "failed" and summary["error"]["component"] == "TextValidator"
     ran = [c["name"] for c in summary["components"]]
     assert "Transform" in ran and "Trainer" not in ran
-    assert _tree_digest(served_run / "e2e" / "serving") == before
+    assert tree_hashes(served_run / "e2e" / "serving") == before
 
 
 def test_messy_but_valid_rows_are_kept_and_served(tiny_run):

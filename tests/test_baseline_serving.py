@@ -5,7 +5,6 @@ blessed, not pushed, and the terminal says which threshold failed and by how muc
 """
 
 import csv
-import hashlib
 import json
 import pathlib
 import subprocess
@@ -14,6 +13,7 @@ import sys
 import pytest
 
 from pipeline import predict
+from tests.conftest import tree_hashes
 
 pytestmark = pytest.mark.e2e
 
@@ -40,14 +40,6 @@ def _write_easy_csv(path: pathlib.Path) -> None:
             writer.writerow([f"the {noun} was {words[i % 5]} and {words[(i // 5) % 5]}, scene {i}", i % 2])
 
 
-def _hashes(directory: pathlib.Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
-
-
 @pytest.fixture(scope="module")
 def aba(tmp_path_factory, tiny_encoder) -> dict:
     """Runs A, B, A, A under one name; returns the four summaries.
@@ -70,7 +62,7 @@ def aba(tmp_path_factory, tiny_encoder) -> dict:
     config_a, config_b = (load_config("configs/tiny.yaml", [*base, *run]) for run in (RUN_A, RUN_B))
     summaries = [local_runner.run(config, name="aba", out=lambda _line: None) for config in (config_a, config_b)]
     run_dir = work / "runs" / "aba"
-    before = _hashes(run_dir / "serving")
+    before = tree_hashes(run_dir / "serving")
     args = ["run", "--config", "configs/tiny.yaml", "--name", "aba"]
     for override in (*base, *RUN_A):
         args += ["--set", override]
@@ -130,7 +122,7 @@ def test_worse_model_is_not_blessed_and_serving_is_untouched(aba):
     assert again["blessed"] is False and again["pushed_model"] is None
     # The previous model stays, byte for byte, and is still the one served.
     run_dir = aba["run_dir"]
-    assert _hashes(run_dir / "serving") == aba["before"]
+    assert tree_hashes(run_dir / "serving") == aba["before"]
     assert again["latest_pushed_model"] == str(run_dir / "serving" / pathlib.Path(b["pushed_model"]).name)
     rows = predict.predict_texts(run_dir / "serving", ["the plot was superb and brilliant"])
     assert abs(sum(rows[0]["probabilities"].values()) - 1.0) < 1e-4
