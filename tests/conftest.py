@@ -132,6 +132,7 @@ def tiny_run(tmp_path_factory, small_csv, tiny_encoder) -> dict:
 _SHARED_FIXTURES = frozenset({"tiny_run", "built"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into node-id suffixes
 def pytest_collection_modifyitems(config, items):
     """Groups tests for pytest-xdist's `--dist loadgroup` (`make test`).
 
@@ -146,3 +147,19 @@ def pytest_collection_modifyitems(config, items):
         shared = any(_SHARED_FIXTURES & set(getattr(item, "fixturenames", ())) for item in module_items)
         for item in module_items:
             item.add_marker(pytest.mark.xdist_group("shared" if shared else module))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """Stops the run when xdist ignored the groups.
+
+    pytest-xdist 3.8 carries a group as a node-id suffix, which pytest 9.2 no
+    longer lets it set (pytest-xdist#1386): the tests would then be dealt out one
+    by one and every worker would build every heavy fixture, silently.
+    """
+    if node.config.getvalue("dist") == "loadgroup" and ids and not any("@" in i for i in ids):
+        pytest.exit(
+            f"pytest-xdist ignored the test groups under pytest {pytest.__version__} (pytest-xdist#1386); "
+            "install the pinned versions with `make venv`",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
