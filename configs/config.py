@@ -138,6 +138,8 @@ class StudentConfig:
       filters: Output channels of each convolution.
       kernel_size: Word pieces each convolution spans.
       conv_layers: Stacked convolutions (CONV_2D with a 1 x kernel_size window).
+      downsample: Window and stride of the max pooling between two convolutions:
+        at 2 each convolution spans twice as many pieces as the one before; 1 turns it off.
       separable: Depthwise (DEPTHWISE_CONV_2D) + pointwise convolutions instead of full ones.
       pooling: `max` or `mean` over the sequence.
       min_piece_count: Word pieces seen fewer times than this in the train split
@@ -168,7 +170,8 @@ class StudentConfig:
     embedding_dim: int = 32
     filters: int = 128
     kernel_size: int = 3
-    conv_layers: int = 2
+    conv_layers: int = 3
+    downsample: int = 2
     separable: bool = False
     pooling: str = "max"
     min_piece_count: int = 2

@@ -61,7 +61,9 @@ def build(
     Convolutions over the sequence are Conv2D/DepthwiseConv2D with a 1 x k
     window on a [batch, 1, L, D] tensor, so the converter emits CONV_2D and
     DEPTHWISE_CONV_2D (Conv1D would add EXPAND_DIMS/SQUEEZE around each one),
-    the ops both the Edge TPU and TFLM run, and tfmot quantizes.
+    the ops both the Edge TPU and TFLM run, and tfmot quantizes. Between two
+    convolutions a 1 x `downsample` max pooling (MAX_POOL_2D) shortens the
+    sequence, so each convolution spans twice as many pieces as the one before.
 
     Args:
       config: `export.student`.
@@ -75,6 +77,11 @@ def build(
     """
     if config.pooling not in ("max", "mean"):
         raise ValueError(f"export.student.pooling must be max or mean, got {config.pooling!r}")
+    if config.downsample < 1 or max_seq_length < config.downsample ** max(0, config.conv_layers - 1):
+        raise ValueError(
+            f"export.student.downsample {config.downsample} with {config.conv_layers} conv_layers does not fit "
+            f"a sequence of {max_seq_length}: it must be >= 1 and downsample ** (conv_layers - 1) <= max_seq_length"
+        )
     keras = _keras()
     keras.utils.set_random_seed(config.seed)
     dim = config.embedding_dim
@@ -82,14 +89,16 @@ def build(
     embedding = keras.layers.Embedding(vocab_size, dim, embeddings_initializer=initializer, name=EMBEDDING)
     embedded = keras.Input((max_seq_length, dim), name="embedded")
     x = keras.layers.Reshape((1, max_seq_length, dim))(embedded)
-    for _ in range(config.conv_layers):
+    for layer in range(config.conv_layers):
+        if layer and config.downsample > 1:
+            x = keras.layers.MaxPooling2D((1, config.downsample))(x)
         if config.separable:
             x = keras.layers.DepthwiseConv2D((1, config.kernel_size), padding="same", activation="relu")(x)
             x = keras.layers.Conv2D(config.filters, (1, 1), activation="relu")(x)
         else:
             x = keras.layers.Conv2D(config.filters, (1, config.kernel_size), padding="same", activation="relu")(x)
     pool = keras.layers.MaxPooling2D if config.pooling == "max" else keras.layers.AveragePooling2D
-    x = pool((1, max_seq_length))(x)  # MAX_POOL_2D / AVERAGE_POOL_2D over the whole sequence
+    x = pool((1, x.shape[2]))(x)  # MAX_POOL_2D / AVERAGE_POOL_2D over the whole (shortened) sequence
     x = keras.layers.Reshape((config.filters,))(x)
     logits = keras.layers.Dense(num_classes, name=LOGITS)(x)
     probabilities = keras.layers.Softmax(name=PROBABILITIES)(logits)

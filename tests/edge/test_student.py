@@ -197,3 +197,15 @@ def test_pruning_leaves_the_share_of_zero_weights_asked_for_through_qat(teacher)
         teacher["loaded"].classifier, teacher["train"], teacher["assets"], 2, config
     )
     assert 0.45 <= facts["sparsity"] <= 0.55, facts
+
+
+def test_downsampling_halves_the_sequence_between_convolutions_and_a_misfit_names_the_key():
+    from edge.student import model
+
+    config = dataclasses.replace(STUDENT, conv_layers=3, downsample=2, kernel_size=3)
+    body = model.build(config, vocab_size=50, max_seq_length=L, num_classes=2).body
+    convs = [layer for layer in body.layers if layer.__class__.__name__ == "Conv2D"]
+    # Each convolution sees a sequence half as long as the one before it.
+    assert [conv.input.shape[2] for conv in convs] == [L, L // 2, L // 4]
+    with pytest.raises(ValueError, match="export.student.downsample"):
+        model.build(dataclasses.replace(config, downsample=L), vocab_size=50, max_seq_length=L, num_classes=2)
