@@ -63,7 +63,7 @@ def build(
     DEPTHWISE_CONV_2D (Conv1D would add EXPAND_DIMS/SQUEEZE around each one),
     the ops both the Edge TPU and TFLM run, and tfmot quantizes. Between two
     convolutions a 1 x `downsample` max pooling (MAX_POOL_2D) shortens the
-    sequence, so each convolution spans twice as many pieces as the one before.
+    sequence, so each convolution reaches about `downsample` times as far as the one before.
 
     Args:
       config: `export.student`.
