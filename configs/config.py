@@ -138,8 +138,9 @@ class StudentConfig:
       filters: Output channels of each convolution.
       kernel_size: Word pieces each convolution spans.
       conv_layers: Stacked convolutions (CONV_2D with a 1 x kernel_size window).
-      downsample: Window and stride of the max pooling between two convolutions:
-        at 2 each convolution spans twice as many pieces as the one before; 1 turns it off.
+      downsample: Window and stride of the max pooling between two convolutions: each
+        convolution reaches about `downsample` times as far as the one before (at 2, three
+        convolutions span 3, 8 and 18 pieces); 1 turns it off.
       separable: Depthwise (DEPTHWISE_CONV_2D) + pointwise convolutions instead of full ones.
       pooling: `max` or `mean` over the sequence.
       min_piece_count: Word pieces seen fewer times than this in the train split

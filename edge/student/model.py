@@ -89,8 +89,8 @@ def build(
     embedding = keras.layers.Embedding(vocab_size, dim, embeddings_initializer=initializer, name=EMBEDDING)
     embedded = keras.Input((max_seq_length, dim), name="embedded")
     x = keras.layers.Reshape((1, max_seq_length, dim))(embedded)
-    for layer in range(config.conv_layers):
-        if layer and config.downsample > 1:
+    for index in range(config.conv_layers):
+        if index and config.downsample > 1:
             x = keras.layers.MaxPooling2D((1, config.downsample))(x)
         if config.separable:
             x = keras.layers.DepthwiseConv2D((1, config.kernel_size), padding="same", activation="relu")(x)

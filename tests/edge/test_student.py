@@ -8,6 +8,7 @@ import pytest
 from configs import features
 from edge import edgetpu, variants
 from edge.student import build, micro, transfer_set
+from edge.student import model as student_model
 from edge.student.vocab import StudentVocab, restricted
 from pipeline import predict
 from tests.edge.conftest import CONFIG, L
@@ -200,12 +201,10 @@ def test_pruning_leaves_the_share_of_zero_weights_asked_for_through_qat(teacher)
 
 
 def test_downsampling_halves_the_sequence_between_convolutions_and_a_misfit_names_the_key():
-    from edge.student import model
-
     config = dataclasses.replace(STUDENT, conv_layers=3, downsample=2, kernel_size=3)
-    body = model.build(config, vocab_size=50, max_seq_length=L, num_classes=2).body
+    body = student_model.build(config, vocab_size=50, max_seq_length=L, num_classes=2).body
     convs = [layer for layer in body.layers if layer.__class__.__name__ == "Conv2D"]
     # Each convolution sees a sequence half as long as the one before it.
     assert [conv.input.shape[2] for conv in convs] == [L, L // 2, L // 4]
     with pytest.raises(ValueError, match="export.student.downsample"):
-        model.build(dataclasses.replace(config, downsample=L), vocab_size=50, max_seq_length=L, num_classes=2)
+        student_model.build(dataclasses.replace(config, downsample=L), vocab_size=50, max_seq_length=L, num_classes=2)
