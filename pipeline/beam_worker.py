@@ -16,8 +16,8 @@ import csv  # noqa: E402
 
 import tensorflow_text  # noqa: E402, F401  (registers the TF Text ops)
 
-from preprocessing import datasets  # noqa: E402
+from preprocessing import csv_reader  # noqa: E402
 
 # CsvExampleGen's decoder uses Python's csv module, whose 128 KiB field limit the
-# main process raises (datasets.resolve_csv_input accepts 1 MB texts); workers need it too.
-csv.field_size_limit(max(csv.field_size_limit(), datasets.MAX_FIELD_BYTES))
+# main process raises (the input check accepts texts up to csv_reader.MAX_FIELD_BYTES); workers need it too.
+csv.field_size_limit(max(csv.field_size_limit(), csv_reader.MAX_FIELD_BYTES))

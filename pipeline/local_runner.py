@@ -12,7 +12,7 @@ from typing import Any
 
 from configs import EdgelineConfig
 from edge.errors import error_line
-from pipeline import console, results, run_dir
+from pipeline import beam_preflight, console, results, run_dir
 from pipeline import summary as summary_lib
 from preprocessing import datasets, example_gen_input
 from preprocessing.csv_reader import CsvFormat
@@ -131,6 +131,9 @@ def run(
                     metadata_connection_config=_metadata_config(paths.metadata),
                     num_classes=len(csv_input.labels),
                 )
+                if beam_preflight.starts_worker_processes(pipeline.beam_pipeline_args):
+                    write(f"[{progress.clock()}] checking that Beam worker processes can start")
+                    beam_preflight.check_worker_plugins(pipeline.beam_pipeline_args)
                 tfx.orchestration.LocalDagRunner().run(pipeline)
                 summary.update(summary_lib.collect_summary(paths, progress.components))
                 summary["status"] = "succeeded"

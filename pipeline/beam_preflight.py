@@ -1,0 +1,71 @@
+"""Checks, before a run starts, that Beam's worker processes will be able to start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+# Beam's DirectRunner modes that run bundles in this process (no worker start-up to check).
+_IN_PROCESS_MODES = ("in_memory", "multi_threading")
+# A plugin import loads TensorFlow and TF Text: seconds, not minutes.
+_TIMEOUT_SECONDS = 60
+
+
+class WorkerStartError(RuntimeError):
+    """A Beam worker process could not start; the message names the plugin and its error."""
+
+
+def worker_plugins(beam_args: Sequence[str]) -> tuple[str, ...]:
+    """The modules Beam imports at every SDK worker's start-up (`--beam_plugin`), as Beam parses them."""
+    from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+
+    return tuple(PipelineOptions(list(beam_args)).view_as(SetupOptions).beam_plugins or ())
+
+
+def starts_worker_processes(beam_args: Sequence[str]) -> bool:
+    """Whether these Beam arguments run bundles outside this process (worker processes or a cluster)."""
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+
+    options = PipelineOptions(list(beam_args))
+    runner = options.view_as(StandardOptions).runner
+    if runner and runner not in ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner"):
+        return True
+    return options.view_as(DirectOptions).direct_running_mode not in _IN_PROCESS_MODES
+
+
+def check_worker_plugins(beam_args: Sequence[str]) -> None:
+    """Imports every `--beam_plugin` in a fresh interpreter, as a Beam SDK worker does at start-up.
+
+    Beam's worker start-up (`sdk_worker_main._import_beam_plugins`) forgives only
+    an ImportError: any other error kills each worker as it starts, and the
+    DirectRunner's multi-processing mode then waits for them forever. Importing
+    the plugins here first turns that hang into one error line within a minute.
+
+    Args:
+      beam_args: The pipeline's Beam arguments.
+
+    Raises:
+      WorkerStartError: A plugin does not import (or hangs), naming it and its last error line.
+    """
+    for plugin in worker_plugins(beam_args):
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", f"import {plugin}"],
+                capture_output=True,
+                text=True,
+                timeout=_TIMEOUT_SECONDS,
+                env=os.environ.copy(),
+            )
+        except subprocess.TimeoutExpired:
+            raise WorkerStartError(
+                f"Beam worker plugin {plugin} did not import within {_TIMEOUT_SECONDS}s in a fresh Python; "
+                "workers would not start (check that nothing in it waits on the network)"
+            ) from None
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            raise WorkerStartError(
+                f"Beam worker plugin {plugin} fails to import in a fresh Python, so no Beam worker process "
+                f"could start: {lines[-1] if lines else f'exit code {done.returncode}'}"
+            )
