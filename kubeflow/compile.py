@@ -11,10 +11,14 @@ import yaml
 
 from configs import EdgelineConfig
 from configs import encoders as handles
+from preprocessing import csv_check, staging
 
 PIPELINE_NAME = "edgeline"
-# TFX's KFP v2 launcher; the image must hold TFX and the project (kubeflow/Dockerfile).
-EXECUTOR_COMMAND = ("python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor")
+# A `data.path` ending so names one file; anything else is a directory of CSV files.
+_FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
+# TFX's KFP v2 launcher, wrapped so that a refused input ends the log with one line
+# (kubeflow/container_entrypoint.py); the image must hold TFX and the project (kubeflow/Dockerfile).
+EXECUTOR_COMMAND = ("python", "-m", "kubeflow.container_entrypoint")
 
 
 class CompileError(ValueError):
@@ -58,17 +62,22 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
     path = config.data.path.rstrip("/")
     # A single file is read from its directory with its name as the pattern,
     # the way the local runner does it, without touching the bucket.
-    if path.endswith(".csv"):
+    if path.endswith(_FILE_SUFFIXES):
         data_root, data_pattern = posixpath.split(path)
     else:
-        data_root, data_pattern = path, "*.csv"
+        data_root, data_pattern = path, csv_check.DIRECTORY_PATTERN
     root = runner.pipeline_root.rstrip("/")
+    serving_dir = runner.serving_dir or f"{root}/serving"
+    try:
+        staging.sibling(serving_dir, "edge")  # where EdgeExport pushes (pipeline.default_edge_dir)
+    except ValueError as e:
+        raise CompileError(f"runner.serving_dir: {e}") from None
     return {
         "pipeline_root": root,
         "data_root": data_root,
         "data_pattern": data_pattern,
         "encoder_dir": config.model.encoder,
-        "serving_dir": runner.serving_dir or f"{root}/serving",
+        "serving_dir": serving_dir,
         "image": runner.image,
     }
 

@@ -101,7 +101,7 @@ def _run(args) -> int:
         return 2
 
     from pipeline import local_runner, run_dir
-    from preprocessing.datasets import DataError
+    from preprocessing.csv_reader import DataError
 
     print(f"edgeline run {args.name!r}: outputs in {config.runner.runs_dir}/{args.name}")
     try:
@@ -119,11 +119,20 @@ def _run(args) -> int:
         )
         if e.summary.get("report"):
             print(f"  report: {e.summary['report']}", file=sys.stderr)
-        if isinstance(e.__cause__, DataError):
+        if _caused_by(e, DataError):
             return 4
         return 1
     _print_summary(summary, config.runner.runs_dir, args.name)
     return 0
+
+
+def _caused_by(error: BaseException, kind: type) -> bool:
+    """Whether `kind` is anywhere in the chain of causes (a component's error may come wrapped by TFX)."""
+    while error is not None:
+        if isinstance(error, kind):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _metric(value) -> str:

@@ -14,7 +14,7 @@ from configs import EdgelineConfig
 from edge.errors import error_line
 from pipeline import beam_preflight, console, results, run_dir
 from pipeline import summary as summary_lib
-from preprocessing import datasets, example_gen_input
+from preprocessing import csv_check
 from preprocessing.csv_reader import CsvFormat
 
 log = logging.getLogger("edgeline")
@@ -67,7 +67,7 @@ def run(
     Raises:
       RunInProgressError: Another run with the same name is going on.
       RunFailedError: A component failed; summary.json says which and why.
-      datasets.DataError: The input CSV cannot be used (checked before any component runs).
+      csv_reader.DataError: The input CSV cannot be used (checked before any component runs).
     """
     paths = results.RunPaths(pathlib.Path(config.runner.runs_dir).resolve() / name)
     started = time.monotonic()
@@ -91,7 +91,10 @@ def run(
                 summary["recovered"] = run_dir.recover_killed_executions(paths)
                 for component, count in summary["recovered"].items():
                     write(f"[{progress.clock()}] {component:<32} resuming: {count} killed execution(s) cleaned up")
-                checked = datasets.resolve_csv_input(
+                # A fast answer before any component starts; ExampleGen's executor runs the
+                # same check again as it ingests the file (components/checked_example_gen.py),
+                # which is the check that guards on every orchestrator.
+                csv_input = csv_check.resolve_csv_input(
                     config.data.path,
                     config.data.text_column,
                     config.data.label_column,
@@ -99,14 +102,11 @@ def run(
                     slice_columns=config.data.slice_columns,
                     fmt=CsvFormat.from_config(config.data.encoding, config.data.delimiter),
                 )
-                # ExampleGen reads the rows exactly as the check read them.
-                csv_input = example_gen_input.write_copy(checked, paths.input)
                 summary["input"] = {
                     "files": list(csv_input.files),
                     "rows": csv_input.rows,
                     "labels": list(csv_input.labels),
                     "format": csv_input.fmt.describe(),
-                    "example_gen_input": csv_input.input_base,
                     "notes": list(csv_input.notes),
                 }
                 for note in csv_input.notes:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
-from components import baseline, edge_export, evaluation, text_validation
+from components import baseline, checked_example_gen, edge_export, evaluation, text_validation
 from configs import EdgelineConfig
+from preprocessing import staging
 
 # User code is passed as dotted paths, so compiling for Kubeflow never has to
 # package a module file into the pipeline root.
@@ -43,10 +43,18 @@ def with_worker_setup(beam_args: Sequence[str]) -> list[str]:
     return list(beam_args) if plugin in beam_args else [*beam_args, plugin]
 
 
+def default_edge_dir(serving_dir: str) -> str:
+    """Where EdgeExport pushes by default: `edge` beside the serving directory, for a path or a URI."""
+    return staging.sibling(serving_dir, "edge")
+
+
 def _sections(config: EdgelineConfig, *names: str) -> dict[str, Any]:
     # Each component gets only the config it reads, so that changing, say,
-    # train.epochs does not invalidate the cached Transform.
+    # train.epochs does not invalidate the cached Transform. Where the CSV is and
+    # how it is spelled (path, encoding, delimiter) reach ExampleGen only.
     full = config.to_dict()
+    if "data" in full:
+        full["data"] = {**full["data"], "path": "", "encoding": "utf-8", "delimiter": ","}
     return {name: full[name] for name in names}
 
 
@@ -106,10 +114,11 @@ def create_pipeline(
             example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=config.data.eval_buckets),
         ]
     )
-    example_gen = tfx.components.CsvExampleGen(
-        input_base=data_root,
-        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="single_split", pattern=data_pattern)]),
-        output_config=example_gen_pb2.Output(split_config=splits),
+    example_gen = checked_example_gen.checked_csv_example_gen(
+        data_root,
+        data_pattern,
+        checked_example_gen.CheckSettings.from_data_config(config.data),
+        example_gen_pb2.Output(split_config=splits),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # Variable-length (sparse) raw features: empty CSV cells become missing
@@ -182,7 +191,7 @@ def create_pipeline(
                 pushed_model=pusher.outputs["pushed_model"],
                 config=json.dumps(_sections(config, "data", "tokenizer", "model", "export"), sort_keys=True),
                 encoder_dir=encoder_dir,
-                edge_dir=edge_dir or os.path.join(os.path.dirname(serving_dir.rstrip("/")), "edge"),
+                edge_dir=edge_dir or default_edge_dir(serving_dir),
             )
         ]
     return tfx.dsl.Pipeline(

@@ -9,10 +9,11 @@ import dataclasses
 import gzip
 import io
 import itertools
-import pathlib
 import zlib
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
+
+from preprocessing import staging
 
 # Delimiters a file is sniffed for when its header lacks a required column.
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -26,6 +27,8 @@ MAX_FIELD_BYTES = 1 << 30
 # TFX's CsvExampleGen splits the header line on "," without unquoting, so a
 # column name holding one of these cannot reach it intact.
 _HEADER_UNSAFE = (",", '"', "\n", "\r")
+# Bytes asked of the filesystem at a time: few calls per file on object storage, bounded memory.
+_READ_BUFFER_BYTES = 1 << 20
 
 
 class DataError(ValueError):
@@ -79,23 +82,26 @@ class Header:
     notes: tuple[str, ...] = ()
 
 
-def _open_binary(file: pathlib.Path) -> BinaryIO:
-    with open(file, "rb") as f:
-        magic = f.read(4)
+def _open_binary(file: str) -> BinaryIO:
+    # Through tf.io.gfile, so gs://, s3:// (tensorflow-io), HDFS and ram:// files read like local ones.
+    raw = staging.open_binary(file)
+    magic = raw.read(4)
+    raw.seek(0)
     if magic.startswith(_ZIP_MAGIC):
+        raw.close()
         raise DataError(
             f"{file}: a zip archive (an .xlsx/.ods workbook is one), not CSV; save the sheet as "
             '"CSV UTF-8" from the spreadsheet program, or unzip it and pass the CSV file'
         )
     # Beam reads .gz by extension; sniffing the magic also takes a gzip file named .csv.
-    return gzip.open(file, "rb") if magic.startswith(_GZIP_MAGIC) else open(file, "rb")
+    return gzip.GzipFile(fileobj=raw, mode="rb") if magic.startswith(_GZIP_MAGIC) else raw
 
 
 def _encoding_name(encoding: str) -> str:
     return "UTF-8" if encoding == "utf-8" else encoding
 
 
-def _not_decodable(file: pathlib.Path, number: int, raw: bytes, error: UnicodeDecodeError, encoding: str) -> DataError:
+def _not_decodable(file: str, number: int, raw: bytes, error: UnicodeDecodeError, encoding: str) -> DataError:
     name = _encoding_name(encoding)
     byte = f"byte 0x{raw[error.start]:02x} at position {error.start + 1}"
     try:
@@ -112,30 +118,53 @@ def _not_decodable(file: pathlib.Path, number: int, raw: bytes, error: UnicodeDe
     return DataError(f"{file}, line {number}: {byte} is not {name}; {fix}, or save the file as UTF-8")
 
 
-def _lines(file: pathlib.Path, encoding: str) -> Iterator[str]:
-    """Yields the file's lines as text; a byte-order mark decides the encoding over `encoding`."""
+def _is_wide(encoding: str) -> bool:
+    # UTF-16/32 text holds 0x00 bytes and cannot be split on b"\n": decode it as a stream first.
+    return encoding.startswith(("utf-16", "utf-32", "utf_16", "utf_32"))
+
+
+def _binary_file_error(file: str, number: int) -> DataError:
+    return DataError(
+        f"{file}, line {number}: NUL byte; this is a binary file, not CSV text; pass --data with a CSV file"
+    )
+
+
+def _decoded_lines(file: str, stream: io.BufferedReader, encoding: str) -> Iterator[str]:
+    try:
+        for number, line in enumerate(io.TextIOWrapper(stream, encoding=encoding, newline=""), start=1):
+            if "\0" in line:
+                raise _binary_file_error(file, number)
+            yield line
+    except UnicodeDecodeError as e:
+        raise DataError(f"{file}: not valid {_encoding_name(encoding)} text ({e}); save the file as UTF-8") from None
+
+
+def _lines(file: str, encoding: str) -> Iterator[str]:
+    """Yields the file's lines as text; a byte-order mark decides the encoding over `encoding`.
+
+    Bytes are decoded before anything is judged: a NUL character in the
+    decoded text means a binary file, a 0x00 byte of UTF-16 text does not.
+    """
     try:
         with _open_binary(file) as f:
             start = f.read(3)
             if start[:2] in _UTF16_BOMS:
-                # Excel's "Unicode Text" export: UTF-16 cannot be split on b"\n" bytes.
-                try:
-                    yield from io.TextIOWrapper(_Prefixed(start, f).buffered(), encoding="utf-16", newline="")
-                except UnicodeDecodeError as e:
-                    raise DataError(f"{file}: not valid UTF-16 text ({e}); save the file as UTF-8") from None
+                # Excel's "Unicode Text" export; the decoder reads the byte-order mark itself.
+                yield from _decoded_lines(file, _Prefixed(start, f).buffered(), "utf-16")
                 return
             if start.startswith(_UTF8_BOM):
                 encoding, start = "utf-8", start[3:]
+            if _is_wide(encoding):
+                yield from _decoded_lines(file, _Prefixed(start, f).buffered(), encoding)
+                return
             for number, raw in enumerate(_Prefixed(start, f).buffered(), start=1):
-                if b"\0" in raw:
-                    raise DataError(
-                        f"{file}, line {number}: NUL byte; this is a binary file, not CSV text; "
-                        "pass --data with a CSV file"
-                    )
                 try:
-                    yield raw.decode(encoding)
+                    line = raw.decode(encoding)
                 except UnicodeDecodeError as e:
                     raise _not_decodable(file, number, raw, e, encoding) from None
+                if "\0" in line:
+                    raise _binary_file_error(file, number)
+                yield line
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise DataError(f"{file}: cannot read the gzip data ({e}); check that the file is complete") from None
 
@@ -159,7 +188,7 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
     def buffered(self) -> io.BufferedReader:
-        return io.BufferedReader(self)
+        return io.BufferedReader(self, buffer_size=_READ_BUFFER_BYTES)
 
 
 def _name(delimiter: str) -> str:
@@ -178,7 +207,7 @@ def _sniff(first_line: str, delimiter: str, required: Sequence[str]) -> str | No
 
 
 def _header(
-    file: pathlib.Path, first: list[str], first_line: str, fmt: CsvFormat, required: Sequence[tuple[str, str]]
+    file: str, first: list[str], first_line: str, fmt: CsvFormat, required: Sequence[tuple[str, str]]
 ) -> Header:
     names = [cell.strip() for cell in first]
     used = {column for _, column in required}
@@ -226,7 +255,7 @@ def _header(
 
 @contextlib.contextmanager
 def open_csv(
-    file: pathlib.Path, fmt: CsvFormat, required: Sequence[tuple[str, str]]
+    file: str, fmt: CsvFormat, required: Sequence[tuple[str, str]]
 ) -> Iterator[tuple[Header, Iterator[tuple[int, list[str]]]]]:
     """Opens a CSV file, parses its header and yields it with an iterator over the data rows.
 
@@ -266,9 +295,7 @@ def open_csv(
         lines.close()
 
 
-def _rows(
-    file: pathlib.Path, reader, header_lines: int, header: Header, fmt: CsvFormat
-) -> Iterator[tuple[int, list[str]]]:
+def _rows(file: str, reader, header_lines: int, header: Header, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
     try:
         for row in reader:
             if not any(cell.strip() for cell in row):

@@ -1,75 +1,127 @@
-"""The copy of the checked CSV files that CsvExampleGen reads: UTF-8, comma-separated, plain header."""
+"""The checked copy of a run's CSV input that CsvExampleGen's reader ingests: UTF-8, comma-separated, plain header."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
 import hashlib
-import os
-import pathlib
-import shutil
-import tempfile
-from typing import TextIO
+from collections.abc import Sequence
 
-from preprocessing import csv_reader
-from preprocessing.datasets import CsvInput, label_value
+from preprocessing import csv_check, staging
+from preprocessing.csv_check import CsvInput
+from preprocessing.csv_reader import CsvFormat, Header
 
-# The copy's files; CsvExampleGen's input pattern.
+# The copy's files (what ExampleGen's reader globs in the copy's directory).
 PATTERN = "*.csv"
+# Characters that make a cell need quotes: with "\n" line ends the csv writer quotes
+# a cell holding a delimiter, a quote or "\n" by itself, but not a lone "\r".
+_NEEDS_QUOTES = "\r"
+# Text written to the filesystem (and hashed) per call: bounded memory whatever the file size.
+_FLUSH_CHARS = 1 << 20
 
 
-def write_copy(checked: CsvInput, dest: pathlib.Path) -> CsvInput:
-    """Writes the rows as the check read them, in the one form CsvExampleGen reads as intended.
+@dataclasses.dataclass(frozen=True)
+class CheckedCopy:
+    """The check's result and the copy it wrote.
+
+    Attributes:
+      checked: What the check found in the user's files.
+      directory: The copy's directory (`PATTERN` matches its files).
+      sha256: Hash of the copy's bytes, file by file: equal for inputs with equal rows.
+    """
+
+    checked: CsvInput
+    directory: str
+    sha256: str
+
+
+class _CopyWriter:
+    """A `csv_check.RowSink` writing the rows to `directory/part-NNNNN.csv` through tf.io.gfile, hashing as it goes."""
+
+    def __init__(self, directory: str):
+        self._directory = directory
+        self._digest = hashlib.sha256()
+        self._file = None
+        self._buffer: list[str] = []
+        self._buffered = 0
+        self._csv = csv.writer(self, lineterminator="\n")
+        self._quoted = csv.writer(self, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def begin_file(self, index: int, header: Header) -> None:
+        self.close()
+        name = f"part-{index:05d}.csv"
+        self._digest.update(name.encode())
+        self._file = staging.gfile().GFile(staging.join(self._directory, name), "wb")
+        # CsvExampleGen splits the header on "," without unquoting: bare names (the check refused unsafe ones).
+        self.write(",".join(header.names) + "\n")
+
+    def row(self, cells: list[str]) -> None:
+        # A lone "\r" in an unquoted cell would end the record for CsvExampleGen's parser.
+        writer = self._quoted if any(_NEEDS_QUOTES in cell for cell in cells) else self._csv
+        writer.writerow(cells)
+
+    def write(self, text: str) -> None:
+        self._buffer.append(text)
+        self._buffered += len(text)
+        if self._buffered >= _FLUSH_CHARS:
+            self._flush()
+
+    def _flush(self) -> None:
+        data = "".join(self._buffer).encode("utf-8")
+        self._buffer, self._buffered = [], 0
+        self._digest.update(data)
+        self._file.write(data)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._flush()
+            self._file.close()
+            self._file = None
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+
+def check_and_copy(
+    path: str,
+    text_column: str,
+    label_column: str,
+    directory: str,
+    known_labels: Sequence[str] = (),
+    slice_columns: Sequence[str] = (),
+    fmt: CsvFormat | None = None,
+) -> CheckedCopy:
+    """Checks the CSV input and writes the rows as the check read them, in one read of the user's files.
 
     CsvExampleGen splits the header on "," without unquoting or stripping it,
-    decodes every line as UTF-8, splits rows on "," only, skips just one
-    header line, and types a column FLOAT when all its cells are numbers. So
-    the copy has: a header of bare names, UTF-8 without byte-order mark, commas
-    and `\\n` line ends, no compression, label cells as `label_value` shows them,
-    and no columns or rows the check left out. Text cells are copied unchanged.
-
-    The copy lives in `dest/<hash of its content>/`, and an unchanged input is
-    not rewritten: ExampleGen's cache key includes the files' modification
-    times. Copies of earlier inputs are deleted (ExampleGen's output does not
-    refer back to them).
+    decodes every line as UTF-8, splits rows on "," only and skips just one
+    header line. So the copy has: a header of bare names, UTF-8 without
+    byte-order mark, commas and `\\n` line ends (cells holding `\\r` quoted), no
+    compression, label cells as `csv_check.label_value` shows them, and no
+    columns or rows the check left out. Text cells are copied unchanged.
 
     Args:
-      checked: The result of `datasets.resolve_csv_input`.
-      dest: A directory of this run, e.g. `runs/NAME/input`.
+      path: `data.path`: a CSV file or a directory of them, on any tf.io.gfile filesystem.
+      text_column, label_column, known_labels, slice_columns, fmt: As for `csv_check.resolve_csv_input`.
+      directory: Where the copy goes (created; any filesystem). Removed again if the check fails.
 
     Returns:
-      `checked`, with `input_base` and `pattern` pointing at the copy.
+      The check's result, the copy's directory and its hash.
+
+    Raises:
+      DataError: Naming the file, line and column, and what to do.
     """
-    dest.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=dest, prefix=".partial-"))
-    digest = hashlib.sha256()
+    gfile = staging.gfile()
+    gfile.makedirs(directory)
+    writer = _CopyWriter(directory)
     try:
-        for index, file in enumerate(checked.files):
-            target = tmp / f"part-{index:05d}.csv"
-            with open(target, "w", encoding="utf-8", newline="") as out:
-                _write_rows(pathlib.Path(file), checked, out)
-            digest.update(target.name.encode())
-            digest.update(target.read_bytes())
-        final = dest / digest.hexdigest()[:16]
-        if final.exists():
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, final)
+        checked = csv_check.resolve_csv_input(
+            path, text_column, label_column, known_labels, slice_columns, fmt, sink=writer
+        )
+        writer.close()
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        writer.close()
+        gfile.rmtree(directory)
         raise
-    for old in dest.iterdir():
-        if old != final and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-    return dataclasses.replace(checked, input_base=str(final.resolve()), pattern=PATTERN)
-
-
-def _write_rows(file: pathlib.Path, checked: CsvInput, out: TextIO) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    # The check has passed: the same reading yields the same columns and rows.
-    with csv_reader.open_csv(file, checked.fmt, [("label", checked.label_column)]) as (header, rows):
-        label_index = header.names.index(checked.label_column)
-        writer.writerow(header.names)
-        for _line, row in rows:
-            row[label_index] = label_value(row[label_index])
-            writer.writerow(row)
+    return CheckedCopy(checked, directory, writer.sha256)

@@ -35,15 +35,41 @@ def _gfile():
     return tf.io.gfile
 
 
+def gfile():
+    """`tf.io.gfile`, for listing, globbing and deleting artifact files on any filesystem."""
+    return _gfile()
+
+
 def join(uri: str | os.PathLike, *parts: str) -> str:
     """`uri/part/...` for a local path or a `scheme://` URI (pathlib would fold `gs://` into `gs:/`)."""
     return posixpath.join(os.fspath(uri), *parts)
+
+
+def sibling(uri: str | os.PathLike, name: str) -> str:
+    """`name` beside `uri`: `gs://b/models/serving` -> `gs://b/models/edge`; `/runs/x/serving` -> `/runs/x/edge`.
+
+    Raises:
+      ValueError: `uri` is a bucket or filesystem root, which has nothing beside it.
+    """
+    scheme, sep, path = os.fspath(uri).rstrip("/").rpartition("://")
+    parent = posixpath.dirname(path)
+    if not parent or (sep and "/" not in path):
+        raise ValueError(
+            f"{os.fspath(uri)!r} is a bucket or filesystem root, so {name!r} cannot go beside it; "
+            "use a folder inside the bucket, e.g. gs://BUCKET/edgeline/serving"
+        )
+    return f"{scheme}{sep}{posixpath.join(parent, name)}"
 
 
 def read_bytes(uri: str | os.PathLike) -> bytes:
     """The whole file at `uri`."""
     with _gfile().GFile(os.fspath(uri), "rb") as f:
         return f.read()
+
+
+def open_binary(uri: str | os.PathLike):
+    """The file at `uri` opened for reading bytes in chunks (`read(n)`, `seek`), on any filesystem."""
+    return _gfile().GFile(os.fspath(uri), "rb")
 
 
 def read_text(uri: str | os.PathLike) -> str:

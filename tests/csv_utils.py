@@ -61,3 +61,53 @@ def hash_split(example: tf.train.Example, train_buckets: int = 4, eval_buckets: 
     )
     index = base_example_gen_executor._PartitionFn(example, 2, [train_buckets, train_buckets + eval_buckets], config)
     return ("train", "eval")[index]
+
+
+def checked_example_gen(
+    input_base: str, pattern: str, out_uri: str, settings=None, train_buckets: int = 4, eval_buckets: int = 1
+):
+    """Runs edgeline's ExampleGen executor (check, copy, ingest) as TFX would, on any filesystem.
+
+    Returns:
+      The output Examples artifact (its splits under `out_uri`).
+    """
+    import json
+
+    from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+    from tfx.types import standard_artifacts
+    from tfx.utils import proto_utils
+
+    from components import checked_example_gen
+
+    settings = settings or checked_example_gen.CheckSettings("text", "label")
+    component = checked_example_gen.checked_csv_example_gen(
+        input_base,
+        pattern,
+        settings,
+        example_gen_pb2.Output(
+            split_config=example_gen_pb2.SplitConfig(
+                splits=[
+                    example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train_buckets),
+                    example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_buckets),
+                ]
+            )
+        ),
+    )
+    exec_properties = {}
+    for key, value in component.exec_properties.items():
+        if hasattr(value, "DESCRIPTOR"):
+            value = proto_utils.proto_to_json(value)
+        elif isinstance(value, dict):
+            value = json.dumps(value)
+        exec_properties[key] = value
+    examples = standard_artifacts.Examples()
+    examples.uri = out_uri
+    context = BaseExampleGenExecutor.Context(tmp_dir=out_uri.rstrip("/") + "-tmp", unique_id="1")
+    checked_example_gen.Executor(context).Do({}, {"examples": [examples]}, exec_properties)
+    return examples
+
+
+def split_examples(examples, split: str) -> list[dict]:
+    """One split of an Examples artifact (gzipped TFRecords, any filesystem) as `plain` rows."""
+    files = tf.io.gfile.glob(f"{examples.uri}/Split-{split}/*")
+    return [plain(tf.train.Example.FromString(r.numpy())) for r in tf.data.TFRecordDataset(files, "GZIP")]

@@ -9,7 +9,8 @@ import zipfile
 import pytest
 
 from pipeline import cli, predict
-from preprocessing import datasets
+from preprocessing import csv_check
+from preprocessing.csv_reader import DataError
 from tests.conftest import MESSY_TEXTS, tree_hashes
 
 pytestmark = pytest.mark.e2e
@@ -131,7 +132,7 @@ def test_messy_but_valid_rows_are_kept_and_served(tiny_run):
 def test_string_labels_outside_the_configured_classes_are_named(tmp_path):
     data = tmp_path / "tickets.csv"
     data.write_text("body,category\n" + "login fails,account\nrefund please,billing\nhello,spam\n" * 7)
-    with pytest.raises(datasets.DataError, match=r"'spam' in column 'category' are not among the known classes"):
-        datasets.resolve_csv_input(str(data), "body", "category", known_labels=("account", "billing"))
-    found = datasets.resolve_csv_input(str(data), "body", "category")
+    with pytest.raises(DataError, match=r"'spam' in column 'category' are not among the known classes"):
+        csv_check.resolve_csv_input(str(data), "body", "category", known_labels=("account", "billing"))
+    found = csv_check.resolve_csv_input(str(data), "body", "category")
     assert found.labels == ("account", "billing", "spam") and not found.integer_labels and found.rows == 21

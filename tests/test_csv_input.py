@@ -2,15 +2,15 @@
 
 import collections
 import gzip
-import os
-import pathlib
+import json
 import zipfile
 
 import pytest
 
-from preprocessing import datasets, example_gen_input
+from components.checked_example_gen import CheckSettings
+from preprocessing import csv_check, example_gen_input
 from preprocessing.csv_reader import CsvFormat
-from tests.csv_utils import example_gen_read
+from tests.csv_utils import checked_example_gen, example_gen_read, split_examples
 
 # 22 reviews, two classes alternating: enough rows for the check (20), every
 # class more than once. Commas, quotes, a line break and non-ASCII letters on purpose.
@@ -106,21 +106,23 @@ SPREADSHEETS = {
 
 @pytest.fixture(scope="module")
 def read_both_ways(tmp_path_factory):
-    """Each spreadsheet file through the check and the copy, and through stock CsvExampleGen as it is."""
+    """Each spreadsheet file through edgeline's ExampleGen (check, copy, ingest), and through stock CsvExampleGen."""
+    from components.checked_example_gen import REPORT_FILE
+
     root = tmp_path_factory.mktemp("spreadsheets")
-    checked, raw = {}, {}
+    checked, examples, raw = {}, {}, {}
     for name, (file_name, content, fmt, _, _) in SPREADSHEETS.items():
         (root / name).mkdir()
         path = root / name / file_name
         path.write_bytes(content)
-        checked[name] = example_gen_input.write_copy(
-            datasets.resolve_csv_input(str(path), "text", "label", fmt=fmt), root / name / "input"
-        )
+        settings = CheckSettings("text", "label", encoding=fmt.encoding, delimiter=fmt.delimiter)
+        artifact = checked_example_gen(str(root / name), file_name, str(root / name / "examples"), settings)
+        checked[name] = json.loads((root / name / "examples" / REPORT_FILE).read_text())
+        examples[name] = split_examples(artifact, "train") + split_examples(artifact, "eval")
         raw[name] = (str(root / name), file_name)
-    inputs = {name: (c.input_base, c.pattern) for name, c in checked.items()}
-    # Stock CsvExampleGen on two raw files, to pin down what the copy is for.
-    inputs |= {f"raw_{name}": raw[name] for name in ("r_write_csv", "pandas_float_labels")}
-    return checked, example_gen_read(inputs, root)
+    # Stock CsvExampleGen on two raw files, to pin down what the check's copy is for.
+    examples |= example_gen_read({f"raw_{n}": raw[n] for n in ("r_write_csv", "pandas_float_labels")}, root)
+    return checked, examples
 
 
 @pytest.mark.parametrize("name", sorted(SPREADSHEETS))
@@ -128,14 +130,15 @@ def test_example_gen_gets_the_columns_labels_rows_and_text_the_check_read(name, 
     checked, examples = read_both_ways
     _, _, _, columns, labels = SPREADSHEETS[name]
     found = checked[name]
-    assert (found.header, found.labels, found.rows) == (columns, labels, len(TEXTS))
+    assert (tuple(found["labels"]), found["rows"]) == (labels, len(TEXTS))
 
     rows = examples[name]
-    assert len(rows) == found.rows
+    assert len(rows) == found["rows"]
     assert all(tuple(sorted(row)) == tuple(sorted(columns)) for row in rows)
+    assert all(isinstance(row["text"][0], str) for row in rows)
     assert sorted(row["text"][0] for row in rows) == sorted(TEXTS)
     # Integer labels arrive as INT (their own class index), names as the exact strings.
-    expected = [int(v) for v in labels] if found.integer_labels else list(labels)
+    expected = [int(v) for v in labels] if found["integer_labels"] else list(labels)
     assert collections.Counter(row["label"][0] for row in rows) == {v: len(TEXTS) // 2 for v in expected}
     by_text = {row["text"][0]: row["label"][0] for row in rows}
     assert [str(by_text[t]) for t in TEXTS] == [str(label) for _, label in _rows(labels)]
@@ -152,7 +155,7 @@ def test_stock_csv_example_gen_misreads_the_raw_files(read_both_ways):
 
 def test_the_check_notes_what_it_left_out(read_both_ways):
     checked, _ = read_both_ways
-    notes = {name: [n.split(": ", 1)[1] for n in c.notes] for name, c in checked.items() if c.notes}
+    notes = {name: [n.split(": ", 1)[1] for n in c["notes"]] for name, c in checked.items() if c["notes"]}
     assert notes == {
         "r_write_csv": ["column 1 has no name in the header (an exported row index?): left out"],
         "pandas_float_labels": ["column 1 has no name in the header (an exported row index?): left out"],
@@ -160,20 +163,23 @@ def test_the_check_notes_what_it_left_out(read_both_ways):
     }
 
 
-def test_an_unchanged_input_keeps_its_copy_and_a_changed_one_replaces_it(tmp_path):
+def test_the_copy_is_hashed_by_content_and_removed_when_the_check_fails(tmp_path):
     data = tmp_path / "data.csv"
     data.write_text(_table(["text", "label"], _rows()))
-    dest = tmp_path / "input"
-    first = example_gen_input.write_copy(datasets.resolve_csv_input(str(data), "text", "label"), dest)
-    copy = pathlib.Path(first.input_base) / "part-00000.csv"
-    os.utime(copy, (1, 1))  # ExampleGen's cache key holds the mtime: it must not move
-    again = example_gen_input.write_copy(datasets.resolve_csv_input(str(data), "text", "label"), dest)
-    assert again.input_base == first.input_base and copy.stat().st_mtime == 1
+    first = example_gen_input.check_and_copy(str(data), "text", "label", str(tmp_path / "a"))
+    (tmp_path / "moved").mkdir()
+    moved = tmp_path / "moved" / "other.csv"
+    moved.write_bytes(data.read_bytes().replace(b"\r\n", b"\n"))  # same rows, other line ends and place
+    again = example_gen_input.check_and_copy(str(moved), "text", "label", str(tmp_path / "b"))
+    assert again.sha256 == first.sha256
+    assert (tmp_path / "a" / "part-00000.csv").read_bytes() == (tmp_path / "b" / "part-00000.csv").read_bytes()
 
     data.write_text(_table(["text", "label"], _rows()[:-2]))
-    changed = example_gen_input.write_copy(datasets.resolve_csv_input(str(data), "text", "label"), dest)
-    assert changed.input_base != first.input_base
-    assert [p.name for p in dest.iterdir()] == [pathlib.Path(changed.input_base).name]
+    assert example_gen_input.check_and_copy(str(data), "text", "label", str(tmp_path / "c")).sha256 != first.sha256
+    data.write_text(_table(["text", "label"], _rows()[:3]))
+    with pytest.raises(csv_check.DataError, match="only 3 labelled row"):
+        example_gen_input.check_and_copy(str(data), "text", "label", str(tmp_path / "d"))
+    assert not (tmp_path / "d").exists()
 
 
 def _rows_text(label_of, n=22, header="text,label"):
@@ -202,13 +208,6 @@ REFUSED = {
         {},
         ', line 5: byte 0xe9 at position 4 is not UTF-8; if it is Excel\'s "CSV" (not "CSV UTF-8"), pass '
         "--encoding cp1252 (line 5 then reads 'café 3,1'), or save the file as UTF-8",
-    ),
-    "decimal_labels": (
-        "data.csv",
-        _rows_text(lambda i: i % 2 + 0.5).encode(),
-        {},
-        ", line 2: label 0.5 in column 'label' is not a whole number; classes are integers 0..K-1 or names: "
-        "round the column, or write the classes as words",
     ),
     "label_in_one_row": (
         "data.csv",
@@ -270,8 +269,8 @@ def test_a_refused_file_gets_file_line_column_and_fix(name, tmp_path):
             workbook.writestr("xl/workbook.xml", "<workbook/>")
     else:
         path.write_bytes(content)
-    with pytest.raises(datasets.DataError) as info:
-        datasets.resolve_csv_input(str(path), "text", "label", **kwargs)
+    with pytest.raises(csv_check.DataError) as info:
+        csv_check.resolve_csv_input(str(path), "text", "label", **kwargs)
     assert str(info.value) == f"{path}{message}"
 
 
@@ -282,8 +281,14 @@ def test_a_refused_file_gets_file_line_column_and_fix(name, tmp_path):
         ("1.0", "1"),
         ("0.0", "0"),
         (" 1 ", "1"),
-        ("01", "1"),
-        ("1e0", "1"),
+        ("+1", "1"),
+        ("-0", "0"),
+        ("1.", "1"),
+        ("01", "01"),
+        ("02", "02"),
+        ("1e0", "1e0"),
+        ("1E1", "1E1"),
+        ("2_1", "2_1"),
         ("0.5", "0.5"),
         ("nan", "nan"),
         ("True", "True"),
@@ -291,7 +296,7 @@ def test_a_refused_file_gets_file_line_column_and_fix(name, tmp_path):
     ],
 )
 def test_label_cells_read_as_a_spreadsheet_shows_them(value, expected):
-    assert datasets.label_value(value) == expected
+    assert csv_check.label_value(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -316,6 +321,6 @@ def test_format_options_are_normalised(delimiter, encoding, expected):
     ],
 )
 def test_bad_format_options_are_refused(delimiter, encoding, message):
-    with pytest.raises(datasets.DataError) as info:
+    with pytest.raises(csv_check.DataError) as info:
         CsvFormat.from_config(encoding, delimiter)
     assert str(info.value) == message

@@ -19,7 +19,7 @@ CONFIG = load_config(ROOT / "configs" / "kubeflow.yaml")
 RESOLVER = "latest_blessed_model_resolver"
 # The executors TFX's standard components must run (Trainer with run_fn: the generic one).
 EXECUTOR_CLASSES = {
-    "CsvExampleGen": "tfx.components.example_gen.csv_example_gen.executor.Executor",
+    "CsvExampleGen": "components.checked_example_gen.Executor",
     "StatisticsGen": "tfx.components.statistics_gen.executor.Executor",
     "SchemaGen": "tfx.components.schema_gen.executor.Executor",
     "ExampleValidator": "tfx.components.example_validator.executor.Executor",
@@ -137,6 +137,8 @@ def test_user_code_paths_and_custom_config(compiled):
     assert "module_file" not in transform["inputs"]["parameters"]
     assert "module_file" not in trainer["inputs"]["parameters"]
     full = CONFIG.to_dict()
+    # Where the CSV is and how it is spelled reach ExampleGen only (a moved file changes no cache key downstream).
+    full["data"] |= {"path": "", "encoding": "utf-8", "delimiter": ","}
     transform_config = json.loads(_param(transform, "custom_config"))
     assert transform_config == {
         "config": {k: full[k] for k in ("data", "tokenizer")},
@@ -160,7 +162,11 @@ def test_data_and_serving_paths_point_at_object_storage(compiled):
     tasks = _tasks(compiled[0])
     assert _param(tasks["CsvExampleGen"], "input_base") == "gs://edgeline-example/data/reviews"
     input_config = json.loads(_param(tasks["CsvExampleGen"], "input_config"))
-    assert input_config == {"splits": [{"name": "single_split", "pattern": "*.csv"}]}
+    assert input_config == {"splits": [{"name": "single_split", "pattern": "*.csv*"}]}
+    # The data check runs inside ExampleGen, with the config's columns and format.
+    check = json.loads(_param(tasks["CsvExampleGen"], "custom_config"))["input_check"]
+    assert (check["text_column"], check["label_column"]) == (CONFIG.data.text_column, CONFIG.data.label_column)
+    assert (check["encoding"], check["delimiter"]) == (CONFIG.data.encoding, CONFIG.data.delimiter)
     splits = json.loads(_param(tasks["CsvExampleGen"], "output_config"))["split_config"]["splits"]
     assert splits == [{"name": "train", "hash_buckets": 4}, {"name": "eval", "hash_buckets": 1}]
     push = json.loads(_param(tasks["Pusher"], "push_destination"))
@@ -228,6 +234,8 @@ def test_cli_compiles_with_overrides(tmp_path, capsys):
         ("runner.pipeline_root=", "runner.pipeline_root is empty"),
         ("data.path=", "data.path is empty"),
         ("runner.trainer_accelerator_count=0", "runner.trainer_accelerator_count is 0"),
+        ("runner.serving_dir=gs://models", "runner.serving_dir: 'gs://models' is a bucket or filesystem root"),
+        ("runner.serving_dir=s3://bucket/", "runner.serving_dir: 's3://bucket/' is a bucket or filesystem root"),
     ],
 )
 def test_compile_names_the_config_key_to_fix(override, message):
@@ -235,6 +243,25 @@ def test_compile_names_the_config_key_to_fix(override, message):
 
     with pytest.raises(kubeflow_compile.CompileError, match=re.escape(message)):
         kubeflow_compile.build_pipeline(apply_overrides(CONFIG, [override]))
+
+
+@pytest.mark.parametrize(
+    "root, serving, edge",
+    [
+        ("gs://bucket", "gs://bucket/serving", "gs://bucket/edge"),
+        ("gs://bucket/dir", "gs://bucket/dir/serving", "gs://bucket/dir/edge"),
+        ("s3://bucket/dir/", "s3://bucket/dir/serving", "s3://bucket/dir/edge"),
+    ],
+)
+def test_every_derived_location_stays_on_object_storage(root, serving, edge):
+    from kubeflow import compile as kubeflow_compile
+
+    config = apply_overrides(CONFIG, [f"runner.pipeline_root={root}", "runner.serving_dir="])
+    pipeline = kubeflow_compile.build_pipeline(config)
+    nodes = {c.id: c for c in pipeline.components}
+    assert pipeline.pipeline_info.pipeline_root == root.rstrip("/")
+    assert json.loads(nodes["Pusher"].exec_properties["push_destination"])["filesystem"]["base_directory"] == serving
+    assert nodes["EdgeExport"].exec_properties["edge_dir"] == edge
 
 
 def _binarized_class_ids(spec: dict) -> list[int]:

@@ -1,8 +1,9 @@
 """edgeline's custom components run the way a Kubeflow cluster runs them, minus the container.
 
 Each test compiles the pipeline for Kubeflow, takes the command and args the
-compiled `deploymentSpec` names for the component's executor (TFX's
-`kubeflow_v2_run_executor --executor_class_path ... --json_serialized_invocation_args {{$}} <beam args>`),
+compiled `deploymentSpec` names for the component's executor
+(`kubeflow.container_entrypoint`, TFX's `kubeflow_v2_run_executor` wrapped:
+`--executor_class_path ... --json_serialized_invocation_args {{$}} <beam args>`),
 and runs it as a subprocess with the executor-input JSON a KFP launcher passes:
 the input artifacts the tiny local run produced (as the upstream containers
 would have reported them), output URIs in a fresh directory, and the exec
@@ -154,7 +155,7 @@ def test_text_validator_runs_through_the_kubeflow_entrypoint(cluster, tiny_run, 
     command = _command(spec, "TextValidator", executor_input)
     assert command[1:5] == [
         "-m",
-        "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor",
+        "kubeflow.container_entrypoint",
         "--executor_class_path",
         "components.text_validation.TextValidator_Executor",
     ]

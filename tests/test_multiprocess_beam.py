@@ -6,7 +6,7 @@ import pytest
 
 from pipeline import pipeline as pipeline_lib
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e]
 
 MULTI_PROCESS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
 

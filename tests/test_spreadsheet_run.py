@@ -47,9 +47,10 @@ def _eval_only_meh(tmp_path: pathlib.Path) -> list[str]:
     probe = tmp_path / "probe"
     probe.mkdir()
     (probe / "sheet.csv.gz").write_bytes(_sheet(_rows(MEH)))
-    checked = datasets.resolve_csv_input(str(probe / "sheet.csv.gz"), "text", "label", fmt=CsvFormat("utf-8", ";"))
-    copy = example_gen_input.write_copy(checked, probe / "input")
-    (examples,) = example_gen_examples({"sheet": (copy.input_base, copy.pattern)}, probe).values()
+    copy = example_gen_input.check_and_copy(
+        str(probe / "sheet.csv.gz"), "text", "label", str(probe / "input"), fmt=CsvFormat("utf-8", ";")
+    )
+    (examples,) = example_gen_examples({"sheet": (copy.directory, example_gen_input.PATTERN)}, probe).values()
     in_eval = {plain(e)["text"][0] for e in examples if plain(e)["label"] == ["meh"] and hash_split(e) == "eval"}
     return [text for text in MEH if text in in_eval]
 
