@@ -14,23 +14,27 @@ from typing import Any
 import apache_beam as beam
 import tensorflow as tf
 from tfx import v1 as tfx
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.components.example_gen import write_split
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import io_utils, proto_utils
+from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
+from components import beam_options
 from preprocessing import csv_check, example_gen_input, staging
 from preprocessing.csv_reader import CsvFormat
 
 COMPONENT_ID = "CsvExampleGen"
 # custom_config key of the check's settings.
 _SETTINGS_KEY = "input_check"
-# exec_properties key carrying the forced column types from Do() to the reading PTransform.
-_COLUMN_TYPES_KEY = "_edgeline_column_types"
+# exec_properties key carrying the column types from Do() to the reading PTransform.
+_COLUMN_INFOS_KEY = "_edgeline_column_infos"
 # The check's result, written into the Examples artifact beside its splits.
 REPORT_FILE = "input_check.json"
 
@@ -93,43 +97,63 @@ class Executor(BaseExampleGenExecutor):
         return _CheckedCsvToExample
 
     def Do(self, input_dict: dict, output_dict: dict, exec_properties: dict[str, Any]) -> None:
-        settings = json.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])[_SETTINGS_KEY]
-        settings = CheckSettings(**settings)
+        self._log_startup(input_dict, output_dict, exec_properties)
+        settings = CheckSettings(
+            **json.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])[_SETTINGS_KEY]
+        )
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        output_config = example_gen_pb2.Output()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
         (split,) = input_config.splits
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        copy_dir = staging.join(self._get_tmp_dir(), "checked-input")
+        forced = {settings.text_column: csv_decoder.ColumnType.STRING}
         copy = example_gen_input.check_and_copy(
             _check_path(input_base, split.pattern),
             settings.text_column,
             settings.label_column,
-            copy_dir,
+            staging.join(self._get_tmp_dir(), "checked-input"),
             known_labels=settings.labels,
             slice_columns=settings.slice_columns,
             fmt=CsvFormat.from_config(settings.encoding, settings.delimiter),
+            infer_types_except=(settings.text_column, settings.label_column),
+        )
+        # The text is text even when every cell is a number; a label is a class index only
+        # when every label is a whole number (type inference would make `01` the integer 1).
+        forced[settings.label_column] = (
+            csv_decoder.ColumnType.INT if copy.checked.integer_labels else csv_decoder.ColumnType.STRING
+        )
+        column_infos = [
+            csv_decoder.ColumnInfo(
+                name, forced[name] if name in forced else csv_decoder.ColumnType[copy.column_types[name]]
+            )
+            for name in copy.checked.header
+        ]
+        split.pattern = example_gen_input.PATTERN
+        properties = {
+            **exec_properties,
+            standard_component_specs.INPUT_BASE_KEY: copy.directory,
+            standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
+            _COLUMN_INFOS_KEY: column_infos,
+        }
+        examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+        examples.split_names = artifact_utils.encode_split_names(
+            example_gen_utils.generate_output_split_names(input_config, output_config)
         )
         try:
-            split.pattern = example_gen_input.PATTERN
-            label_type = csv_decoder.ColumnType.INT if copy.checked.integer_labels else csv_decoder.ColumnType.STRING
-            super().Do(
-                input_dict,
-                output_dict,
-                {
-                    **exec_properties,
-                    standard_component_specs.INPUT_BASE_KEY: copy.directory,
-                    standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
-                    # The text is text even when every cell is a number; a label is a class index
-                    # only when every label is a whole number (CsvExampleGen would type `01` INT).
-                    _COLUMN_TYPES_KEY: {
-                        settings.text_column: csv_decoder.ColumnType.STRING,
-                        settings.label_column: label_type,
-                    },
-                },
-            )
+            with self._make_beam_pipeline() as pipeline:
+                for name, records in self.GenerateExamplesByBeam(pipeline, properties).items():
+                    _ = records | f"WriteSplit[{name}]" >> _WriteSplit(
+                        artifact_utils.get_split_uri([examples], name), self._beam_pipeline_args or []
+                    )
         finally:
             staging.gfile().rmtree(copy.directory)
-        examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+        examples_utils.set_payload_format(
+            examples,
+            exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+            or example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE,
+        )
+        examples_utils.set_file_format(examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
         report = {
             "files": list(copy.checked.files),
             "rows": copy.checked.rows,
@@ -144,38 +168,47 @@ class Executor(BaseExampleGenExecutor):
         examples.set_int_custom_property("input_rows", copy.checked.rows)
 
 
+class _WriteSplit(beam.PTransform):
+    """TFX's `write_split.WriteSplit` (gzipped TFRecords of serialized examples), shuffled only on a cluster.
+
+    TFX reshuffles every split before writing (its own TODO says "make shuffle
+    optional"). On a distributed runner that spreads the writing of one large file
+    over workers; Beam's DirectRunner holds a shuffle in this process's memory, so
+    there it would make the memory of ingest grow with the input's size.
+    """
+
+    def __init__(self, split_uri: str, beam_args: list[str]):
+        self._path = staging.join(split_uri, write_split.DEFAULT_FILE_NAME)
+        self._shuffle = beam_options.runs_on_a_cluster(beam_args)
+
+    def expand(self, records):
+        serialized = records | "MaybeSerialize" >> beam.ParDo(write_split.MaybeSerialize())
+        if self._shuffle:
+            serialized = serialized | "Shuffle" >> beam.transforms.Reshuffle()
+        return serialized | "Write" >> beam.io.WriteToTFRecord(self._path, file_name_suffix=".gz")
+
+
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
 class _CheckedCsvToExample(beam.PTransform):
-    """TFX's CSV-to-tf.Example reading of the checked copy, with the text and label columns' types fixed.
+    """TFX's CSV-to-tf.Example reading of the checked copy, with the column types the check found.
 
-    TFX's own `_CsvToExample` infers every column's type from its cells; this is
-    it with that inference overridden for two columns (the rest still inferred).
+    TFX's own `_CsvToExample` infers every column's type in a Beam pass over the
+    parsed rows and hands the result to the conversion as a side input, which makes
+    Beam hold every parsed row until that pass ends. The check has already read
+    every row, so the types come from it and the rows stream through.
     """
 
     def __init__(self, exec_properties: dict[str, Any], split_pattern: str):
         self._pattern = staging.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
-        self._forced = dict(exec_properties.get(_COLUMN_TYPES_KEY, {}))
+        self._column_infos = list(exec_properties[_COLUMN_INFOS_KEY])
 
     def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
-        files = staging.gfile().glob(self._pattern)
-        column_names = io_utils.load_csv_column_names(files[0])
-        forced = self._forced
-
-        def force(infos):
-            return [csv_decoder.ColumnInfo(i.name, forced.get(i.name, i.type)) for i in infos]
-
-        parsed = (
+        return (
             pipeline
-            | "CreateFilenames" >> beam.Create(files)
+            | "CreateFilenames" >> beam.Create(staging.gfile().glob(self._pattern))
             | "ReadFromText" >> beam.ParDo(csv_executor._ReadCsvRecordsFromTextFile())  # noqa: SLF001
             | "ParseCSVLine" >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=","))
             | "ExtractParsedCSVLines" >> beam.Keys()
+            | "ToTFExample" >> beam.ParDo(csv_executor._ParsedCsvToTfExample(), self._column_infos)  # noqa: SLF001
         )
-        column_infos = beam.pvalue.AsSingleton(
-            parsed
-            | "InferColumnTypes"
-            >> beam.CombineGlobally(csv_decoder.ColumnTypeInferrer(column_names, skip_blank_lines=True))
-            | "FixTextAndLabelTypes" >> beam.Map(force)
-        )
-        return parsed | "ToTFExample" >> beam.ParDo(csv_executor._ParsedCsvToTfExample(), column_infos)  # noqa: SLF001

@@ -10,9 +10,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from components import beam_options
 from configs import EdgelineConfig
 from edge.errors import error_line
-from pipeline import beam_preflight, console, results, run_dir
+from pipeline import console, results, run_dir
 from pipeline import summary as summary_lib
 from preprocessing import csv_check
 from preprocessing.csv_reader import CsvFormat
@@ -131,9 +132,9 @@ def run(
                     metadata_connection_config=_metadata_config(paths.metadata),
                     num_classes=len(csv_input.labels),
                 )
-                if beam_preflight.starts_worker_processes(pipeline.beam_pipeline_args):
+                if beam_options.starts_worker_processes(pipeline.beam_pipeline_args):
                     write(f"[{progress.clock()}] checking that Beam worker processes can start")
-                    beam_preflight.check_worker_plugins(pipeline.beam_pipeline_args)
+                    beam_options.check_worker_plugins(pipeline.beam_pipeline_args)
                 tfx.orchestration.LocalDagRunner().run(pipeline)
                 summary.update(summary_lib.collect_summary(paths, progress.components))
                 summary["status"] = "succeeded"

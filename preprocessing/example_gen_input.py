@@ -28,18 +28,24 @@ class CheckedCopy:
       checked: What the check found in the user's files.
       directory: The copy's directory (`PATTERN` matches its files).
       sha256: Hash of the copy's bytes, file by file: equal for inputs with equal rows.
+      column_types: The type CsvExampleGen's inference gives each column not excluded
+        (tfx_bsl's `ColumnType` names: INT, FLOAT, STRING, UNKNOWN for an empty column).
     """
 
     checked: CsvInput
     directory: str
     sha256: str
+    column_types: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class _CopyWriter:
     """A `csv_check.RowSink` writing the rows to `directory/part-NNNNN.csv` through tf.io.gfile, hashing as it goes."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, infer_types_except: Sequence[str]):
         self._directory = directory
+        self._skip = set(infer_types_except)
+        self._inferred: list[int] = []  # indices of the columns whose type is inferred
+        self._types = None
         self._digest = hashlib.sha256()
         self._file = None
         self._buffer: list[str] = []
@@ -49,6 +55,13 @@ class _CopyWriter:
 
     def begin_file(self, index: int, header: Header) -> None:
         self.close()
+        if self._types is None:
+            # The same inference as CsvExampleGen's (tfx_bsl), done in this one pass over the rows.
+            from tfx_bsl.coders import csv_decoder
+
+            self._inferred = [i for i, n in enumerate(header.names) if n not in self._skip]
+            self._inferrer = csv_decoder.ColumnTypeInferrer([header.names[i] for i in self._inferred], True)
+            self._types = self._inferrer.create_accumulator()
         name = f"part-{index:05d}.csv"
         self._digest.update(name.encode())
         self._file = staging.gfile().GFile(staging.join(self._directory, name), "wb")
@@ -59,6 +72,8 @@ class _CopyWriter:
         # A lone "\r" in an unquoted cell would end the record for CsvExampleGen's parser.
         writer = self._quoted if any(_NEEDS_QUOTES in cell for cell in cells) else self._csv
         writer.writerow(cells)
+        if self._inferred:
+            self._types = self._inferrer.add_input(self._types, [cells[i].encode() for i in self._inferred])
 
     def write(self, text: str) -> None:
         self._buffer.append(text)
@@ -82,6 +97,12 @@ class _CopyWriter:
     def sha256(self) -> str:
         return self._digest.hexdigest()
 
+    @property
+    def column_types(self) -> dict[str, str]:
+        if not self._inferred:
+            return {}
+        return {info.name: info.type.name for info in self._inferrer.extract_output(self._types)}
+
 
 def check_and_copy(
     path: str,
@@ -91,6 +112,7 @@ def check_and_copy(
     known_labels: Sequence[str] = (),
     slice_columns: Sequence[str] = (),
     fmt: CsvFormat | None = None,
+    infer_types_except: Sequence[str] = (),
 ) -> CheckedCopy:
     """Checks the CSV input and writes the rows as the check read them, in one read of the user's files.
 
@@ -105,6 +127,7 @@ def check_and_copy(
       path: `data.path`: a CSV file or a directory of them, on any tf.io.gfile filesystem.
       text_column, label_column, known_labels, slice_columns, fmt: As for `csv_check.resolve_csv_input`.
       directory: Where the copy goes (created; any filesystem). Removed again if the check fails.
+      infer_types_except: Columns whose type is not inferred (their type is decided elsewhere).
 
     Returns:
       The check's result, the copy's directory and its hash.
@@ -114,7 +137,7 @@ def check_and_copy(
     """
     gfile = staging.gfile()
     gfile.makedirs(directory)
-    writer = _CopyWriter(directory)
+    writer = _CopyWriter(directory, infer_types_except)
     try:
         checked = csv_check.resolve_csv_input(
             path, text_column, label_column, known_labels, slice_columns, fmt, sink=writer
@@ -124,4 +147,4 @@ def check_and_copy(
         writer.close()
         gfile.rmtree(directory)
         raise
-    return CheckedCopy(checked, directory, writer.sha256)
+    return CheckedCopy(checked, directory, writer.sha256, writer.column_types)

@@ -37,9 +37,9 @@ REJECTED = {
         "text;label\ngood, fun;1\nawful;0\n",
         ["line 1", "this looks like a semicolon-separated file; pass --delimiter ';'"],
     ),
-    "decimal_label": (
-        "text,label\n" + "".join(f"review {i},{i % 2 + 0.5}\n" for i in range(22)),
-        ["line 2", "label 0.5 in column 'label' is not a whole number"],
+    "gapped_integer_labels": (
+        "text,label\n" + "".join(f"review {i},{(i % 2) * 2}\n" for i in range(22)),
+        ["integer labels in column 'label' must be the class indices 0..K-1, found 0, 2"],
     ),
     "label_in_one_row": (
         "text,label\n" + "".join(f"review {i},{int(i == 20)}\n" for i in range(22)),

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from components import beam_options
 from configs import apply_overrides, load_config
-from pipeline import beam_preflight
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MULTI_PROCESS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
@@ -34,7 +34,7 @@ def _pipeline_beam_args(tmp_path, beam_args=MULTI_PROCESS) -> list[str]:
 
 
 def test_a_fresh_interpreter_imports_the_plugins_exactly_as_a_beam_worker_does(tmp_path):
-    plugins = beam_preflight.worker_plugins(_pipeline_beam_args(tmp_path))
+    plugins = beam_options.worker_plugins(_pipeline_beam_args(tmp_path))
     assert plugins == ("pipeline.beam_worker",)
     # sdk_worker_main._import_beam_plugins is the call every SDK worker makes at start-up.
     script = textwrap.dedent(
@@ -66,7 +66,7 @@ def test_a_fresh_interpreter_imports_the_plugins_exactly_as_a_beam_worker_does(t
     ],
 )
 def test_which_beam_arguments_start_worker_processes(beam_args, expected):
-    assert beam_preflight.starts_worker_processes(beam_args) is expected
+    assert beam_options.starts_worker_processes(beam_args) is expected
 
 
 def _broken_plugin(tmp_path, monkeypatch) -> str:
@@ -77,8 +77,8 @@ def _broken_plugin(tmp_path, monkeypatch) -> str:
 
 def test_a_plugin_that_cannot_import_stops_with_its_own_error_line(tmp_path, monkeypatch):
     started = time.monotonic()
-    with pytest.raises(beam_preflight.WorkerStartError) as error:
-        beam_preflight.check_worker_plugins([*MULTI_PROCESS, _broken_plugin(tmp_path, monkeypatch)])
+    with pytest.raises(beam_options.WorkerStartError) as error:
+        beam_options.check_worker_plugins([*MULTI_PROCESS, _broken_plugin(tmp_path, monkeypatch)])
     assert time.monotonic() - started < 60
     message = str(error.value)
     assert message.startswith("Beam worker plugin broken_plugin fails to import in a fresh Python")

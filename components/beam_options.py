@@ -1,4 +1,4 @@
-"""Checks, before a run starts, that Beam's worker processes will be able to start."""
+"""What a pipeline's Beam arguments mean: where bundles run, and whether worker processes can start."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+_DIRECT_RUNNERS = ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner")
 # Beam's DirectRunner modes that run bundles in this process (no worker start-up to check).
 _IN_PROCESS_MODES = ("in_memory", "multi_threading")
 # A plugin import loads TensorFlow and TF Text: seconds, not minutes.
@@ -24,15 +25,21 @@ def worker_plugins(beam_args: Sequence[str]) -> tuple[str, ...]:
     return tuple(PipelineOptions(list(beam_args)).view_as(SetupOptions).beam_plugins or ())
 
 
+def runs_on_a_cluster(beam_args: Sequence[str]) -> bool:
+    """Whether these Beam arguments name a runner other than Beam's local DirectRunner (Dataflow, Flink, Spark...)."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    runner = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
+    return bool(runner) and runner not in _DIRECT_RUNNERS
+
+
 def starts_worker_processes(beam_args: Sequence[str]) -> bool:
     """Whether these Beam arguments run bundles outside this process (worker processes or a cluster)."""
-    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-    options = PipelineOptions(list(beam_args))
-    runner = options.view_as(StandardOptions).runner
-    if runner and runner not in ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner"):
+    if runs_on_a_cluster(beam_args):
         return True
-    return options.view_as(DirectOptions).direct_running_mode not in _IN_PROCESS_MODES
+    return PipelineOptions(list(beam_args)).view_as(DirectOptions).direct_running_mode not in _IN_PROCESS_MODES
 
 
 def check_worker_plugins(beam_args: Sequence[str]) -> None:
