@@ -51,14 +51,15 @@ class CheckSettings:
     labels: tuple[str, ...] = ()
 
     @classmethod
-    def from_data_config(cls, data: Any) -> CheckSettings:
-        """From an `EdgelineConfig.data` section."""
+    def from_data_config(cls, data: Any, staged: bool = False) -> CheckSettings:
+        """From an `EdgelineConfig.data` section; `staged`: the input is already a checked copy (UTF-8, commas)."""
+        fmt = CsvFormat() if staged else CsvFormat(data.encoding, data.delimiter)
         return cls(
             data.text_column,
             data.label_column,
             tuple(data.slice_columns),
-            data.encoding,
-            data.delimiter,
+            fmt.encoding,
+            fmt.delimiter,
             tuple(str(v) for v in data.labels),
         )
 

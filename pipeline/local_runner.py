@@ -15,7 +15,7 @@ from configs import EdgelineConfig
 from edge.errors import error_line
 from pipeline import console, results, run_dir
 from pipeline import summary as summary_lib
-from preprocessing import csv_check
+from preprocessing import csv_check, example_gen_input
 from preprocessing.csv_reader import CsvFormat
 
 log = logging.getLogger("edgeline")
@@ -92,23 +92,26 @@ def run(
                 summary["recovered"] = run_dir.recover_killed_executions(paths)
                 for component, count in summary["recovered"].items():
                     write(f"[{progress.clock()}] {component:<32} resuming: {count} killed execution(s) cleaned up")
-                # A fast answer before any component starts; ExampleGen's executor runs the
-                # same check again as it ingests the file (components/checked_example_gen.py),
-                # which is the check that guards on every orchestrator.
-                csv_input = csv_check.resolve_csv_input(
+                # The check, before any component starts, and the copy ExampleGen reads, staged by
+                # content (preprocessing/example_gen_input.py). ExampleGen's executor checks that
+                # copy again as it ingests it: the check that guards on every orchestrator.
+                staged = example_gen_input.stage_by_content(
                     config.data.path,
                     config.data.text_column,
                     config.data.label_column,
+                    str(paths.input),
                     known_labels=config.data.labels or summary_lib.serving_labels(paths.serving),
                     slice_columns=config.data.slice_columns,
                     fmt=CsvFormat.from_config(config.data.encoding, config.data.delimiter),
                 )
+                csv_input = staged.checked
                 summary["input"] = {
                     "files": list(csv_input.files),
                     "rows": csv_input.rows,
                     "labels": list(csv_input.labels),
                     "format": csv_input.fmt.describe(),
                     "notes": list(csv_input.notes),
+                    "sha256": staged.sha256,
                 }
                 for note in csv_input.notes:
                     write(f"[{progress.clock()}] input: {note}")
@@ -125,8 +128,9 @@ def run(
                     config,
                     pipeline_name="edgeline",
                     pipeline_root=str(paths.pipeline_root),
-                    data_root=csv_input.input_base,
-                    data_pattern=csv_input.pattern,
+                    data_root=staged.directory,
+                    data_pattern=csv_check.DIRECTORY_PATTERN,
+                    staged_input=True,
                     encoder_dir=encoder_dir,
                     serving_dir=str(paths.serving),
                     metadata_connection_config=_metadata_config(paths.metadata),

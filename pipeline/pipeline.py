@@ -83,6 +83,7 @@ def create_pipeline(
     baseline_strategy: type = baseline.ServingModelStrategy,
     num_classes: int = 2,
     edge_dir: str | None = None,
+    staged_input: bool = False,
 ) -> tfx.dsl.Pipeline:
     """Wires ExampleGen → … → Pusher.
 
@@ -104,6 +105,8 @@ def create_pipeline(
       num_classes: Classes in the label column (sets the evaluation metrics).
       edge_dir: Where EdgeExport pushes TFLite variants, one version each;
         defaults to `edge` next to `serving_dir`.
+      staged_input: `data_root` holds the local runner's checked copy of the input
+        (UTF-8, commas; `example_gen_input.stage_by_content`), not the user's file.
 
     Returns:
       The TFX pipeline.
@@ -117,7 +120,7 @@ def create_pipeline(
     example_gen = checked_example_gen.checked_csv_example_gen(
         data_root,
         data_pattern,
-        checked_example_gen.CheckSettings.from_data_config(config.data),
+        checked_example_gen.CheckSettings.from_data_config(config.data, staged_input),
         example_gen_pb2.Output(split_config=splits),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])

@@ -28,6 +28,11 @@ class RunPaths:
         return self.run_dir / "metadata.sqlite"
 
     @property
+    def input(self) -> pathlib.Path:
+        """The checked copy of the input CSV that ExampleGen reads, one directory per content hash."""
+        return self.run_dir / "input"
+
+    @property
     def logs(self) -> pathlib.Path:
         return self.run_dir / "logs"
 

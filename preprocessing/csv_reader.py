@@ -139,6 +139,15 @@ def _decoded_lines(file: str, stream: io.BufferedReader, encoding: str) -> Itera
         raise DataError(f"{file}: not valid {_encoding_name(encoding)} text ({e}); save the file as UTF-8") from None
 
 
+def _without_bom(encoding: str, start: bytes) -> str:
+    """`utf-16`/`utf-32` read without a byte-order mark: the byte order its first character shows."""
+    boms = {"utf-16": (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "utf-32": (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)}
+    if encoding not in boms or start.startswith(boms[encoding]):
+        return encoding  # an explicit byte order, or a mark the decoder reads itself
+    # Python's decoder refuses these without a mark; the header's first character is ASCII.
+    return f"{encoding}-be" if start[:1] == b"\0" else f"{encoding}-le"
+
+
 def _lines(file: str, encoding: str) -> Iterator[str]:
     """Yields the file's lines as text; a byte-order mark decides the encoding over `encoding`.
 
@@ -147,16 +156,16 @@ def _lines(file: str, encoding: str) -> Iterator[str]:
     """
     try:
         with _open_binary(file) as f:
-            start = f.read(3)
+            start = f.read(4)
+            if _is_wide(encoding):
+                yield from _decoded_lines(file, _Prefixed(start, f).buffered(), _without_bom(encoding, start))
+                return
             if start[:2] in _UTF16_BOMS:
                 # Excel's "Unicode Text" export; the decoder reads the byte-order mark itself.
                 yield from _decoded_lines(file, _Prefixed(start, f).buffered(), "utf-16")
                 return
             if start.startswith(_UTF8_BOM):
                 encoding, start = "utf-8", start[3:]
-            if _is_wide(encoding):
-                yield from _decoded_lines(file, _Prefixed(start, f).buffered(), encoding)
-                return
             for number, raw in enumerate(_Prefixed(start, f).buffered(), start=1):
                 try:
                     line = raw.decode(encoding)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import uuid
 from collections.abc import Sequence
 
 from preprocessing import csv_check, staging
@@ -148,3 +149,41 @@ def check_and_copy(
         gfile.rmtree(directory)
         raise
     return CheckedCopy(checked, directory, writer.sha256, writer.column_types)
+
+
+def stage_by_content(
+    path: str,
+    text_column: str,
+    label_column: str,
+    runs_input: str,
+    known_labels: Sequence[str] = (),
+    slice_columns: Sequence[str] = (),
+    fmt: CsvFormat | None = None,
+) -> CheckedCopy:
+    """`check_and_copy` into `runs_input/<hash of the copy>/`, kept there for later runs.
+
+    The local runner hands ExampleGen this copy rather than the user's file, so
+    that a file moved to another folder, or re-saved in another encoding or
+    dialect with the same rows, is the same ExampleGen input and every component
+    comes from the cache. An unchanged input is not rewritten (ExampleGen's
+    fingerprint holds the files' modification times); other inputs' copies go.
+
+    Args:
+      path, text_column, label_column, known_labels, slice_columns, fmt: As for `check_and_copy`.
+      runs_input: The run's input directory, e.g. `runs/NAME/input`.
+
+    Returns:
+      The check's result and the copy, in `runs_input/<first 16 hex digits of its sha256>`.
+    """
+    gfile = staging.gfile()
+    partial = staging.join(runs_input, f".partial-{uuid.uuid4().hex}")
+    copy = check_and_copy(path, text_column, label_column, partial, known_labels, slice_columns, fmt)
+    final = staging.join(runs_input, copy.sha256[:16])
+    if gfile.exists(final):
+        gfile.rmtree(partial)
+    else:
+        gfile.rename(partial, final)
+    for name in gfile.listdir(runs_input):
+        if staging.join(runs_input, name.rstrip("/")) != final:
+            gfile.rmtree(staging.join(runs_input, name.rstrip("/")))
+    return dataclasses.replace(copy, directory=final)

@@ -106,9 +106,13 @@ def small_csv(tmp_path_factory) -> pathlib.Path:
 def tiny_run(tmp_path_factory, small_csv, tiny_encoder) -> dict:
     """The tiny pipeline run twice under one name; shared by every end-to-end test.
 
+    The second run reads the same rows from another folder in another dialect.
+
     Returns a dict with `config`, `run_dir`, `first` and `second` (the two
     summaries) and `lines` (the progress lines both runs printed).
     """
+    import csv
+
     from configs import apply_overrides, load_config
     from pipeline import local_runner
 
@@ -118,7 +122,15 @@ def tiny_run(tmp_path_factory, small_csv, tiny_encoder) -> dict:
     )
     lines: list[str] = []
     first = local_runner.run(config, name="e2e", out=lines.append)
-    second = local_runner.run(config, name="e2e", out=lines.append)
+    # The same rows moved to another folder and saved as a spreadsheet in a decimal-comma
+    # locale would save them (semicolons, byte-order mark, CRLF): still every component cached.
+    moved = tmp_path_factory.mktemp("moved") / "reviews-semicolons.csv"
+    with open(small_csv, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    with open(moved, "w", newline="", encoding="utf-8-sig") as f:
+        csv.writer(f, delimiter=";", lineterminator="\r\n").writerows(rows)
+    resaved = apply_overrides(config, [f"data.path={moved}", 'data.delimiter=";"'])
+    second = local_runner.run(resaved, name="e2e", out=lines.append)
     return {
         "config": config,
         "run_dir": pathlib.Path(runs_dir) / "e2e",
