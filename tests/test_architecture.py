@@ -1,4 +1,4 @@
-"""The import arrows of ARCHITECTURE.md: configs → preprocessing → trainers → edge → components → pipeline → kubeflow."""
+"""The arrows of ARCHITECTURE.md: configs → preprocessing → trainers → edge → components → pipeline → kubeflow."""
 
 import ast
 import pathlib
