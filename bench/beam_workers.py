@@ -1,7 +1,7 @@
 """Benchmark: Transform and whole-pipeline wall time with 1 vs 2 Beam DirectRunner workers.
 
 Usage (the full run takes a while; run it on an otherwise idle machine):
-    EDGELINE_CACHE_DIR=/tmp/elcache .venv/bin/python bench/beam_workers.py
+    .venv/bin/python bench/beam_workers.py
     .venv/bin/python bench/beam_workers.py --rows 200 --config configs/tiny.yaml   # smoke test
 
 Each setting runs the whole pipeline under its own run name (nothing cached) on

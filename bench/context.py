@@ -9,6 +9,18 @@ from collections.abc import Callable
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
+def shown_path(path: pathlib.Path | str) -> str:
+    """`path` as results name it: relative to the repository, else the run directory's own name.
+
+    Results are committed, so they must not carry the measuring machine's absolute paths.
+    """
+    path = pathlib.Path(path).resolve()
+    try:
+        return path.relative_to(ROOT).as_posix()
+    except ValueError:
+        return path.name
+
+
 class Bench:
     """Holds what every row reads: the run's summary, its SavedModel and its eval split."""
 

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench.context import ROOT
+from bench.context import ROOT, shown_path
 from pipeline import env
 
 
@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = pathlib.Path(args.out)
     result = {
         "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "run": str(run_dir),
+        "run": shown_path(run_dir),
         "saved_model": reference.result(),
         "rows": rows,
     }

@@ -3,7 +3,7 @@
 Usage:
     make bench                      # = .venv/bin/python -m bench
     .venv/bin/python -m bench --repeats 5 --run-name default
-    .venv/bin/python -m bench --smoke --out /tmp/bench-smoke   # seconds-fast harness check
+    .venv/bin/python -m bench --smoke --out build/bench-smoke   # seconds-fast harness check
 
 Reads the default run (`runs/default`, running the pipeline first if it has no
 pushed model), then measures each row with `--repeats` repeats and writes
@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 
-from bench.context import ROOT, Bench
+from bench.context import ROOT, Bench, shown_path
 from bench.p1_tokenization import p1_tokenization_in_graph
 from bench.p2_tokenizer import p2_tokenizer_speed
 from bench.p3_edge_variants import p3_child, p3_edge_variants
@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "python": platform.python_version(),
         },
         "repeats": args.repeats,
-        "run_dir": str(run_dir),
+        "run_dir": shown_path(run_dir),
         "rows": {
             rid: {"what": ROWS[rid][0], "measured_as": ROWS[rid][1], "goal": ROWS[rid][2], **measured[rid]}
             for rid in ROWS

@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from bench.context import shown_path
 from pipeline import env  # sets TF's log level and Keras 2 before TF is imported
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -206,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     art = _artifacts(run_dir, config)
     result = {
         "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "run": str(run_dir),
+        "run": shown_path(run_dir),
         "student_config": dataclasses.asdict(base),
         "saved_model": reference_metrics(art["data"]),
         "rows": [],

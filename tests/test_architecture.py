@@ -1,4 +1,4 @@
-"""The import arrows of STYLE.md: configs → preprocessing → trainers → edge → components → pipeline → kubeflow."""
+"""The arrows of ARCHITECTURE.md: configs → preprocessing → trainers → edge → components → pipeline → kubeflow."""
 
 import ast
 import pathlib
@@ -47,7 +47,7 @@ def test_imports_flow_one_way(package, path):
     rel = str(path.relative_to(ROOT))
     allowed = ALLOWED[package] | {package} | ENTRY_POINTS.get(rel, set())
     backwards = (_project_imports(path) & set(PACKAGES)) - allowed
-    assert not backwards, f"{rel} imports {sorted(backwards)}, against the arrows in STYLE.md"
+    assert not backwards, f"{rel} imports {sorted(backwards)}, against the arrows in ARCHITECTURE.md"
 
 
 def test_configs_import_no_tensorflow():
