@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import json
 import os
 import pathlib
@@ -27,6 +28,7 @@ import tempfile
 import time
 
 from bench.context import ROOT
+from bench.report import P9_FILE, markdown
 from bench.timing import spread
 
 MB = 1 << 20
@@ -114,7 +116,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1024", help="CSV sizes in MB (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "p9_ingest.json"), help="results JSON")
+    parser.add_argument(
+        "--out", default=str(ROOT / "bench" / "p9_ingest.json"), help="results JSON (RESULTS.md reads it)"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -124,8 +128,17 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="edgeline-p9-") as scratch:
         rows = measure([int(s) for s in args.sizes.split(",")], args.repeats, pathlib.Path(scratch), print)
-    result = {"cpu_flags": cpu_features(), "cores": os.cpu_count(), "repeats": args.repeats, "sizes": rows}
+    result = {
+        "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu_flags": cpu_features(),
+        "cores": os.cpu_count(),
+        "repeats": args.repeats,
+        "sizes": rows,
+    }
     pathlib.Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    results = ROOT / "bench" / "results.json"
+    if pathlib.Path(args.out).resolve() == P9_FILE and results.exists():
+        (ROOT / "bench" / "RESULTS.md").write_text(markdown(json.loads(results.read_text())))
     for row in rows:
         print(
             f"P9 {row['megabytes']:.0f} MB ({row['rows']:,} rows): {row['seconds']['median']:.1f} s "

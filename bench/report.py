@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from bench.context import ROOT
 
 ROWS = {
@@ -72,9 +74,38 @@ def markdown(results: dict) -> str:
     for rid, render in _DETAILS.items():
         if rows.get(rid, {}).get("detail"):
             lines += render(rows[rid]["detail"])
+    lines += p9_lines()
     if results.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
     return "\n".join(lines)
+
+
+P9_FILE = ROOT / "bench" / "p9_ingest.json"
+
+
+def p9_lines() -> list[str]:
+    """P9's section, from `python -m bench.p9_ingest` (its own command: it writes GBs and runs for minutes)."""
+    if not P9_FILE.exists():
+        return []
+    p9 = json.loads(P9_FILE.read_text())
+    lines = [
+        "### P9 ingest at scale (`python -m bench.p9_ingest`)",
+        "",
+        f"Measured {p9['finished_at']} on {p9['cores']} cores ({', '.join(p9['cpu_flags'])}), {p9['repeats']} "
+        "repeats per size, interleaved, each a fresh process: the input check, its copy and ExampleGen "
+        "(Beam's DirectRunner, in memory) on a generated `text,label` CSV. Goal: peak RSS bounded (under "
+        "1 GB at 1 GB of CSV), time linear in the size (s/GB within 15%).",
+        "",
+        "| CSV | rows | seconds | MB/s | s per GB | peak RSS (MB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in p9["sizes"]:
+        lines.append(
+            f"| {row['megabytes']:.0f} MB | {row['rows']:,} | {_median_spread(row['seconds'])} | "
+            f"{_median_spread(row['mb_per_s'])} | {_median_spread(row['s_per_gb'])} | "
+            f"{_median_spread(row['peak_rss_mb'])} |"
+        )
+    return [*lines, "", *[f"- {note}" for note in p9.get("notes", [])], ""]
 
 
 NOTES_FILE = ROOT / "bench" / "NOTES.md"

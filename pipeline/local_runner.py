@@ -10,7 +10,6 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from components import beam_options
 from configs import EdgelineConfig
 from edge.errors import error_line
 from pipeline import console, results, run_dir
@@ -122,6 +121,7 @@ def run(
                 # Imported here, inside the quiet context: TFX's imports print warnings.
                 from tfx import v1 as tfx
 
+                from components import beam_options
                 from pipeline import pipeline as pipeline_lib
 
                 pipeline = pipeline_lib.create_pipeline(
