@@ -207,7 +207,7 @@ class _CheckedCsvToExample(beam.PTransform):
     def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
         return (
             pipeline
-            | "CreateFilenames" >> beam.Create(staging.gfile().glob(self._pattern))
+            | "CreateFilenames" >> beam.Create(staging.glob(self._pattern))
             | "ReadFromText" >> beam.ParDo(csv_executor._ReadCsvRecordsFromTextFile())  # noqa: SLF001
             | "ParseCSVLine" >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=","))
             | "ExtractParsedCSVLines" >> beam.Keys()

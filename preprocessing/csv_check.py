@@ -93,7 +93,7 @@ def find_files(path: str) -> tuple[str, str, list[str]]:
     if not gfile.isdir(base):
         input_base, pattern = posixpath.split(base)
         return input_base, pattern, [base]
-    files = sorted({f for p in CSV_PATTERNS for f in gfile.glob(staging.join(base, p))})
+    files = sorted({f for p in CSV_PATTERNS for f in staging.glob(staging.join(base, p))})
     if not files:
         raise DataError(f"{base}: directory holds no {' or '.join(CSV_PATTERNS)} file")
     return base, DIRECTORY_PATTERN, files

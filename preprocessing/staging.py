@@ -40,6 +40,11 @@ def gfile():
     return _gfile()
 
 
+def glob(pattern: str | os.PathLike) -> list[str]:
+    """The files matching `pattern` on any filesystem, sorted."""
+    return sorted(_gfile().glob(os.fspath(pattern)))
+
+
 def join(uri: str | os.PathLike, *parts: str) -> str:
     """`uri/part/...` for a local path or a `scheme://` URI (pathlib would fold `gs://` into `gs:/`)."""
     return posixpath.join(os.fspath(uri), *parts)

@@ -15,9 +15,13 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# The custom executors (TextValidator, EdgeExport), the Trainer's run_fn and export,
+# The custom executors (ExampleGen's input check, TextValidator, EdgeExport), the Trainer's run_fn and export,
 # Transform's preprocessing_fn, and the edge package they call: every function is scanned.
 WHOLE_MODULES = (
+    "components/checked_example_gen.py",
+    "preprocessing/csv_reader.py",
+    "preprocessing/csv_check.py",
+    "preprocessing/example_gen_input.py",
     "components/edge_export.py",
     "components/text_validation.py",
     "trainers/run.py",
