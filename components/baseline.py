@@ -16,7 +16,7 @@ CANDIDATE = "candidate"  # this run's Trainer output (from the cache or not)
 _PUSHED = "pushed"
 
 
-def _pushed_model_id(store: mlmd.MetadataStore, pushed: types.Artifact) -> int | None:
+def pushed_model_id(store: mlmd.MetadataStore, pushed: types.Artifact) -> int | None:
     """Id of the Model a PushedModel was pushed from: the `model` input of the Pusher that wrote it."""
     outputs = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
     producers = [e.execution_id for e in store.get_events_by_artifact_ids([pushed.id]) if e.type in outputs]
@@ -60,7 +60,7 @@ class ServingModelStrategy(resolver.ResolverStrategy):
         baseline: list[types.Artifact] = []
         # Newest push first; artifact ids grow with registration order.
         for pushed in sorted(pushes, key=lambda a: a.id, reverse=True):
-            model_id = _pushed_model_id(store, pushed)
+            model_id = pushed_model_id(store, pushed)
             if model_id is not None and model_id not in candidates and model_id in models:
                 baseline = [models[model_id]]
                 break

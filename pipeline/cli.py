@@ -69,7 +69,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     submit.add_argument("--run-name", help="run name (default: edgeline-<UTC time>)")
 
-    report = sub.add_parser("report", help="write a run's HTML report (runs/NAME/report/index.html)")
+    report = sub.add_parser(
+        "report", help="write a run's HTML report (runs/NAME/report/index.html, failed.html for a failed run)"
+    )
     report.add_argument("run_dir", metavar="runs/NAME", help="run directory")
     report.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from configs import EdgelineConfig
 from edge.errors import error_line
-from pipeline import console, results, run_dir
+from pipeline import console, repush, results, run_dir
 from pipeline import summary as summary_lib
 from preprocessing import datasets, example_gen_input
 from preprocessing.csv_reader import CsvFormat
@@ -132,6 +132,10 @@ def run(
                     num_classes=len(csv_input.labels),
                 )
                 tfx.orchestration.LocalDagRunner().run(pipeline)
+                if reason := repush.stale_cached_push(paths.metadata):
+                    write(f"[{progress.clock()}] Pusher: {reason}: pushing the blessed candidate again")
+                    repush.run_with_pusher_uncached(pipeline)
+                    progress.components[:] = repush.merge_passes(progress.components)
                 summary.update(summary_lib.collect_summary(paths, progress.components))
                 summary["status"] = "succeeded"
             except BaseException as e:
@@ -142,6 +146,8 @@ def run(
                     "type": type(e).__name__,
                     "message": error_line(e, last=True, limit=2000) or type(e).__name__,
                 }
+                # A component after Pusher failed: the model Pusher wrote this run serves all the same.
+                summary["pushed_model"] = summary_lib.pushed_before_failure(paths, progress.components)
                 raise RunFailedError(summary["error"]["message"], summary) from e
             finally:
                 logging.getLogger().removeHandler(progress)
