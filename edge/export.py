@@ -139,9 +139,9 @@ def export_variants(
         if reason:
             entry["reason"] = reason
         if passes:
-            pushing.write_bytes(f"{variant}.tflite", model)
-            pushing.write_text(LABELS_FILE, lines(class_names))
-            pushing.write_text(VOCAB_FILE, lines(assets.vocab))
+            pushing.put_bytes(f"{variant}.tflite", model)
+            pushing.put_text(LABELS_FILE, lines(class_names))
+            pushing.put_text(VOCAB_FILE, lines(assets.vocab))
             entry["path"] = pushing.path(f"{variant}.tflite")
     report = {
         "saved_model": reference_metrics(data),

@@ -111,6 +111,13 @@ def run(
                 }
                 for note in csv_input.notes:
                     write(f"[{progress.clock()}] input: {note}")
+                # Imported here, inside the quiet context: TFX's imports print warnings.
+                from components import baseline
+
+                strategy = baseline.strategy_for(config.eval.baseline)
+                if strategy is baseline.ServingModelStrategy and paths.metadata.exists():
+                    store = results.open_store(paths.metadata)
+                    baseline.check_serving_columns(store, config.data.text_column, config.data.label_column)
                 write(f"[{progress.clock()}] preparing encoder {config.model.encoder}")
                 from trainers import encoders
 
@@ -130,6 +137,7 @@ def run(
                     serving_dir=str(paths.serving),
                     metadata_connection_config=_metadata_config(paths.metadata),
                     num_classes=len(csv_input.labels),
+                    baseline_strategy=strategy,
                 )
                 tfx.orchestration.LocalDagRunner().run(pipeline)
                 if reason := repush.stale_cached_push(paths.metadata):

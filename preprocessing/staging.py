@@ -125,6 +125,16 @@ def copy_out(local: str | os.PathLike, uri: str | os.PathLike) -> list[str]:
     return written
 
 
+def beside(uri: str | os.PathLike, tag: str) -> str:
+    """A hidden sibling of `uri` for a tree being swapped in or out: `dir/.name.tag`.
+
+    Not `dir/name.tag`: TF's ram:// deletes by name prefix, so removing `name`
+    would take `name.tag` with it.
+    """
+    uri = os.fspath(uri).rstrip("/")
+    return join(posixpath.dirname(uri), f".{posixpath.basename(uri)}.{tag}")
+
+
 def replace_dir(staged: str | os.PathLike, target: str | os.PathLike) -> None:
     """Makes the directory `target` hold exactly the tree at `staged` (nothing, if `staged` is absent).
 
@@ -134,11 +144,11 @@ def replace_dir(staged: str | os.PathLike, target: str | os.PathLike) -> None:
     directory object by object).
 
     Args:
-      staged: A directory written beside `target` (e.g. `target.incoming`); it is moved.
+      staged: A directory written beside `target` (`beside(target, "incoming")`); it is moved.
       target: The directory to replace (any tf.io.gfile filesystem).
     """
     staged, target = os.fspath(staged).rstrip("/"), os.fspath(target).rstrip("/")
-    old = f"{target}.old"
+    old = beside(target, "old")
     remove_tree(old)  # left by a process killed between the renames below
     if _gfile().exists(target):
         _move_dir(target, old)
@@ -154,12 +164,14 @@ def remove_tree(uri: str | os.PathLike) -> None:
 
 
 def _move_dir(source: str, target: str) -> None:
-    try:
-        _gfile().rename(source, target)
-    except Exception:  # noqa: BLE001 - a filesystem that cannot rename a directory (TF's ram://): copy, then delete
-        for directory, _, files in _gfile().walk(source):
-            relative = posixpath.relpath(directory.rstrip("/"), source)
-            into = target if relative == "." else join(target, relative)
-            for name in files:
-                write_bytes(join(into, name), read_bytes(join(directory, name)))
-        _gfile().rmtree(source)
+    if is_local(source):
+        _gfile().rename(source, target)  # rename(2): atomic
+        return
+    # An object store has no directory to rename (gs:// renames object by object, and TF's
+    # ram:// moves only the directory entry, leaving its files behind): copy, then delete.
+    for directory, _, files in _gfile().walk(source):
+        relative = posixpath.relpath(directory.rstrip("/"), source)
+        into = target if relative == "." else join(target, relative)
+        for name in files:
+            write_bytes(join(into, name), read_bytes(join(directory, name)))
+    _gfile().rmtree(source)

@@ -4,6 +4,7 @@ Run A again is also the regression gate's end-to-end case: a worse model is not
 blessed, not pushed, and the terminal says which threshold failed and by how much.
 Then A is pushed again under a loose threshold (its EdgeExport fails after the
 push), and B once more: M2, blessed against M1 as in run 2, must serve again.
+Last, B's rows with the text column renamed: the serving model cannot score them.
 """
 
 import csv
@@ -87,6 +88,17 @@ def aba(tmp_path_factory, tiny_encoder) -> dict:
         local_runner.run(loose, name="aba", out=lambda _line: None)
     lines: list[str] = []
     b_again = local_runner.run(config_b, name="aba", out=lines.append)
+    # B's rows with the text column renamed, same run name: the serving model cannot read them.
+    renamed = work / "renamed.csv"
+    renamed.write_text(data.read_text().replace("text,label", "review,label", 1))
+    config_renamed = load_config(
+        "configs/tiny.yaml", [*base, *RUN_B, f"data.path={renamed}", "data.text_column=review"]
+    )
+    before_renamed = tree_hashes(run_dir / "serving")
+    try:
+        renamed_run = local_runner.run(config_renamed, name="aba", out=lambda _line: None)
+    except local_runner.RunFailedError as e:
+        renamed_run = e.summary
     return {
         "run_dir": run_dir,
         "summaries": summaries,
@@ -96,6 +108,8 @@ def aba(tmp_path_factory, tiny_encoder) -> dict:
         "pushed_then_failed": failed.value.summary,
         "b_again": b_again,
         "b_again_lines": lines,
+        "renamed": renamed_run,
+        "before_renamed": before_renamed,
     }
 
 
@@ -205,3 +219,16 @@ def test_blessed_candidate_is_pushed_again_when_another_model_serves(aba):
     assert tree_hashes(pushed) == tree_hashes(run_dir / "serving" / pathlib.Path(b["pushed_model"]).name)
     assert [c["name"] for c in again["components"]].count("Pusher") == 1
     assert any("pushing the blessed candidate again" in line for line in aba["b_again_lines"]), aba["b_again_lines"]
+
+
+def test_renamed_text_column_under_the_same_name_stops_before_comparing_with_garbage(aba):
+    renamed, run_dir = aba["renamed"], aba["run_dir"]
+    serving = aba["b_again"]["pushed_model"]
+    assert renamed["status"] == "failed" and renamed["components"] == [], renamed.get("components")
+    assert renamed["error"]["message"] == (
+        f"the serving model ({serving}) read text column 'text' and label column 'label', this run 'review' and "
+        "'label': it cannot be scored on this run's eval data, so the change gate has nothing to compare with; "
+        "pass --set eval.baseline=none to bless on eval.accuracy_threshold alone, or run under a new --name"
+    )
+    assert renamed["pushed_model"] is None and renamed["latest_pushed_model"] == serving
+    assert tree_hashes(run_dir / "serving") == aba["before_renamed"]

@@ -226,10 +226,10 @@ def build_students(
         if reason:
             entry["reason"] = reason
         if passes:
-            pushing.write_bytes(f"{variant}.tflite", packaged)
+            pushing.put_bytes(f"{variant}.tflite", packaged)
             for name, content in files.items():
-                pushing.write_bytes(name, content)
-            pushing.write_text(LABELS_FILE, lines(class_names))
+                pushing.put_bytes(name, content)
+            pushing.put_text(LABELS_FILE, lines(class_names))
             entry["path"] = pushing.path(f"{variant}.tflite")
     if tpu_report is not None:
         staging.write_text(staging.join(out_dir, EDGETPU_REPORT), json.dumps(tpu_report, indent=2) + "\n")

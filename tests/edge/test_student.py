@@ -168,7 +168,7 @@ def test_a_student_that_cannot_be_built_is_a_failed_variant_and_the_teacher_stay
     teacher, tmp_path, change, cause
 ):
     push_dir = PushDir(tmp_path / "edge" / "1")
-    push_dir.write_bytes("float16.tflite", b"the teacher's variant")  # as export_variants leaves it
+    push_dir.put_bytes("float16.tflite", b"the teacher's variant")  # as export_variants leaves it
     config = dataclasses.replace(STUDENT, transfer_copies=0, max_accuracy_drop=100.0, **change)
     result = build.build_students(
         teacher["loaded"].classifier,
