@@ -156,10 +156,14 @@ def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
                 f"{k} {'undefined' if v is None else f'{v:+.4f}'}" for k, v in change.items() if k != "example_count"
             )
         )
+    from pipeline.eval_reader import MIN_SLICE_EXAMPLES
+
     for slice_name, values in (metrics.get("slices") or {}).items():
+        count = values.get("example_count") or 0
         print(
             f"  {slice_name:<28} accuracy {_metric(values.get('accuracy'))}  "
-            f"auc {_metric(values.get('auc'))}  n={values.get('example_count') or 0:.0f}"
+            f"auc {_metric(values.get('auc'))}  n={count:.0f}"
+            + (" (too few to compare)" if count < MIN_SLICE_EXAMPLES else "")
         )
     validation = metrics.get("validation") or {}
     for failure in validation.get("failures", []):
