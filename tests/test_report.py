@@ -324,5 +324,5 @@ def test_a_failed_run_writes_its_own_page_and_leaves_the_good_runs_page(tiny_run
     assert json.loads((runs / "e2e" / "summary.json").read_text())["report"] == str(page)
     text = page.read_text(encoding="utf-8")
     message = failed.value.summary["error"]["message"]
-    assert '<span class="badge bad">failed</span>' in text and html.escape(message) in text, message
+    assert '<span class="badge bad">failed</span>' in text and message in html.unescape(text), message
     assert "This run failed before EdgeExport reported." in text and "Edge export did not run" not in text

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from edge import export, variants
+from edge import edgetpu, export, variants
 from edge.student.convert import STUDENT_VARIANTS
 from pipeline import predict, results
 from tests.edge.conftest import L
@@ -31,7 +31,9 @@ def test_edge_dir_holds_exactly_what_the_latest_gate_pushed_and_edgetpu_needs_it
     assert loose.report["variants"]["float16"]["pushed"] is True, loose.report["variants"]["float16"]
     # Accurate enough, but named for a device none of its ops map to: not pushed.
     tpu = loose.report["variants"]["edgetpu"]
-    assert tpu["pushed"] is False and tpu["reason"].startswith("not every op maps to the Edge TPU (0/"), tpu
+    ops = json.loads((tmp_path / "artifact2" / "edgetpu_report.json").read_text())
+    assert ops["first_cpu_op"] is not None and ops["num_mapped_prefix"] == 0, edgetpu.summarize(ops)
+    assert tpu["pushed"] is False and tpu["reason"] == f"not every op maps to the Edge TPU ({edgetpu.summarize(ops)})"
     assert sorted(p.name for p in push_dir.iterdir()) == ["float16.tflite", "labels.txt", "vocab.txt"]
     assert (push_dir / "labels.txt").read_text() == "0\n1\n"
     rows = predict.predict_texts(push_dir / "float16.tflite", ["a gorgeous, witty movie", ""])
