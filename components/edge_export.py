@@ -8,7 +8,6 @@ changed gate threshold or variant list re-runs it and an unchanged rerun is cach
 """
 
 import json
-import os
 
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
@@ -82,6 +81,8 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     from tfx.utils import path_utils
 
     from edge import eval_data, export, variants
+    from edge.push import PushDir
+    from preprocessing import staging
     from preprocessing import tokenizer as tok
     from trainers import bert_encoder
     from trainers.export import read_class_names
@@ -112,7 +113,9 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     blessed = bool(blessing.get_int_custom_property("blessed"))
     pushed = bool(pushed_model.get_int_custom_property("pushed"))
     version = pushed_model.get_string_custom_property("pushed_version")
-    push_dir = os.path.join(edge_dir, version) if blessed and pushed and version else None
+    # Every variant that passes is written beside edge/<version>/ and swapped in at the end,
+    # so the directory holds exactly what this report marks pushed (edge/push.py).
+    push_dir = PushDir(staging.join(edge_dir, version)) if blessed and pushed and version else None
     result = export.export_variants(
         saved_model_dir,
         assets,
@@ -142,6 +145,8 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
             push_dir,
             result,
         )
+    if push_dir is not None:
+        push_dir.commit()
     edge_models.set_string_custom_property("pushed_dir", report["pushed_dir"] or "")
     edge_models.set_int_custom_property(
         "pushed_variants", sum(1 for v in report["variants"].values() if v.get("pushed"))
@@ -168,4 +173,5 @@ def _students(
         labels=split[features.LABEL_ID].reshape(-1)[labelled],
     )
     students = build.build_students(loaded.classifier, train, data, assets, class_names, config, out_dir, push_dir)
-    return report.add_students(out_dir, result.report, result.edgetpu_report, students, config, push_dir)
+    pushed_to = push_dir.target if push_dir is not None else None
+    return report.add_students(out_dir, result.report, result.edgetpu_report, students, config, pushed_to)

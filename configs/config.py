@@ -119,10 +119,14 @@ class EvalConfig:
       accuracy_threshold: Lowest overall eval accuracy that can be blessed.
       change_threshold: Lowest allowed accuracy change against the model serving
         now, the last pushed (negative: how much worse is tolerated).
+      baseline: What the candidate is compared with: `serving` (the model this run
+        name serves) or `none` (no comparison: blessed on accuracy_threshold alone;
+        for a run whose serving model read other columns and cannot be scored).
     """
 
     accuracy_threshold: float = 0.80
     change_threshold: float = -0.01
+    baseline: str = "serving"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,8 +14,9 @@ import tensorflow as tf
 from configs import features
 from edge import edgetpu, worker
 from edge.eval_data import EvalData
-from edge.gate import gate
+from edge.gate import device_gate, gate
 from edge.markdown import markdown_report
+from edge.push import PushDir
 from edge.scoring import latency, reference_metrics
 from edge.variants import VARIANTS
 from preprocessing import staging
@@ -47,7 +48,7 @@ def export_variants(
     out_dir: str | pathlib.Path,
     variants: Sequence[str],
     max_accuracy_drop: float,
-    push_dir: str | pathlib.Path | None,
+    push_dir: str | pathlib.Path | PushDir | None,
     latency_examples: int = 100,
     pooling: str = "mean",
     group_outliers: bool = True,
@@ -74,7 +75,8 @@ def export_variants(
       variants: Which variants to build (keys of `VARIANTS`).
       max_accuracy_drop: The gate, in accuracy points.
       push_dir: `runs/NAME/edge/<version>` (or its object-storage equivalent), or None when the
-        SavedModel was not pushed.
+        SavedModel was not pushed. A path is replaced here by exactly the variants that pass;
+        a `PushDir` is filled and left for the caller to commit (more variants follow).
       latency_examples: Examples timed one by one per variant.
       pooling: The classifier's pooling (config `model.pooling`), for the rewrites.
       group_outliers: Convert int8 and edgetpu from `integer_graph`'s grouped
@@ -87,6 +89,7 @@ def export_variants(
       The report, the Edge TPU report (None without the edgetpu variant) and
       the directory pushed to (None when nothing was pushed).
     """
+    pushing = push_dir if isinstance(push_dir, PushDir) or push_dir is None else PushDir(push_dir)
     out_dir = os.fspath(out_dir)  # an artifact URI: local, gs://, s3://...; every access below is tf.io.gfile
     tf.io.gfile.makedirs(out_dir)
     workers = workers or min(_MAX_WORKERS, os.cpu_count() or 1)
@@ -130,24 +133,28 @@ def export_variants(
         entry.update(outcome["metrics"])
         entry.update(latency(model, data, latency_examples))
         passes, reason = gate(variant, entry, max_accuracy_drop, blessed=push_dir is not None)
+        if variant == "edgetpu" and (unmappable := device_gate(tpu_report)):
+            passes, reason = False, "; ".join(r for r in (reason, unmappable) if r)
         entry["pushed"] = passes
         if reason:
             entry["reason"] = reason
         if passes:
-            staging.write_bytes(staging.join(push_dir, f"{variant}.tflite"), model)
-            staging.write_text(staging.join(push_dir, LABELS_FILE), lines(class_names))
-            staging.write_text(staging.join(push_dir, VOCAB_FILE), lines(assets.vocab))
-            entry["path"] = staging.join(push_dir, f"{variant}.tflite")
+            pushing.put_bytes(f"{variant}.tflite", model)
+            pushing.put_text(LABELS_FILE, lines(class_names))
+            pushing.put_text(VOCAB_FILE, lines(assets.vocab))
+            entry["path"] = pushing.path(f"{variant}.tflite")
     report = {
         "saved_model": reference_metrics(data),
         "max_accuracy_drop": max_accuracy_drop,
         "representative_examples": int(len(representative[features.INPUT_WORD_IDS])),
         "max_seq_length": max_seq_length,
-        "pushed_dir": str(push_dir) if push_dir and any(r.get("pushed") for r in results.values()) else None,
+        "pushed_dir": pushing.target if pushing and any(r.get("pushed") for r in results.values()) else None,
         "variants": results,
     }
     staging.write_text(staging.join(out_dir, "edge_report.json"), json.dumps(report, indent=2) + "\n")
     staging.write_text(staging.join(out_dir, "edge_report.md"), markdown_report(report, tpu_report))
     if tpu_report is not None:
         staging.write_text(staging.join(out_dir, "edgetpu_report.json"), json.dumps(tpu_report, indent=2) + "\n")
+    if pushing is not None and pushing is not push_dir:
+        pushing.commit()
     return ExportResult(report, tpu_report, report["pushed_dir"])

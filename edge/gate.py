@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from edge import edgetpu
+
 # Largest |probability difference| from the SavedModel a float32 variant may show: it
 # computes the same function, so anything larger is a conversion bug, not rounding.
 FLOAT32_PARITY = 1e-3
@@ -36,3 +38,22 @@ def gate(
             f"(accuracy {metrics['accuracy']:.4f}, agreement {metrics['agreement']:.4f})"
         )
     return True, None
+
+
+def device_gate(tpu_report: dict | None) -> str | None:
+    """Why a variant named for the Edge TPU may not be pushed, or None when every op maps there.
+
+    A variant named for a device is pushed only if it can run there: its name is
+    a promise to whoever deploys it. The teacher's `edgetpu` (MiniLM: GATHER and
+    BATCH_MATMUL, 0 ops mappable) is therefore gated on its op report exactly
+    like `student_edgetpu`, rather than renamed for its int8 I/O; its file and
+    report stay in the artifact for anyone studying the mapping.
+
+    Args:
+      tpu_report: `edgetpu.report(...)` of the variant's model (None: it has none).
+    """
+    if tpu_report is None:
+        return "no Edge TPU op report: the model could not be analysed"
+    if tpu_report["first_cpu_op"] is not None:
+        return f"not every op maps to the Edge TPU ({edgetpu.summarize(tpu_report)})"
+    return None

@@ -69,7 +69,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     submit.add_argument("--run-name", help="run name (default: edgeline-<UTC time>)")
 
-    report = sub.add_parser("report", help="write a run's HTML report (runs/NAME/report/index.html)")
+    report = sub.add_parser(
+        "report", help="write a run's HTML report (runs/NAME/report/index.html, failed.html for a failed run)"
+    )
     report.add_argument("run_dir", metavar="runs/NAME", help="run directory")
     report.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
 
@@ -163,10 +165,14 @@ def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
                 f"{k} {'undefined' if v is None else f'{v:+.4f}'}" for k, v in change.items() if k != "example_count"
             )
         )
+    from pipeline.eval_reader import MIN_SLICE_EXAMPLES
+
     for slice_name, values in (metrics.get("slices") or {}).items():
+        count = values.get("example_count") or 0
         print(
             f"  {slice_name:<28} accuracy {_metric(values.get('accuracy'))}  "
-            f"auc {_metric(values.get('auc'))}  n={values.get('example_count') or 0:.0f}"
+            f"auc {_metric(values.get('auc'))}  n={count:.0f}"
+            + (" (too few to compare)" if count < MIN_SLICE_EXAMPLES else "")
         )
     validation = metrics.get("validation") or {}
     for failure in validation.get("failures", []):

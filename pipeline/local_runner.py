@@ -12,7 +12,7 @@ from typing import Any
 
 from configs import EdgelineConfig
 from edge.errors import error_line
-from pipeline import console, results, run_dir
+from pipeline import console, repush, results, run_dir
 from pipeline import summary as summary_lib
 from preprocessing import csv_check, example_gen_input
 from preprocessing.csv_reader import CsvFormat
@@ -114,6 +114,13 @@ def run(
                 }
                 for note in csv_input.notes:
                     write(f"[{progress.clock()}] input: {note}")
+                # Imported here, inside the quiet context: TFX's imports print warnings.
+                from components import baseline
+
+                strategy = baseline.strategy_for(config.eval.baseline)
+                if strategy is baseline.ServingModelStrategy and paths.metadata.exists():
+                    store = results.open_store(paths.metadata)
+                    baseline.check_serving_columns(store, config.data.text_column, config.data.label_column)
                 write(f"[{progress.clock()}] preparing encoder {config.model.encoder}")
                 from trainers import encoders
 
@@ -135,11 +142,16 @@ def run(
                     serving_dir=str(paths.serving),
                     metadata_connection_config=_metadata_config(paths.metadata),
                     num_classes=len(csv_input.labels),
+                    baseline_strategy=strategy,
                 )
                 if beam_options.starts_worker_processes(pipeline.beam_pipeline_args):
                     write(f"[{progress.clock()}] checking that Beam worker processes can start")
                     beam_options.check_worker_plugins(pipeline.beam_pipeline_args)
                 tfx.orchestration.LocalDagRunner().run(pipeline)
+                if reason := repush.stale_cached_push(paths.metadata):
+                    write(f"[{progress.clock()}] Pusher: {reason}: pushing the blessed candidate again")
+                    repush.run_with_pusher_uncached(pipeline)
+                    progress.components[:] = repush.merge_passes(progress.components)
                 summary.update(summary_lib.collect_summary(paths, progress.components))
                 summary["status"] = "succeeded"
             except BaseException as e:
@@ -150,6 +162,8 @@ def run(
                     "type": type(e).__name__,
                     "message": error_line(e, last=True, limit=2000) or type(e).__name__,
                 }
+                # A component after Pusher failed: the model Pusher wrote this run serves all the same.
+                summary["pushed_model"] = summary_lib.pushed_before_failure(paths, progress.components)
                 raise RunFailedError(summary["error"]["message"], summary) from e
             finally:
                 logging.getLogger().removeHandler(progress)

@@ -18,8 +18,17 @@ def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kwarg
     return fig, axes
 
 
-def plot_slice_metrics(table) -> Any:
-    """Bar chart of accuracy and AUC per slice, with each slice's example count under its name."""
+# Grey of slices too small to compare, in the plot and the report's table alike.
+_SPARSE = "#b8c0c8"
+
+
+def plot_slice_metrics(table, sparse: set[str] | frozenset[str] = frozenset()) -> Any:
+    """Bar chart of accuracy and AUC per slice, with each slice's example count under its name.
+
+    Args:
+      table: `eval_reader.slice_table(...)`.
+      sparse: Slices too small to compare (`eval_reader.sparse_slices`): drawn grey.
+    """
     fig, axes = _figure(max(6.0, 1.3 * len(table) + 2), 4.0)
     ax = axes[0][0]
     positions = range(len(table))
@@ -36,6 +45,9 @@ def plot_slice_metrics(table) -> Any:
             label=metric.upper() if metric == "auc" else metric.capitalize(),
             color=color,
         )
+        for bar, name in zip(bars, table.index, strict=True):
+            if name in sparse:
+                bar.set_color(_SPARSE)
         ax.bar_label(bars, labels=["" if v is None else f"{v:.2f}" for v in values], fontsize=8, padding=2)
         for position, value in zip(positions, values, strict=True):
             if value is None:
@@ -44,8 +56,16 @@ def plot_slice_metrics(table) -> Any:
                 )
     counts = table["example_count"].tolist() if "example_count" in table.columns else [0] * len(table)
     ax.set_xticks(
-        list(positions), [f"{name}\n(n={n})" for name, n in zip(table.index, counts, strict=True)], fontsize=8
+        list(positions),
+        [
+            f"{name}\n(n={n}{', too few' if name in sparse else ''})"
+            for name, n in zip(table.index, counts, strict=True)
+        ],
+        fontsize=8,
     )
+    for tick, name in zip(ax.get_xticklabels(), table.index, strict=True):
+        if name in sparse:
+            tick.set_color(_SPARSE)
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("metric value (0 to 1)")
     ax.set_xlabel("slice (eval examples)")

@@ -21,6 +21,8 @@ from pipeline.run_reader import RunArtifacts
 log = logging.getLogger("edgeline")
 
 REPORT_DIR = "report"
+INDEX_PAGE = "index.html"  # the last run that succeeded
+FAILED_PAGE = "failed.html"  # the last run that failed
 _TEMPLATE = pathlib.Path(__file__).with_name("report_template.html")
 
 
@@ -110,13 +112,18 @@ def _evaluation_section(artifacts: RunArtifacts, metrics: Callable[[], dict[str,
     positive = class_names[POSITIVE_CLASS] if len(class_names) > POSITIVE_CLASS else str(POSITIVE_CLASS)
     matrices = eval_reader.confusion_matrices(artifacts.evaluation)
     bins = eval_reader.calibration_bins(artifacts.evaluation)
-    rows = [{"slice": name, **{c: row[c] for c in table.columns}} for name, row in table.iterrows()]
+    sparse = eval_reader.sparse_slices(table)
+    rows = [
+        {"slice": name, "sparse": name in sparse, **{c: row[c] for c in table.columns}}
+        for name, row in table.iterrows()
+    ]
     confusion_plot = plots.plot_confusion_matrices(matrices, class_names) if matrices else None
     return {
         "columns": list(table.columns),
         "rows": rows,
         "positive": positive,
-        "slice_plot": plots.figure_to_data_uri(plots.plot_slice_metrics(table)),
+        "min_examples": eval_reader.MIN_SLICE_EXAMPLES,
+        "slice_plot": plots.figure_to_data_uri(plots.plot_slice_metrics(table, sparse)),
         "confusion_plot": plots.figure_to_data_uri(confusion_plot) if confusion_plot else None,
         "confusion": matrices,
         "calibration_plot": plots.figure_to_data_uri(plots.plot_calibration(bins, positive)) if bins else None,
@@ -221,7 +228,12 @@ def render(run_dir: str | os.PathLike) -> str:
 
 
 def write_report(run_dir: str | os.PathLike) -> pathlib.Path:
-    """Writes `runs/NAME/report/index.html` for a run.
+    """Writes the page of the run summary.json describes: `report/index.html`, or `report/failed.html`.
+
+    A page describes the run it names. A failed run writes `failed.html` and
+    leaves `index.html`, the page of the last run that got through, as it was:
+    written over, that page would tell of the failed run's config (say "Edge
+    export did not run") beside sections from the good run's artifacts.
 
     Args:
       run_dir: A run directory (`runs/NAME`).
@@ -230,7 +242,8 @@ def write_report(run_dir: str | os.PathLike) -> pathlib.Path:
       The path of the page.
     """
     page = render(run_dir)
-    out = pathlib.Path(run_dir) / REPORT_DIR / "index.html"
+    failed = run_reader.load_summary(pathlib.Path(run_dir)).get("status") == "failed"
+    out = pathlib.Path(run_dir) / REPORT_DIR / (FAILED_PAGE if failed else INDEX_PAGE)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")

@@ -49,6 +49,26 @@ def collect_summary(paths: results.RunPaths, components: list[dict]) -> dict[str
     return summary
 
 
+def pushed_before_failure(paths: results.RunPaths, components: list[dict]) -> str | None:
+    """Where a failed run's Pusher pushed, if it finished pushing before the failure (else None).
+
+    Only a Pusher this run finished counts: the newest pipeline run in the store
+    is an older one when the run failed before its first component.
+    """
+    if not any(c["name"] == "Pusher" and not c["cached"] for c in components):
+        return None
+    try:
+        pusher = results.latest_run(results.open_store(paths.metadata)).get("Pusher")
+    except Exception:  # noqa: BLE001 - reading the store must not hide the run's own error
+        return None
+    if pusher is None or pusher.state != "COMPLETE":
+        return None
+    (pushed,) = pusher.outputs["pushed_model"]
+    if pushed.custom_properties["pushed"].int_value != 1:
+        return None
+    return pushed.custom_properties["pushed_destination"].string_value
+
+
 def _iso(ms_since_epoch: int) -> str:
     moment = datetime.datetime.fromtimestamp(ms_since_epoch / 1000, datetime.timezone.utc)
     return moment.isoformat(timespec="seconds")

@@ -154,3 +154,55 @@ def copy_out(local: str | os.PathLike, uri: str | os.PathLike) -> list[str]:
         write_bytes(target, path.read_bytes())
         written.append(target)
     return written
+
+
+def beside(uri: str | os.PathLike, tag: str) -> str:
+    """A hidden sibling of `uri` for a tree being swapped in or out: `dir/.name.tag`.
+
+    Not `dir/name.tag`: TF's ram:// deletes by name prefix, so removing `name`
+    would take `name.tag` with it.
+    """
+    uri = os.fspath(uri).rstrip("/")
+    return join(posixpath.dirname(uri), f".{posixpath.basename(uri)}.{tag}")
+
+
+def replace_dir(staged: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Makes the directory `target` hold exactly the tree at `staged` (nothing, if `staged` is absent).
+
+    Readers see the old tree or the new one, never a mix (between the two renames,
+    for an instant, neither): the new tree is written beside `target` first, then
+    swapped in (on a local disk each rename is atomic; object stores rename a
+    directory object by object).
+
+    Args:
+      staged: A directory written beside `target` (`beside(target, "incoming")`); it is moved.
+      target: The directory to replace (any tf.io.gfile filesystem).
+    """
+    staged, target = os.fspath(staged).rstrip("/"), os.fspath(target).rstrip("/")
+    old = beside(target, "old")
+    remove_tree(old)  # left by a process killed between the renames below
+    if _gfile().exists(target):
+        _move_dir(target, old)
+    if _gfile().exists(staged):
+        _move_dir(staged, target)
+    remove_tree(old)
+
+
+def remove_tree(uri: str | os.PathLike) -> None:
+    """Deletes the directory tree at `uri` if there is one."""
+    if _gfile().exists(os.fspath(uri)):
+        _gfile().rmtree(os.fspath(uri))
+
+
+def _move_dir(source: str, target: str) -> None:
+    if is_local(source):
+        _gfile().rename(source, target)  # rename(2): atomic
+        return
+    # An object store has no directory to rename (gs:// renames object by object, and TF's
+    # ram:// moves only the directory entry, leaving its files behind): copy, then delete.
+    for directory, _, files in _gfile().walk(source):
+        relative = posixpath.relpath(directory.rstrip("/"), source)
+        into = target if relative == "." else join(target, relative)
+        for name in files:
+            write_bytes(join(into, name), read_bytes(join(directory, name)))
+    _gfile().rmtree(source)

@@ -2,6 +2,9 @@
 
 Run A again is also the regression gate's end-to-end case: a worse model is not
 blessed, not pushed, and the terminal says which threshold failed and by how much.
+Then A is pushed again under a loose threshold (its EdgeExport fails after the
+push), and B once more: M2, blessed against M1 as in run 2, must serve again.
+Last, B's rows with the text column renamed: the serving model cannot score them.
 """
 
 import csv
@@ -72,7 +75,42 @@ def aba(tmp_path_factory, tiny_encoder) -> dict:
     assert proc.returncode == 0, proc.stderr
     summaries.append(json.loads((run_dir / "summary.json").read_text()))
     summaries.append(local_runner.run(config_a, name="aba", out=lambda _line: None))
-    return {"run_dir": run_dir, "summaries": summaries, "before": before, "proc": proc}
+    after_aba = {
+        "hashes": tree_hashes(run_dir / "serving"),
+        "versions": sorted(p.name for p in (run_dir / "serving").iterdir()),
+    }
+    # Run A with any change allowed: M1 is blessed against M2 and pushed again; then
+    # EdgeExport stops at once (export.qat is refused), after the push.
+    loose = load_config(
+        "configs/tiny.yaml", [*base, *RUN_A, "eval.change_threshold=-1.0", "export.edge=true", "export.qat=true"]
+    )
+    with pytest.raises(local_runner.RunFailedError) as failed:
+        local_runner.run(loose, name="aba", out=lambda _line: None)
+    lines: list[str] = []
+    b_again = local_runner.run(config_b, name="aba", out=lines.append)
+    # B's rows with the text column renamed, same run name: the serving model cannot read them.
+    renamed = work / "renamed.csv"
+    renamed.write_text(data.read_text().replace("text,label", "review,label", 1))
+    config_renamed = load_config(
+        "configs/tiny.yaml", [*base, *RUN_B, f"data.path={renamed}", "data.text_column=review"]
+    )
+    before_renamed = tree_hashes(run_dir / "serving")
+    try:
+        renamed_run = local_runner.run(config_renamed, name="aba", out=lambda _line: None)
+    except local_runner.RunFailedError as e:
+        renamed_run = e.summary
+    return {
+        "run_dir": run_dir,
+        "summaries": summaries,
+        "before": before,
+        "proc": proc,
+        "after_aba": after_aba,
+        "pushed_then_failed": failed.value.summary,
+        "b_again": b_again,
+        "b_again_lines": lines,
+        "renamed": renamed_run,
+        "before_renamed": before_renamed,
+    }
 
 
 def test_second_run_reports_its_change_against_the_serving_model(aba):
@@ -89,7 +127,6 @@ def test_second_run_reports_its_change_against_the_serving_model(aba):
 
 
 def test_rerun_of_a_compares_its_cached_model_with_the_serving_one(aba):
-    run_dir = aba["run_dir"]
     a, b, again, _ = aba["summaries"]
     cached = {c["name"] for c in again["components"] if c["cached"]}
     assert "Trainer" in cached and again["model_uri"] == a["model_uri"], again["components"]
@@ -102,9 +139,7 @@ def test_rerun_of_a_compares_its_cached_model_with_the_serving_one(aba):
     assert change < CHANGE_THRESHOLD
     assert again["blessed"] is False and again["pushed_model"] is None
     assert again["latest_pushed_model"] == b["pushed_model"]
-    assert sorted(p.name for p in (run_dir / "serving").iterdir()) == sorted(
-        pathlib.Path(s["pushed_model"]).name for s in (a, b)
-    )
+    assert aba["after_aba"]["versions"] == sorted(pathlib.Path(s["pushed_model"]).name for s in (a, b))
 
 
 def test_unchanged_rerun_after_the_comparison_is_fully_cached(aba):
@@ -122,9 +157,9 @@ def test_worse_model_is_not_blessed_and_serving_is_untouched(aba):
     assert again["blessed"] is False and again["pushed_model"] is None
     # The previous model stays, byte for byte, and is still the one served.
     run_dir = aba["run_dir"]
-    assert tree_hashes(run_dir / "serving") == aba["before"]
+    assert aba["after_aba"]["hashes"] == aba["before"]
     assert again["latest_pushed_model"] == str(run_dir / "serving" / pathlib.Path(b["pushed_model"]).name)
-    rows = predict.predict_texts(run_dir / "serving", ["the plot was superb and brilliant"])
+    rows = predict.predict_texts(run_dir / "serving" / pathlib.Path(b["pushed_model"]).name, ["the plot was superb"])
     assert abs(sum(rows[0]["probabilities"].values()) - 1.0) < 1e-4
 
 
@@ -151,3 +186,48 @@ def test_terminal_and_summary_say_which_threshold_failed_and_by_how_much(aba):
         f"NOT BLESSED: {len(validation['failures'])} threshold(s) failed, so nothing was pushed; "
         f"serving keeps {again['latest_pushed_model']}"
     ) in proc.stdout.splitlines()
+
+
+def test_a_run_that_fails_after_pusher_reports_the_model_it_pushed(aba):
+    failed = aba["pushed_then_failed"]
+    run_dir = aba["run_dir"]
+    assert failed["status"] == "failed" and failed["error"]["component"] == "EdgeExport", failed["error"]
+    assert "export.qat" in failed["error"]["message"]
+    # Pusher pushed M1 again before EdgeExport failed: that push serves, and the summary says so.
+    assert failed["pushed_model"] is not None
+    assert pathlib.Path(failed["pushed_model"]).name not in aba["after_aba"]["versions"]
+    assert failed["latest_pushed_model"] == failed["pushed_model"]
+    a, *_ = aba["summaries"]
+    assert tree_hashes(pathlib.Path(failed["pushed_model"])) == tree_hashes(
+        run_dir / "serving" / pathlib.Path(a["pushed_model"]).name
+    )
+
+
+def test_blessed_candidate_is_pushed_again_when_another_model_serves(aba):
+    _, b, *_ = aba["summaries"]
+    again, failed, run_dir = aba["b_again"], aba["pushed_then_failed"], aba["run_dir"]
+    # Same candidate (M2) and same baseline (M1) as run 2: the evaluation is reused from the cache...
+    assert again["model_uri"] == b["model_uri"] and again["evaluation_uri"] == b["evaluation_uri"]
+    assert again["metrics"]["change_vs_baseline"] == b["metrics"]["change_vs_baseline"]
+    states = {c["name"]: c["state"] for c in again["components"]}
+    assert states["Evaluator"] == "CACHED" and states["Pusher"] == "COMPLETE", again["components"]
+    # ...but M1 was pushed since, so M2 is pushed again and serves.
+    assert again["blessed"] is True and again["pushed_model"] is not None
+    assert again["latest_pushed_model"] == again["pushed_model"] != failed["pushed_model"]
+    pushed = pathlib.Path(again["pushed_model"])
+    assert tree_hashes(pushed) == tree_hashes(run_dir / "serving" / pathlib.Path(b["pushed_model"]).name)
+    assert [c["name"] for c in again["components"]].count("Pusher") == 1
+    assert any("pushing the blessed candidate again" in line for line in aba["b_again_lines"]), aba["b_again_lines"]
+
+
+def test_renamed_text_column_under_the_same_name_stops_before_comparing_with_garbage(aba):
+    renamed, run_dir = aba["renamed"], aba["run_dir"]
+    serving = aba["b_again"]["pushed_model"]
+    assert renamed["status"] == "failed" and renamed["components"] == [], renamed.get("components")
+    assert renamed["error"]["message"] == (
+        f"the serving model ({serving}) read text column 'text' and label column 'label', this run 'review' and "
+        "'label': it cannot be scored on this run's eval data, so the change gate has nothing to compare with; "
+        "pass --set eval.baseline=none to bless on eval.accuracy_threshold alone, or run under a new --name"
+    )
+    assert renamed["pushed_model"] is None and renamed["latest_pushed_model"] == serving
+    assert tree_hashes(run_dir / "serving") == aba["before_renamed"]

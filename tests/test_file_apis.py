@@ -256,3 +256,27 @@ def test_rewriting_a_file_replaces_it(root, tmp_path):
     staging.write_text(uri, '{"first": "a longer document"}')
     staging.write_text(uri, '{"second": 2}')
     assert staging.read_text(uri) == '{"second": 2}'
+
+
+@pytest.mark.parametrize("root", ["ram://test_file_apis/replace", "local"])
+def test_replace_dir_leaves_exactly_the_new_tree(root, tmp_path):
+    """EdgeExport's push: edge/<version>/ ends up holding what the latest gate passed, nothing of the run before."""
+    import tensorflow as tf
+
+    from preprocessing import staging
+
+    base = str(tmp_path) if root == "local" else root
+    target, staged = staging.join(base, "edge", "7"), staging.beside(staging.join(base, "edge", "7"), "incoming")
+    staging.write_bytes(staging.join(target, "int8.tflite"), b"old")
+    staging.write_bytes(staging.join(target, "sub", "student.tflite"), b"old")
+    staging.write_bytes(staging.join(staged, "float32.tflite"), b"new")
+    staging.replace_dir(staged, target)
+    files = sorted(
+        staging.join(directory, name)[len(target) + 1 :]
+        for directory, _, names in tf.io.gfile.walk(target)
+        for name in names
+    )
+    assert files == ["float32.tflite"] and staging.read_bytes(staging.join(target, "float32.tflite")) == b"new"
+    assert sorted(tf.io.gfile.listdir(staging.join(base, "edge"))) in (["7"], ["7/"])
+    staging.replace_dir(staged, target)  # nothing staged: nothing passed, so nothing stays
+    assert not tf.io.gfile.exists(target) and tf.io.gfile.listdir(staging.join(base, "edge")) == []

@@ -1,6 +1,7 @@
 """The run report (a self-contained page in headless Chromium) and the TensorBoard command."""
 
 import base64
+import html
 import html.parser
 import json
 import pathlib
@@ -10,7 +11,7 @@ import subprocess
 
 import pytest
 
-from pipeline import cli, report
+from pipeline import cli, eval_reader, report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -243,7 +244,8 @@ def test_report_of_a_run_that_failed_before_any_component(tmp_path):
     text = report.write_report(run_dir).read_text(encoding="utf-8")
     assert "no column &#39;label&#39;" in text and "failed" in text
     assert "no metadata store" in text
-    assert "Edge export did not run" in text
+    assert "This run failed before EdgeExport reported." in text
+    assert not (run_dir / "report" / "index.html").exists()
 
 
 def test_report_command_names_a_missing_run(tmp_path, capsys):
@@ -279,3 +281,48 @@ def test_tensorboard_command_points_at_per_epoch_training_scalars(tiny_run, caps
     validation = event_accumulator.EventAccumulator(str(logdir / "validation"), size_guidance={"tensors": 0})
     validation.Reload()
     assert len(validation.Tensors("epoch_accuracy")) == epochs
+
+
+@pytest.mark.e2e
+def test_slices_too_small_to_compare_are_greyed_with_their_count(run_report):
+    path, summary = run_report
+    counts = {name: values["example_count"] for name, values in summary["metrics"]["slices"].items()}
+    small = {name for name, n in counts.items() if n < eval_reader.MIN_SLICE_EXAMPLES}
+    # The tiny run's eval split is too small for its length buckets: the case must be there to be checked.
+    assert small and summary["metrics"]["overall"]["example_count"] >= eval_reader.MIN_SLICE_EXAMPLES, counts
+    rows = re.findall(
+        r"<tr( class=\"sparse\")?><td>([^<]+)(?: <span class=\"few\">([^<]*)</span>)?</td>", path.read_text()
+    )
+    shown = {name.strip(): (bool(grey), note) for grey, name, note in rows}
+    assert shown["overall"] == (False, "")
+    for name, n in counts.items():
+        expected = (True, f"(n={n}: fewer than {eval_reader.MIN_SLICE_EXAMPLES} examples, too few to compare)")
+        assert shown[name] == (expected if name in small else (False, "")), name
+
+
+@pytest.mark.e2e
+def test_a_failed_run_writes_its_own_page_and_leaves_the_good_runs_page(tiny_run, tmp_path):
+    from configs import apply_overrides
+    from pipeline import local_runner
+
+    # A copy of the good run's directory (its artifact URIs are absolute, so the copy reads them).
+    runs = tmp_path / "runs"
+    shutil.copytree(
+        tiny_run["run_dir"], runs / "e2e", ignore=shutil.ignore_patterns("pipeline", "serving", "edge", "input")
+    )
+    good = (runs / "e2e" / "report" / "index.html").read_bytes()
+    assert b"edge-table" in good
+    bad = tmp_path / "few.csv"
+    bad.write_text("text,label\ngood fun,1\n")
+    config = apply_overrides(tiny_run["config"], [f"runner.runs_dir={runs}", f"data.path={bad}", "export.edge=false"])
+    with pytest.raises(local_runner.RunFailedError) as failed:
+        local_runner.run(config, name="e2e", out=lambda _line: None)
+    # The good run's page is untouched; the failed run's page is its own and says what it is.
+    assert (runs / "e2e" / "report" / "index.html").read_bytes() == good
+    page = runs / "e2e" / "report" / "failed.html"
+    assert failed.value.summary["report"] == str(page)
+    assert json.loads((runs / "e2e" / "summary.json").read_text())["report"] == str(page)
+    text = page.read_text(encoding="utf-8")
+    message = failed.value.summary["error"]["message"]
+    assert '<span class="badge bad">failed</span>' in text and message in html.unescape(text), message
+    assert "This run failed before EdgeExport reported." in text and "Edge export did not run" not in text

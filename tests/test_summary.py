@@ -97,7 +97,12 @@ def test_report_table_and_terminal_show_undefined(metrics, capsys):
     cli._print_summary({"wall_seconds": 3.0, "metrics": metrics, "components": []}, "runs", "x")
     out = capsys.readouterr().out
     (line,) = [line for line in out.splitlines() if "token_length_bucket=3" in line]
-    assert line.split() == ["token_length_bucket=3", "accuracy", "0.0000", "auc", "undefined", "n=1"]
+    assert line.split() == ["token_length_bucket=3", "accuracy", "0.0000", "auc", "undefined", "n=1"] + [
+        "(too",
+        "few",
+        "to",
+        "compare)",
+    ]
     assert "change vs the serving model: accuracy +0.1250, auc +0.0500, precision -0.1000" in out
 
 

@@ -15,9 +15,11 @@ import numpy as np
 from configs import features
 from configs.config import StudentConfig
 from edge import edgetpu
+from edge.errors import error_line
 from edge.eval_data import EvalData
-from edge.gate import gate
+from edge.gate import device_gate, gate
 from edge.metadata import LABELS_FILE, lines, package
+from edge.push import PushDir
 from edge.scoring import score
 from edge.student import convert, distill, micro, model, transfer_set
 from edge.student.runner import StudentRunner
@@ -119,7 +121,7 @@ def build_students(
     class_names: Sequence[str],
     config: StudentConfig,
     out_dir: str | pathlib.Path,
-    push_dir: str | pathlib.Path | None,
+    push_dir: str | pathlib.Path | PushDir | None,
     latency_examples: int = 100,
 ) -> StudentBuild:
     """Trains the student and builds, measures, gates and pushes each of `config.variants`.
@@ -137,7 +139,8 @@ def build_students(
       class_names: Class names in class-index order.
       config: `export.student`.
       out_dir: EdgeExport's artifact directory.
-      push_dir: `runs/NAME/edge/<version>`, or None when the teacher was not pushed.
+      push_dir: `runs/NAME/edge/<version>`, or None when the teacher was not pushed; a path
+        is replaced here by exactly the variants that pass, a `PushDir` is left to the caller to commit.
       latency_examples: Examples timed one by one per variant.
 
     Returns:
@@ -148,7 +151,23 @@ def build_students(
         raise ValueError(
             f"export.student.variants: unknown {unknown[0]!r}; choose from {', '.join(convert.STUDENT_VARIANTS)}"
         )
-    trained, vocab, facts = train_student(classifier, train, assets, len(class_names), config)
+    pushing = push_dir if isinstance(push_dir, PushDir) or push_dir is None else PushDir(push_dir)
+    try:
+        trained, vocab, facts = train_student(classifier, train, assets, len(class_names), config)
+    except Exception as e:  # noqa: BLE001 - a student that cannot be built is a failed variant, not a failed run
+        # E.g. a small train split leaves fewer word pieces than export.student.embedding_dim, or
+        # tokenizer.max_seq_length is too short for the downsampling: the teacher's variants stand.
+        reason = f"student not built: {type(e).__name__}: {error_line(e)}"
+        logging.warning("%s", reason)
+        rows = {
+            v: dict(
+                zip(("input", "description"), convert.STUDENT_VARIANTS[v], strict=True), pushed=False, reason=reason
+            )
+            for v in config.variants
+        }
+        if pushing is not None and pushing is not push_dir:
+            pushing.commit()
+        return StudentBuild(rows, None, {"error": reason})
     logging.info("student trained: %s", facts)
     eval_ids = data.ids[features.INPUT_WORD_IDS]
     student = trained.student
@@ -199,7 +218,7 @@ def build_students(
             variant,
             entry,
             config.max_accuracy_drop,
-            blessed=push_dir is not None,
+            blessed=pushing is not None,
             setting="export.student.max_accuracy_drop",
         )
         passes, reason = _budgets(entry, tpu_report if variant == "student_edgetpu" else None, config, passes, reason)
@@ -207,13 +226,15 @@ def build_students(
         if reason:
             entry["reason"] = reason
         if passes:
-            staging.write_bytes(staging.join(push_dir, f"{variant}.tflite"), packaged)
+            pushing.put_bytes(f"{variant}.tflite", packaged)
             for name, content in files.items():
-                staging.write_bytes(staging.join(push_dir, name), content)
-            staging.write_text(staging.join(push_dir, LABELS_FILE), lines(class_names))
-            entry["path"] = staging.join(push_dir, f"{variant}.tflite")
+                pushing.put_bytes(name, content)
+            pushing.put_text(LABELS_FILE, lines(class_names))
+            entry["path"] = pushing.path(f"{variant}.tflite")
     if tpu_report is not None:
         staging.write_text(staging.join(out_dir, EDGETPU_REPORT), json.dumps(tpu_report, indent=2) + "\n")
+    if pushing is not None and pushing is not push_dir:
+        pushing.commit()
     return StudentBuild(rows, tpu_report, facts)
 
 
@@ -226,8 +247,8 @@ def _budgets(
         problems.append(f"flash {entry['flash_bytes']:,} B > export.student.max_flash_bytes {config.max_flash_bytes:,}")
     if "arena_bytes" in entry and entry["arena_bytes"] > config.max_arena_bytes:
         problems.append(f"arena {entry['arena_bytes']:,} B > export.student.max_arena_bytes {config.max_arena_bytes:,}")
-    if tpu_report is not None and tpu_report["first_cpu_op"] is not None:
-        problems.append(f"not every op maps to the Edge TPU ({edgetpu.summarize(tpu_report)})")
+    if tpu_report is not None and (unmappable := device_gate(tpu_report)):
+        problems.append(unmappable)
     return passes and len(problems) == 0, "; ".join(problems) or None
 
 

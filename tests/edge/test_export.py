@@ -7,13 +7,42 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from edge import export, variants
+from edge import edgetpu, export, variants
 from edge.student.convert import STUDENT_VARIANTS
 from pipeline import predict, results
 from tests.edge.conftest import L
 
 
-def test_gate_blocks_an_impossible_threshold_and_reports_why(built, tmp_path):
+def test_edge_dir_holds_exactly_what_the_latest_gate_pushed_and_edgetpu_needs_its_device(built, tmp_path):
+    push_dir = tmp_path / "edge" / "1"
+    loose = export.export_variants(
+        built["export_dir"],
+        built["assets"],
+        L,
+        ["0", "1"],
+        built["representative"],
+        built["eval"],
+        tmp_path / "artifact2",
+        ["float16", "edgetpu"],
+        max_accuracy_drop=100.0,
+        push_dir=push_dir,
+        latency_examples=3,
+    )
+    assert loose.report["variants"]["float16"]["pushed"] is True, loose.report["variants"]["float16"]
+    # Accurate enough, but named for a device none of its ops map to: not pushed.
+    tpu = loose.report["variants"]["edgetpu"]
+    ops = json.loads((tmp_path / "artifact2" / "edgetpu_report.json").read_text())
+    assert ops["first_cpu_op"] is not None and ops["num_mapped_prefix"] == 0, edgetpu.summarize(ops)
+    assert tpu["pushed"] is False and tpu["reason"] == f"not every op maps to the Edge TPU ({edgetpu.summarize(ops)})"
+    assert sorted(p.name for p in push_dir.iterdir()) == ["float16.tflite", "labels.txt", "vocab.txt"]
+    assert (push_dir / "labels.txt").read_text() == "0\n1\n"
+    rows = predict.predict_texts(push_dir / "float16.tflite", ["a gorgeous, witty movie", ""])
+    expected = built["loaded"].signatures["serve_text"](text=tf.constant(["a gorgeous, witty movie", ""]))
+    np.testing.assert_allclose(
+        [[r["probabilities"]["0"], r["probabilities"]["1"]] for r in rows], expected["probabilities"].numpy(), atol=1e-3
+    )
+
+    # The same version again with a gate nothing passes (a rerun that changed only export.*).
     result = export.export_variants(
         built["export_dir"],
         built["assets"],
@@ -24,40 +53,20 @@ def test_gate_blocks_an_impossible_threshold_and_reports_why(built, tmp_path):
         tmp_path / "artifact",
         ["float16", "edgetpu"],
         max_accuracy_drop=-100.0,
-        push_dir=tmp_path / "edge" / "1",
+        push_dir=push_dir,
         latency_examples=3,
     )
     for name in ("float16", "edgetpu"):
         variant = result.report["variants"][name]
         assert variant["pushed"] is False
         assert "max_accuracy_drop" in variant["reason"]
-    assert result.pushed_dir is None and not (tmp_path / "edge" / "1").exists()
+    # The float16 file the first gate pushed is gone with the verdict, and nothing is left beside.
+    assert result.pushed_dir is None and not push_dir.exists()
+    assert sorted(p.name for p in push_dir.parent.iterdir()) == []
     saved = json.loads((tmp_path / "artifact" / "edge_report.json").read_text())
     assert saved["variants"]["float16"]["reason"] == result.report["variants"]["float16"]["reason"]
     assert "| float16 |" in (tmp_path / "artifact" / "edge_report.md").read_text()
     assert (tmp_path / "artifact" / "edgetpu_report.json").exists()
-
-    loose = export.export_variants(
-        built["export_dir"],
-        built["assets"],
-        L,
-        ["0", "1"],
-        built["representative"],
-        built["eval"],
-        tmp_path / "artifact2",
-        ["float16"],
-        max_accuracy_drop=100.0,
-        push_dir=tmp_path / "edge" / "2",
-        latency_examples=3,
-    )
-    assert loose.report["variants"]["float16"]["pushed"] is True, loose.report["variants"]["float16"]
-    pushed = tmp_path / "edge" / "2" / "float16.tflite"
-    assert (tmp_path / "edge" / "2" / "labels.txt").read_text() == "0\n1\n"
-    rows = predict.predict_texts(pushed, ["a gorgeous, witty movie", ""])
-    expected = built["loaded"].signatures["serve_text"](text=tf.constant(["a gorgeous, witty movie", ""]))
-    np.testing.assert_allclose(
-        [[r["probabilities"]["0"], r["probabilities"]["1"]] for r in rows], expected["probabilities"].numpy(), atol=1e-3
-    )
 
 
 @pytest.mark.e2e

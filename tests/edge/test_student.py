@@ -7,6 +7,7 @@ import pytest
 
 from configs import features
 from edge import edgetpu, variants
+from edge.push import PushDir
 from edge.student import build, micro, transfer_set
 from edge.student import model as student_model
 from edge.student.vocab import StudentVocab, restricted
@@ -152,6 +153,40 @@ def test_gate_blocks_a_student_with_an_impossible_threshold(teacher, tmp_path):
     assert row["pushed"] is False and "export.student.max_accuracy_drop" in row["reason"], row
     assert not (tmp_path / "edge" / "1" / "student.tflite").exists()
     assert (tmp_path / "artifact" / "student.tflite").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "cause"),
+    [
+        # Every piece below the count: the table keeps the 5 specials, fewer rows than embedding_dim 16.
+        ({"min_piece_count": 10**6}, "ValueError: export.student.embedding_dim 16 exceeds"),
+        # Pooling by L leaves nothing for the next convolution (max_seq_length below the downsampling limit).
+        ({"conv_layers": 3, "downsample": L}, "ValueError: export.student.downsample"),
+    ],
+)
+def test_a_student_that_cannot_be_built_is_a_failed_variant_and_the_teacher_stays_pushed(
+    teacher, tmp_path, change, cause
+):
+    push_dir = PushDir(tmp_path / "edge" / "1")
+    push_dir.put_bytes("float16.tflite", b"the teacher's variant")  # as export_variants leaves it
+    config = dataclasses.replace(STUDENT, transfer_copies=0, max_accuracy_drop=100.0, **change)
+    result = build.build_students(
+        teacher["loaded"].classifier,
+        teacher["train"],
+        teacher["eval"],
+        teacher["assets"],
+        ["0", "1"],
+        config,
+        tmp_path / "artifact",
+        push_dir,
+        latency_examples=3,
+    )
+    push_dir.commit()
+    assert list(result.variants) == list(config.variants)
+    for name, row in result.variants.items():
+        assert row["pushed"] is False and row["reason"].startswith(f"student not built: {cause}"), (name, row)
+    assert result.training == {"error": result.variants["student"]["reason"]}
+    assert sorted(p.name for p in (tmp_path / "edge" / "1").iterdir()) == ["float16.tflite"]
 
 
 def test_transfer_set_keeps_the_marks_and_the_trimmed_teacher_matches_the_full_one(teacher):

@@ -1,0 +1,82 @@
+"""A blessed candidate whose push came from the cache while another model serves: finding it and pushing it again.
+
+TFX caches Pusher on its inputs, the candidate and its blessing. After runs A
+(M1 pushed), B (M2 pushed against M1) and A again (M1 pushed again), rerunning B
+resolves the same baseline as run 2 (M1), so Evaluator and Pusher both come
+from run 2's cache: the cached push says "M2 pushed", yet M1 is serving. The
+cache cannot see that a later push superseded the one it recorded, so after
+such a run the pipeline runs once more with Pusher's cache turned off (TFX's
+per-node `caching_options`); every other node is cached from the run just
+finished, and EdgeExport follows the new push.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components import baseline
+from pipeline import results
+
+PUSHER = "Pusher"
+
+
+def stale_cached_push(metadata_path: str) -> str | None:
+    """Why the newest run must push again, or None when what serves is what its gate passed.
+
+    Args:
+      metadata_path: The run's ML Metadata store.
+
+    Returns:
+      A one-line reason when the newest run's Pusher came from the cache, its
+      candidate is blessed, and the newest push in the store is another model's.
+    """
+    store = results.open_store(metadata_path)
+    nodes = results.latest_run(store)
+    pusher, trainer = nodes.get(PUSHER), nodes.get("Trainer")
+    if pusher is None or trainer is None or pusher.state != "CACHED":
+        return None
+    (cached_push,) = pusher.outputs["pushed_model"]
+    if cached_push.custom_properties["pushed"].int_value != 1:
+        return None  # not blessed: nothing was to be pushed
+    (candidate,) = trainer.outputs["model"]
+    serving = _serving_push(store)
+    if serving is None or serving.id == cached_push.id:
+        return None
+    serving_model = baseline.pushed_model_id(store, serving)
+    if serving_model == candidate.id:
+        return None  # the same model was pushed again later: it serves
+    return (
+        f"the blessed candidate's push came from the cache "
+        f"({cached_push.custom_properties['pushed_destination'].string_value}), but "
+        f"{serving.custom_properties['pushed_destination'].string_value} was pushed since and serves"
+    )
+
+
+def _serving_push(store):
+    """The newest PushedModel that pushed (artifact ids grow with registration order), or None."""
+    pushes = [a for a in store.get_artifacts_by_type("PushedModel") if a.custom_properties["pushed"].int_value == 1]
+    return max(pushes, key=lambda a: a.id) if pushes else None
+
+
+def run_with_pusher_uncached(pipeline) -> None:
+    """Runs `pipeline` with LocalDagRunner, Pusher's cache off and every other node's as configured."""
+    from tfx import v1 as tfx
+    from tfx.dsl.compiler import compiler
+
+    ir = compiler.Compiler().compile(pipeline)
+    (pusher,) = [n.pipeline_node for n in ir.nodes if n.pipeline_node.node_info.id == PUSHER]
+    pusher.execution_options.caching_options.enable_cache = False
+    tfx.orchestration.LocalDagRunner().run_with_ir(ir)
+
+
+def merge_passes(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per component over both passes: seconds summed, cached only when cached in both."""
+    merged: dict[str, dict[str, Any]] = {}
+    for row in components:
+        if row["name"] in merged:
+            seen = merged[row["name"]]
+            seen["seconds"] = round(seen["seconds"] + row["seconds"], 2)
+            seen["cached"] = seen["cached"] and row["cached"]
+        else:
+            merged[row["name"]] = dict(row)
+    return list(merged.values())
