@@ -1,7 +1,9 @@
 """TFX components and configs edgeline adds to the stock ones."""
 
 # On Kubeflow, TFX's entrypoint rebuilds an output artifact from its schema title, the
-# type's TYPE_NAME `components.EdgeModels`, by importing that path: it must resolve here.
+# type's TYPE_NAME (`components.EdgeModels`, `components.StudentModel`), by importing that
+# path: it must resolve here.
+from components.distill import StudentModel
 from components.edge_export import EdgeModels
 
-__all__ = ["EdgeModels"]
+__all__ = ["EdgeModels", "StudentModel"]

@@ -63,7 +63,9 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     encoder_dir: tfx.dsl.components.Parameter[str],
     edge_dir: tfx.dsl.components.Parameter[str],
 ) -> None:
-    """Builds every configured variant, measures it on the whole eval split and pushes those that pass.
+    """Builds every configured variant of the teacher, measures it on the whole eval split and pushes those that pass.
+
+    The distilled student's variants are StudentExport's (components/student_export.py).
 
     Args:
       model: Trainer's model (its Format-Serving SavedModel is converted).
@@ -81,7 +83,7 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     from tfx.utils import path_utils
 
     from edge import eval_data, export, variants
-    from edge.push import PushDir
+    from edge.push import PushDir, teacher_file
     from preprocessing import staging
     from preprocessing import tokenizer as tok
     from trainers import bert_encoder
@@ -115,7 +117,7 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     version = pushed_model.get_string_custom_property("pushed_version")
     # Every variant that passes is written beside edge/<version>/ and swapped in at the end,
     # so the directory holds exactly what this report marks pushed (edge/push.py).
-    push_dir = PushDir(staging.join(edge_dir, version)) if blessed and pushed and version else None
+    push_dir = PushDir(staging.join(edge_dir, version), owns=teacher_file) if blessed and pushed and version else None
     result = export.export_variants(
         saved_model_dir,
         assets,
@@ -132,46 +134,9 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
         architecture=bert_encoder.read_architecture(encoder_dir),
     )
     report = result.report
-    if settings.student.enabled:
-        report = _students(
-            loaded,
-            transformed_examples,
-            transformed_spec,
-            data,
-            assets,
-            class_names,
-            settings.student,
-            edge_models.uri,
-            push_dir,
-            result,
-        )
     if push_dir is not None:
         push_dir.commit()
     edge_models.set_string_custom_property("pushed_dir", report["pushed_dir"] or "")
     edge_models.set_int_custom_property(
         "pushed_variants", sum(1 for v in report["variants"].values() if v.get("pushed"))
     )
-
-
-def _students(
-    loaded, transformed_examples, transformed_spec, data, assets, class_names, config, out_dir, push_dir, result
-) -> dict:
-    """Distils, builds and gates the student variants after the teacher's (edge/student/); returns the merged report."""
-    import numpy as np
-    import tensorflow as tf
-
-    from edge.student import build, report
-
-    spec = {k: transformed_spec[k] for k in (features.INPUT_WORD_IDS, features.INPUT_MASK, features.LABEL_ID)}
-    dataset = tf.data.TFRecordDataset(_split_files(transformed_examples, "train"), compression_type="GZIP")
-    parts = list(dataset.batch(1024).map(lambda r: tf.io.parse_example(r, spec)).as_numpy_iterator())
-    split = {k: np.concatenate([p[k] for p in parts]) for k in spec}
-    labelled = split[features.LABEL_ID].reshape(-1) >= 0  # unlabelled rows have label_id -1
-    train = build.TrainSplit(
-        ids=split[features.INPUT_WORD_IDS][labelled],
-        mask=split[features.INPUT_MASK][labelled],
-        labels=split[features.LABEL_ID].reshape(-1)[labelled],
-    )
-    students = build.build_students(loaded.classifier, train, data, assets, class_names, config, out_dir, push_dir)
-    pushed_to = push_dir.target if push_dir is not None else None
-    return report.add_students(out_dir, result.report, result.edgetpu_report, students, config, pushed_to)

@@ -19,6 +19,21 @@ class ConfigError(ValueError):
     """A config file or override names an unknown key or holds a value of the wrong type."""
 
 
+# Settings that take one of a fixed set of values (a tuple setting: any of them, each at most once),
+# checked when the config loads rather than when the component that reads one runs, hours later.
+# `edge/variants.py` and `edge/student/convert.py` build the variants named here
+# (tests/test_config.py keeps the lists equal).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model.pooling": ("mean", "cls"),
+    "eval.baseline": ("serving", "none"),
+    "export.variants": ("float32", "dynamic_range", "float16", "int8", "int16x8", "edgetpu", "text"),
+    "student.variants": ("student", "student_edgetpu", "student_micro"),
+    "student.pooling": ("max", "mean"),
+}
+# Sections that moved: old dotted prefix -> new one.
+_MOVED = {"export.student.": "student."}
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Where the labelled CSV is and which columns matter.
@@ -131,14 +146,21 @@ class EvalConfig:
 
 @dataclasses.dataclass(frozen=True)
 class StudentConfig:
-    """The distilled convolutional student (edge/student/) and its three variants.
+    """The distilled convolutional student (`Distill`, `StudentExport`; edge/student/) and its three variants.
 
     Attributes:
-      enabled: Train, convert, gate and push the student variants after the teacher's.
+      enabled: Distil the student and build, gate and push its variants (the Distill and
+        StudentExport components); needs `export.edge`.
       variants: Which student variants to build (student, student_edgetpu, student_micro).
-      max_accuracy_drop: The student's own gate: largest accuracy drop (points)
-        against the teacher SavedModel on the eval split.
-      embedding_dim: Width of the student's word-piece embedding.
+      max_accuracy_drop: The student's own gate: largest accuracy drop (points) against the
+        teacher SavedModel on the eval split. It catches a broken student (collapsed training,
+        a bad conversion, TFLM disagreeing with LiteRT), not the cost of being a student.
+      seeds: Students trained (seeds `seed`, `seed + 1`, ...) on the same teacher labels; the
+        one with the best accuracy on the validation slice is kept.
+      validation_share: Share of the train split held out of the students' training to pick
+        the seed (never the eval split the gate scores).
+      embedding_dim: Width of the student's word-piece embedding (narrowed by `flash_margin`'s
+        sizing when even a cut vocabulary would not fit `max_flash_bytes`).
       filters: Output channels of each convolution.
       kernel_size: Word pieces each convolution spans.
       conv_layers: Stacked convolutions (CONV_2D with a 1 x kernel_size window).
@@ -164,14 +186,18 @@ class StudentConfig:
         dense layer (tfmot); 0 turns pruning off.
       batch_size: Examples per step.
       learning_rate: Adam learning rate of the float epochs (QAT uses a tenth).
-      max_flash_bytes: student_micro's flash budget (model bytes); above it it is not pushed.
-      max_arena_bytes: student_micro's tensor-arena budget; above it it is not pushed.
-      seed: Random seed of weights, perturbations and shuffling.
+      max_flash_bytes: student_micro's flash budget (model bytes). The vocabulary (and if
+        need be the width) is sized before training so the predicted flatbuffer fits it.
+      max_arena_bytes: student_micro's tensor-arena budget; the filters are sized to fit it.
+      flash_margin: Share of `max_flash_bytes` the sizing leaves free for the prediction's error.
+      seed: Random seed of weights, perturbations and shuffling (of the first seed).
     """
 
     enabled: bool = True
     variants: tuple[str, ...] = ("student", "student_edgetpu", "student_micro")
-    max_accuracy_drop: float = 3.0
+    max_accuracy_drop: float = 5.0
+    seeds: int = 3
+    validation_share: float = 0.1
     embedding_dim: int = 32
     filters: int = 128
     kernel_size: int = 3
@@ -194,6 +220,7 @@ class StudentConfig:
     learning_rate: float = 2e-3
     max_flash_bytes: int = 524288
     max_arena_bytes: int = 65536
+    flash_margin: float = 0.02
     seed: int = 42
 
 
@@ -216,7 +243,6 @@ class ExportConfig:
       group_outliers: Convert int8 and edgetpu with the hidden dimension split
         into magnitude groups, each with its own int8 scale (edge/grouped_graph.py);
         false converts the plain graph.
-      student: The distilled student (`export.student.*`).
     """
 
     edge: bool = True
@@ -225,7 +251,6 @@ class ExportConfig:
     qat: bool = False
     variants: tuple[str, ...] = ("float32", "dynamic_range", "float16", "int8", "edgetpu", "text")
     group_outliers: bool = True
-    student: StudentConfig = StudentConfig()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,6 +298,7 @@ class EdgelineConfig:
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     export: ExportConfig = ExportConfig()
+    student: StudentConfig = StudentConfig()
     runner: RunnerConfig = RunnerConfig()
 
     def to_dict(self) -> dict[str, Any]:
@@ -281,8 +307,22 @@ class EdgelineConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EdgelineConfig:
-        """Rebuilds a config from `to_dict` output, rejecting unknown keys."""
-        return _build(cls, data, prefix="")
+        """Rebuilds a config from `to_dict` output, rejecting unknown keys and values outside `CHOICES`."""
+        config = _build(cls, data, prefix="")
+        _check_choices(config)
+        return config
+
+
+def _check_choices(config: EdgelineConfig) -> None:
+    for key, allowed in CHOICES.items():
+        section, field = key.split(".")
+        value = getattr(getattr(config, section), field)
+        values = value if isinstance(value, tuple) else (value,)
+        for item in values:
+            if item not in allowed:
+                raise ConfigError(f"{key}: {item!r} is not one of {', '.join(allowed)}")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"{key}: {list(values)} names a value twice")
 
 
 def _to_plain(value: Any) -> Any:
@@ -376,6 +416,8 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
+    for name in unknown:
+        _check_moved(f"{prefix}{name}", data[name])
     if unknown:
         raise ConfigError(
             f"unknown config key {prefix}{unknown[0]}; valid keys: " + ", ".join(valid_keys(EdgelineConfig))
@@ -389,6 +431,17 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
         else:
             kwargs[name] = _coerce(value, hint, key)
     return cls(**kwargs)
+
+
+def _check_moved(key: str, value: Any) -> None:
+    """Raises a ConfigError naming the new key(s) when `key` (or what it holds) moved to another section."""
+    for old, new in _MOVED.items():
+        if key == old.rstrip("."):
+            inner = sorted(value) if isinstance(value, Mapping) else []
+            named = ", ".join(f"{new}{k}" for k in inner) or f"{new.rstrip('.')}.*"
+            raise ConfigError(f"{key} moved to a top-level `{new.rstrip('.')}:` section; write {named} instead")
+        if key.startswith(old):
+            raise ConfigError(f"{key} moved to a top-level `{new.rstrip('.')}:` section; write {new}{key[len(old) :]}")
 
 
 def apply_overrides(config: EdgelineConfig, overrides: Sequence[str]) -> EdgelineConfig:
@@ -411,12 +464,13 @@ def apply_overrides(config: EdgelineConfig, overrides: Sequence[str]) -> Edgelin
             raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. train.epochs=2)")
         key, raw = item.split("=", 1)
         key = key.strip()
+        _check_moved(key, None)
         if key not in valid_keys():
             raise ConfigError(f"unknown config key {key}; valid keys: " + ", ".join(valid_keys()))
         *sections, field = key.split(".")
         value = parse_yaml(raw) if raw.strip() else ""
         target = data
-        for section in sections:  # nested sections, e.g. export.student.temperature
+        for section in sections:  # nested sections
             target = target[section]
         target[field] = value
     return EdgelineConfig.from_dict(data)
@@ -426,7 +480,8 @@ def load_config(path: str | pathlib.Path | None = None, overrides: Sequence[str]
     """Loads a YAML config file (default: configs/default.yaml) and applies overrides.
 
     A file only needs the keys it changes; the rest keep their dataclass defaults.
-    A file may name a `base:` file (relative to itself) to start from.
+    A file may name a `base:` file (relative to itself) to start from; its sections
+    are merged into the base's at every depth.
     """
     path = pathlib.Path(path) if path else DEFAULT_CONFIG
     if not path.exists():
@@ -440,13 +495,22 @@ def _read_yaml(path: pathlib.Path) -> dict[str, Any]:
         data = parse_yaml(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of sections, got {data!r}")
     base = data.pop("base", None)
-    if base:
-        merged = _read_yaml((path.parent / base).resolve())
-        for section, values in data.items():
-            if isinstance(values, dict) and isinstance(merged.get(section), dict):
-                merged[section].update(values)
-            else:
-                merged[section] = values
-        data = merged
-    return data
+    return _merge(_read_yaml((path.parent / base).resolve()), data) if base else data
+
+
+def _merge(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    """`child` over `base`, mapping by mapping at every depth.
+
+    A child that sets `student.epochs` keeps the base's other student keys; a list
+    or a scalar replaces the base's value whole.
+    """
+    merged = dict(base)
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged

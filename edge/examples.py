@@ -1,4 +1,4 @@
-"""Reads a run's example splits (ExampleGen's raw, Transform's transformed TFRecords) for EdgeExport and bench."""
+"""Reads a run's example splits (ExampleGen's raw, Transform's transformed TFRecords) for edge components and bench."""
 
 from __future__ import annotations
 
@@ -73,3 +73,18 @@ def eval_rows(
         texts.append(text[0].decode("utf-8") if text else "")
         labels.append(list(class_names).index(value))
     return texts, labels
+
+
+def labelled_arrays(files: Sequence[str], spec: dict, keys: Sequence[str], label_key: str) -> dict[str, np.ndarray]:
+    """Every transformed example with a label (`label_key` >= 0; Transform gives unlabelled rows -1), batched.
+
+    Returns:
+      `{key: array [n, ...]}`; the label as [n].
+    """
+    wanted = {k: spec[k] for k in {*keys, label_key}}
+    dataset = tf.data.TFRecordDataset(list(files), compression_type="GZIP")
+    parts = list(dataset.batch(1024).map(lambda r: tf.io.parse_example(r, wanted)).as_numpy_iterator())
+    arrays = {k: np.concatenate([p[k] for p in parts]) for k in wanted}
+    arrays[label_key] = arrays[label_key].reshape(-1)
+    labelled = arrays[label_key] >= 0
+    return {k: v[labelled] for k, v in arrays.items()}

@@ -16,7 +16,7 @@ from edge import edgetpu, worker
 from edge.eval_data import EvalData
 from edge.gate import device_gate, gate
 from edge.markdown import markdown_report
-from edge.push import PushDir
+from edge.push import PushDir, teacher_file
 from edge.scoring import latency, reference_metrics
 from edge.variants import VARIANTS
 from preprocessing import staging
@@ -89,7 +89,7 @@ def export_variants(
       The report, the Edge TPU report (None without the edgetpu variant) and
       the directory pushed to (None when nothing was pushed).
     """
-    pushing = push_dir if isinstance(push_dir, PushDir) or push_dir is None else PushDir(push_dir)
+    pushing = push_dir if isinstance(push_dir, PushDir) or push_dir is None else PushDir(push_dir, owns=teacher_file)
     out_dir = os.fspath(out_dir)  # an artifact URI: local, gs://, s3://...; every access below is tf.io.gfile
     tf.io.gfile.makedirs(out_dir)
     workers = workers or min(_MAX_WORKERS, os.cpu_count() or 1)

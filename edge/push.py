@@ -3,8 +3,27 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from preprocessing import staging
+from preprocessing.asset_files import LABELS_FILE
+
+# Files every component that pushes writes alike, owned by none of them: kept while any variant is.
+_SHARED = frozenset({LABELS_FILE})
+
+
+def _everything(name: str) -> bool:
+    return True
+
+
+def student_file(name: str) -> bool:
+    """The files StudentExport owns in `edge/<version>/`: every `student*` file."""
+    return name.startswith("student")
+
+
+def teacher_file(name: str) -> bool:
+    """The files EdgeExport owns in `edge/<version>/`: the others."""
+    return not student_file(name)
 
 
 class PushDir:
@@ -16,12 +35,19 @@ class PushDir:
     what the earlier run pushed, and a run that stops midway leaves the last
     complete set in place.
 
+    Two components push into the same directory (EdgeExport the teacher's variants,
+    StudentExport the student's), each replacing only the files it `owns`: the others'
+    are carried into the new tree before the swap. The pipeline runs StudentExport after
+    EdgeExport, so the two never swap at once.
+
     Args:
       target: `runs/NAME/edge/<version>` (any tf.io.gfile filesystem).
+      owns: Which file names this component replaces; default all of them.
     """
 
-    def __init__(self, target: str | os.PathLike):
+    def __init__(self, target: str | os.PathLike, owns: Callable[[str], bool] = _everything):
         self.target = os.fspath(target).rstrip("/")
+        self._owns = owns
         self._staged = staging.beside(self.target, "incoming")
         staging.remove_tree(self._staged)  # left by a run that stopped before committing
 
@@ -36,5 +62,18 @@ class PushDir:
         staging.write_text(staging.join(self._staged, name), text)
 
     def commit(self) -> None:
-        """Replaces `target` with what was written (removes it when nothing passed)."""
+        """Replaces this component's files in `target` with what was written; keeps the others'.
+
+        The directory is removed when no variant is left in it.
+        """
+        staged = set(staging.gfile().listdir(self._staged)) if staging.gfile().isdir(self._staged) else set()
+        if staging.gfile().isdir(self.target):
+            for name in staging.gfile().listdir(self.target):
+                name = name.rstrip("/")
+                kept = name not in staged and (name in _SHARED or not self._owns(name))
+                if kept and not staging.gfile().isdir(staging.join(self.target, name)):
+                    self.put_bytes(name, staging.read_bytes(staging.join(self.target, name)))
+                    staged.add(name)
+        if staged and staged <= _SHARED:
+            staging.remove_tree(self._staged)  # labels alone serve nothing
         staging.replace_dir(self._staged, self.target)

@@ -9,7 +9,7 @@ from typing import Any
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
-from components import baseline, checked_example_gen, edge_export, evaluation, text_validation
+from components import baseline, checked_example_gen, distill, edge_export, evaluation, student_export, text_validation
 from configs import EdgelineConfig
 from preprocessing import staging
 
@@ -34,6 +34,9 @@ COMPONENT_IDS = (
     "Pusher",
     # Only when config.export.edge is true (the default).
     "EdgeExport",
+    # Only when config.student.enabled is true too (the default).
+    "Distill",
+    "StudentExport",
 )
 
 
@@ -70,6 +73,28 @@ def _baseline_inputs(strategy: type, candidate: Any) -> dict[str, Any]:
     return {"model": model, "model_blessing": tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)}
 
 
+def _student_components(config, trainer, transform, example_gen, evaluator, pusher, encoder_dir, edge_dir) -> list:
+    """Distill (its only parameter: the `student` section) and StudentExport after it."""
+    distill_node = distill.Distill(
+        model=trainer.outputs["model"],
+        blessing=evaluator.outputs["blessing"],
+        transform_graph=transform.outputs["transform_graph"],
+        transformed_examples=transform.outputs["transformed_examples"],
+        student=json.dumps(_sections(config, "student")["student"], sort_keys=True),
+    )
+    export_node = student_export.StudentExport(
+        student_model=distill_node.outputs["student_model"],
+        model=trainer.outputs["model"],
+        examples=example_gen.outputs["examples"],
+        blessing=evaluator.outputs["blessing"],
+        pushed_model=pusher.outputs["pushed_model"],
+        config=json.dumps(_sections(config, "data", "student"), sort_keys=True),
+        encoder_dir=encoder_dir,
+        edge_dir=edge_dir,
+    )
+    return [distill_node, export_node]
+
+
 def create_pipeline(
     config: EdgelineConfig,
     pipeline_name: str,
@@ -103,7 +128,7 @@ def create_pipeline(
         the model serving now (the last pushed). Kubeflow's compiler only
         accepts TFX's own LatestBlessedModelStrategy.
       num_classes: Classes in the label column (sets the evaluation metrics).
-      edge_dir: Where EdgeExport pushes TFLite variants, one version each;
+      edge_dir: Where EdgeExport and StudentExport push TFLite variants, one version each;
         defaults to `edge` next to `serving_dir`.
       staged_input: `data_root` holds the local runner's checked copy of the input
         (UTF-8, commas; `example_gen_input.stage_by_content`), not the user's file.
@@ -184,19 +209,25 @@ def create_pipeline(
         # After Pusher: it consumes Pusher's output to learn the pushed version
         # (edge files go to runs/NAME/edge/<version>, next to serving/<version>)
         # and whether anything was pushed at all.
-        edge = [
-            edge_export.EdgeExport(
-                model=trainer.outputs["model"],
-                transform_graph=transform.outputs["transform_graph"],
-                transformed_examples=transform.outputs["transformed_examples"],
-                examples=example_gen.outputs["examples"],
-                blessing=evaluator.outputs["blessing"],
-                pushed_model=pusher.outputs["pushed_model"],
-                config=json.dumps(_sections(config, "data", "tokenizer", "model", "export"), sort_keys=True),
-                encoder_dir=encoder_dir,
-                edge_dir=edge_dir or default_edge_dir(serving_dir),
+        edge_dir = edge_dir or default_edge_dir(serving_dir)
+        edge_export_node = edge_export.EdgeExport(
+            model=trainer.outputs["model"],
+            transform_graph=transform.outputs["transform_graph"],
+            transformed_examples=transform.outputs["transformed_examples"],
+            examples=example_gen.outputs["examples"],
+            blessing=evaluator.outputs["blessing"],
+            pushed_model=pusher.outputs["pushed_model"],
+            config=json.dumps(_sections(config, "data", "tokenizer", "model", "export"), sort_keys=True),
+            encoder_dir=encoder_dir,
+            edge_dir=edge_dir,
+        )
+        edge = [edge_export_node]
+        if config.student.enabled:
+            edge += _student_components(
+                config, trainer, transform, example_gen, evaluator, pusher, encoder_dir, edge_dir
             )
-        ]
+            # Both push into edge/<version>/, each swapping in its own files: one after the other.
+            edge[-1].add_upstream_node(edge_export_node)
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,

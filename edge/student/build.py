@@ -1,13 +1,11 @@
-"""Builds the student variants after the teacher's: trains, converts, measures, gates, pushes, reports."""
+"""Builds the student variants from the distilled student: converts, measures, gates and pushes them."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
 import json
-import logging
 import pathlib
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,31 +13,20 @@ import numpy as np
 from configs import features
 from configs.config import StudentConfig
 from edge import edgetpu
-from edge.errors import error_line
 from edge.eval_data import EvalData
 from edge.gate import device_gate, gate
 from edge.metadata import LABELS_FILE, lines, package
-from edge.push import PushDir
+from edge.push import PushDir, student_file
 from edge.scoring import score
-from edge.student import convert, distill, micro, model, transfer_set
+from edge.student import convert, micro
+from edge.student.model import Student
 from edge.student.runner import StudentRunner
-from edge.student.vocab import REMAP_FILE, StudentVocab, restricted, teacher_projection
+from edge.student.vocab import REMAP_FILE, StudentVocab
 from preprocessing import staging
 from preprocessing import tokenizer as tok
 
 EMBEDDING_FILE = "student_edgetpu_embedding.npy"
 EDGETPU_REPORT = "student_edgetpu_report.json"
-# Train rows that calibrate the int8 conversion (QAT fixes the body's ranges already).
-_REPRESENTATIVE_ROWS = 300
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainSplit:
-    """The transformed train split as the student sees it: encoder ids, mask, class index."""
-
-    ids: np.ndarray
-    mask: np.ndarray
-    labels: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,71 +38,19 @@ class StudentBuild:
     training: dict
 
 
-def teacher_word_embeddings(classifier) -> np.ndarray | None:
-    """The teacher's [vocab, hidden] word-piece table, or None when its encoder names none."""
-    found = [v for v in classifier.variables if "word_embeddings" in v.name]
-    return found[0].numpy() if len(found) == 1 else None
-
-
-def train_student(
-    classifier,
-    train: TrainSplit,
-    assets: tok.TokenizerAssets,
-    num_classes: int,
-    config: StudentConfig,
-    distil: bool = True,
-) -> tuple[distill.TrainedStudent, StudentVocab, dict]:
-    """The restricted vocab, the teacher's labels on the train split and transfer set, and the trained student.
-
-    Args:
-      classifier: The teacher SavedModel's `classifier`.
-      train: The transformed train split.
-      assets: The encoder's vocab.
-      num_classes: Classes.
-      config: `export.student`.
-      distil: False trains the same student on the true labels alone (the baseline).
-
-    Returns:
-      `(trained, vocab, facts)`; facts: row counts and seconds per stage.
-    """
-    start, start_cpu = time.perf_counter(), time.process_time()
-    vocab = restricted(train.ids, assets, config.min_piece_count)
-    init = None
-    if config.teacher_embedding_init:
-        table = teacher_word_embeddings(classifier)
-        if table is None:
-            raise ValueError(
-                "export.student.teacher_embedding_init: the teacher's encoder has no single "
-                "word_embeddings variable; set it to false"
-            )
-        init = teacher_projection(table, vocab, config.embedding_dim)
-    ids, labels, teacher = train.ids, train.labels, None
-    if distil:
-        extra_ids, extra_mask = transfer_set.transfer_set(train.ids, train.mask, assets.vocab, config)
-        all_ids = np.concatenate([train.ids, extra_ids])
-        teacher = transfer_set.teacher_probabilities(classifier, all_ids, np.concatenate([train.mask, extra_mask]))
-        ids, labels = all_ids, np.concatenate([train.labels, np.full(len(extra_ids), -1)])
-    labelled, labelled_cpu = time.perf_counter(), time.process_time()
-    y = distill.targets(labels, teacher, config.temperature, num_classes)
-    fresh = model.build(config, vocab.size, train.ids.shape[1], num_classes, init)
-    trained = distill.train(fresh, vocab.apply(ids), y, config, soft_weight=None if distil else 0.0)
-    facts = {
-        "train_rows": int(len(train.ids)),
-        "transfer_rows": int(len(ids) - len(train.ids)),
-        "vocab_rows": vocab.size,
-        "teacher_labelling_seconds": round(labelled - start, 1),
-        "training_seconds": round(time.perf_counter() - labelled, 1),
-        # CPU seconds too: on a shared machine wall time says more about the neighbours than the student.
-        "teacher_labelling_cpu_seconds": round(labelled_cpu - start_cpu, 1),
-        "training_cpu_seconds": round(time.process_time() - labelled_cpu, 1),
-        "sparsity": round(trained.sparsity, 4),
+def not_built(variants: Sequence[str], reason: str) -> StudentBuild:
+    """Every requested variant as a failed row with `reason` (no student was distilled)."""
+    rows = {
+        v: dict(zip(("input", "description"), convert.STUDENT_VARIANTS[v], strict=True), pushed=False, reason=reason)
+        for v in variants
     }
-    return trained, vocab, facts
+    return StudentBuild(rows, None, {"error": reason})
 
 
 def build_students(
-    classifier,
-    train: TrainSplit,
+    student: Student,
+    vocab: StudentVocab,
+    representative: np.ndarray,
     data: EvalData,
     assets: tok.TokenizerAssets,
     class_names: Sequence[str],
@@ -123,8 +58,9 @@ def build_students(
     out_dir: str | pathlib.Path,
     push_dir: str | pathlib.Path | PushDir | None,
     latency_examples: int = 100,
+    training: dict | None = None,
 ) -> StudentBuild:
-    """Trains the student and builds, measures, gates and pushes each of `config.variants`.
+    """Converts the distilled student into each of `config.variants`, measures, gates and pushes them.
 
     Every variant is scored on the whole eval split in its own interpreter
     (LiteRT; TFLM for student_micro) against the teacher SavedModel (`data.reference`)
@@ -132,47 +68,28 @@ def build_students(
     variant that fails to convert or run keeps its row with the reason.
 
     Args:
-      classifier: The teacher SavedModel's `classifier`.
-      train: The transformed train split.
+      student: The QAT student (`edge.student.saved.load(...).student`).
+      vocab: Its rows.
+      representative: [n, L] student ids of train rows that calibrate the conversion.
       data: The whole eval split with the teacher's answers.
       assets: The encoder's vocab and casing.
       class_names: Class names in class-index order.
-      config: `export.student`.
-      out_dir: EdgeExport's artifact directory.
+      config: The `student` settings.
+      out_dir: StudentExport's artifact directory.
       push_dir: `runs/NAME/edge/<version>`, or None when the teacher was not pushed; a path
         is replaced here by exactly the variants that pass, a `PushDir` is left to the caller to commit.
       latency_examples: Examples timed one by one per variant.
+      training: Distill's facts, carried into the build's record.
 
     Returns:
       The rows, student_edgetpu's op report and the training facts.
     """
     unknown = [v for v in config.variants if v not in convert.STUDENT_VARIANTS]
     if unknown:
-        raise ValueError(
-            f"export.student.variants: unknown {unknown[0]!r}; choose from {', '.join(convert.STUDENT_VARIANTS)}"
-        )
-    pushing = push_dir if isinstance(push_dir, PushDir) or push_dir is None else PushDir(push_dir)
-    try:
-        trained, vocab, facts = train_student(classifier, train, assets, len(class_names), config)
-    except Exception as e:  # noqa: BLE001 - a student that cannot be built is a failed variant, not a failed run
-        # E.g. a small train split leaves fewer word pieces than export.student.embedding_dim, or
-        # tokenizer.max_seq_length is too short for the downsampling: the teacher's variants stand.
-        reason = f"student not built: {type(e).__name__}: {error_line(e)}"
-        logging.warning("%s", reason)
-        rows = {
-            v: dict(
-                zip(("input", "description"), convert.STUDENT_VARIANTS[v], strict=True), pushed=False, reason=reason
-            )
-            for v in config.variants
-        }
-        if pushing is not None and pushing is not push_dir:
-            pushing.commit()
-        return StudentBuild(rows, None, {"error": reason})
-    logging.info("student trained: %s", facts)
+        raise ValueError(f"student.variants: unknown {unknown[0]!r}; choose from {', '.join(convert.STUDENT_VARIANTS)}")
+    pushing = push_dir if isinstance(push_dir, PushDir) or push_dir is None else PushDir(push_dir, owns=student_file)
     eval_ids = data.ids[features.INPUT_WORD_IDS]
-    student = trained.student
     keras_probabilities = student.ids_model().predict(vocab.apply(eval_ids), batch_size=256, verbose=0)
-    representative = vocab.apply(train.ids[:: max(1, len(train.ids) // _REPRESENTATIVE_ROWS)])
     rows, tpu_report = {}, None
     for variant in config.variants:
         kind, description = convert.STUDENT_VARIANTS[variant]
@@ -219,7 +136,7 @@ def build_students(
             entry,
             config.max_accuracy_drop,
             blessed=pushing is not None,
-            setting="export.student.max_accuracy_drop",
+            setting="student.max_accuracy_drop",
         )
         passes, reason = _budgets(entry, tpu_report if variant == "student_edgetpu" else None, config, passes, reason)
         entry["pushed"] = passes
@@ -235,7 +152,7 @@ def build_students(
         staging.write_text(staging.join(out_dir, EDGETPU_REPORT), json.dumps(tpu_report, indent=2) + "\n")
     if pushing is not None and pushing is not push_dir:
         pushing.commit()
-    return StudentBuild(rows, tpu_report, facts)
+    return StudentBuild(rows, tpu_report, dict(training or {}))
 
 
 def _budgets(
@@ -244,9 +161,9 @@ def _budgets(
     """The gate's verdict plus the device budgets: micro's flash and arena, the Edge TPU's op list."""
     problems = [reason] if reason else []
     if "flash_bytes" in entry and entry["flash_bytes"] > config.max_flash_bytes:
-        problems.append(f"flash {entry['flash_bytes']:,} B > export.student.max_flash_bytes {config.max_flash_bytes:,}")
+        problems.append(f"flash {entry['flash_bytes']:,} B > student.max_flash_bytes {config.max_flash_bytes:,}")
     if "arena_bytes" in entry and entry["arena_bytes"] > config.max_arena_bytes:
-        problems.append(f"arena {entry['arena_bytes']:,} B > export.student.max_arena_bytes {config.max_arena_bytes:,}")
+        problems.append(f"arena {entry['arena_bytes']:,} B > student.max_arena_bytes {config.max_arena_bytes:,}")
     if tpu_report is not None and (unmappable := device_gate(tpu_report)):
         problems.append(unmappable)
     return passes and len(problems) == 0, "; ".join(problems) or None

@@ -75,7 +75,7 @@ def train(
       student: From `model.build`.
       ids: [n, L] student ids (already remapped).
       y: From `targets`.
-      config: `export.student`.
+      config: the `student` settings.
       soft_weight: Overrides `config.soft_weight` (0 for a true-labels-only baseline).
 
     Returns:
@@ -106,7 +106,7 @@ def train(
         body = tfmot.sparsity.keras.strip_pruning(body)
     float_student = Student(_frozen_copy(student.embedding), body, student.max_seq_length)
     if config.qat_epochs <= 0:
-        raise ValueError("export.student.qat_epochs must be >= 1: the int8 variants are converted from the QAT student")
+        raise ValueError("student.qat_epochs must be >= 1: the int8 variants are converted from the QAT student")
     if config.prune_sparsity > 0:
         # Keeps the pruned zeros at zero through QAT (tfmot's collaborative optimization).
         annotated = tfmot.quantization.keras.quantize_annotate_model(body)

@@ -54,7 +54,14 @@ def _keras():
 
 
 def build(
-    config: StudentConfig, vocab_size: int, max_seq_length: int, num_classes: int, embedding_init=None
+    config: StudentConfig,
+    vocab_size: int,
+    max_seq_length: int,
+    num_classes: int,
+    embedding_init=None,
+    seed: int | None = None,
+    embedding_dim: int | None = None,
+    filters: int | None = None,
 ) -> Student:
     """A fresh float student.
 
@@ -66,40 +73,50 @@ def build(
     sequence, so each convolution reaches about `downsample` times as far as the one before.
 
     Args:
-      config: `export.student`.
+      config: The `student` settings.
       vocab_size: Rows of the restricted embedding table.
       max_seq_length: Static sequence length.
       num_classes: Output classes.
       embedding_init: Optional [vocab_size, embedding_dim] initial table.
+      seed: Seed of the initial weights (default `config.seed`).
+      embedding_dim: Width, when the flash budget narrowed `config.embedding_dim`.
+      filters: Channels, when the arena budget narrowed `config.filters`.
 
     Returns:
       The untrained `Student`.
     """
     if config.pooling not in ("max", "mean"):
-        raise ValueError(f"export.student.pooling must be max or mean, got {config.pooling!r}")
+        raise ValueError(f"student.pooling must be max or mean, got {config.pooling!r}")
     if config.downsample < 1 or max_seq_length < config.downsample ** max(0, config.conv_layers - 1):
         raise ValueError(
-            f"export.student.downsample {config.downsample} with {config.conv_layers} conv_layers does not fit "
+            f"student.downsample {config.downsample} with {config.conv_layers} conv_layers does not fit "
             f"a sequence of {max_seq_length}: it must be >= 1 and downsample ** (conv_layers - 1) <= max_seq_length"
         )
     keras = _keras()
-    keras.utils.set_random_seed(config.seed)
-    dim = config.embedding_dim
+    keras.utils.set_random_seed(config.seed if seed is None else seed)
+    dim = config.embedding_dim if embedding_dim is None else embedding_dim
+    filters = config.filters if filters is None else filters
     initializer = keras.initializers.Constant(embedding_init) if embedding_init is not None else "uniform"
     embedding = keras.layers.Embedding(vocab_size, dim, embeddings_initializer=initializer, name=EMBEDDING)
+    # Every layer is named: the names end up in the flatbuffer, and Keras' own ("conv2d_7")
+    # grow with every model built in the process, which would move its size (edge/student/budget.py).
     embedded = keras.Input((max_seq_length, dim), name="embedded")
-    x = keras.layers.Reshape((1, max_seq_length, dim))(embedded)
+    x = keras.layers.Reshape((1, max_seq_length, dim), name="rows")(embedded)
     for index in range(config.conv_layers):
         if index and config.downsample > 1:
-            x = keras.layers.MaxPooling2D((1, config.downsample))(x)
+            x = keras.layers.MaxPooling2D((1, config.downsample), name=f"pool{index}")(x)
         if config.separable:
-            x = keras.layers.DepthwiseConv2D((1, config.kernel_size), padding="same", activation="relu")(x)
-            x = keras.layers.Conv2D(config.filters, (1, 1), activation="relu")(x)
+            x = keras.layers.DepthwiseConv2D(
+                (1, config.kernel_size), padding="same", activation="relu", name=f"depthwise{index}"
+            )(x)
+            x = keras.layers.Conv2D(filters, (1, 1), activation="relu", name=f"pointwise{index}")(x)
         else:
-            x = keras.layers.Conv2D(config.filters, (1, config.kernel_size), padding="same", activation="relu")(x)
+            x = keras.layers.Conv2D(
+                filters, (1, config.kernel_size), padding="same", activation="relu", name=f"conv{index}"
+            )(x)
     pool = keras.layers.MaxPooling2D if config.pooling == "max" else keras.layers.AveragePooling2D
-    x = pool((1, x.shape[2]))(x)  # MAX_POOL_2D / AVERAGE_POOL_2D over the whole (shortened) sequence
-    x = keras.layers.Reshape((config.filters,))(x)
+    x = pool((1, x.shape[2]), name="sequence")(x)  # MAX_POOL_2D / AVERAGE_POOL_2D over the (shortened) sequence
+    x = keras.layers.Reshape((filters,), name="features")(x)
     logits = keras.layers.Dense(num_classes, name=LOGITS)(x)
     probabilities = keras.layers.Softmax(name=PROBABILITIES)(logits)
     body = keras.Model(embedded, probabilities, name="student_body")

@@ -1,4 +1,4 @@
-"""The student rows in EdgeExport's reports: `edge_report.json` and `edge_report.md`."""
+"""StudentExport's reports: `student_report.json` and `student_report.md` (variants, budgets, seeds)."""
 
 from __future__ import annotations
 
@@ -7,62 +7,87 @@ import pathlib
 
 from configs.config import StudentConfig
 from edge import edgetpu
+from edge.eval_data import EvalData
 from edge.markdown import markdown_report
+from edge.scoring import reference_metrics
 from edge.student.build import EDGETPU_REPORT, StudentBuild
+from edge.student.saved import DistillReport
 from preprocessing import staging
 
+REPORT_JSON = "student_report.json"
+REPORT_MD = "student_report.md"
 
-def add_students(
+
+def write_report(
     out_dir: str | pathlib.Path,
-    report: dict,
-    tpu_report: dict | None,
+    data: EvalData | None,
     build: StudentBuild,
+    distilled: DistillReport,
     config: StudentConfig,
-    push_dir: str | pathlib.Path | None,
+    push_dir: str | None,
 ) -> dict:
-    """Adds the student rows and a `student` section to the teacher variants' report and rewrites both files.
+    """Writes the student rows, its budgets, sizing and seed table as JSON and markdown.
 
     Args:
-      out_dir: EdgeExport's artifact directory (holds edge_report.json/.md).
-      report: `export_variants(...).report`.
-      tpu_report: MiniLM's Edge TPU report (kept in edgetpu_report.json as before).
-      build: From `build_students`.
-      config: `export.student`.
+      out_dir: StudentExport's artifact directory.
+      data: The eval split with the teacher's answers (None when no student was distilled).
+      build: From `build_students` (or `not_built`).
+      distilled: Distill's report (sizing, seeds, training facts).
+      config: The `student` settings.
       push_dir: Where pushed variants went.
 
     Returns:
-      The merged report.
+      The report, in the shape of EdgeExport's (`saved_model`, `variants`, `pushed_dir`) plus `student`.
     """
-    merged = dict(report, variants={**report["variants"], **build.variants})
-    merged["student"] = {
+    report = {
+        "saved_model": reference_metrics(data) if data is not None else None,
         "max_accuracy_drop": config.max_accuracy_drop,
-        "max_flash_bytes": config.max_flash_bytes,
-        "max_arena_bytes": config.max_arena_bytes,
-        "training": build.training,
-        "edgetpu_report": staging.join(out_dir, EDGETPU_REPORT) if build.edgetpu_report is not None else None,
-        "edgetpu": edgetpu.summarize(build.edgetpu_report) if build.edgetpu_report is not None else None,
+        "pushed_dir": str(push_dir) if push_dir and any(r.get("pushed") for r in build.variants.values()) else None,
+        "variants": build.variants,
+        "student": {
+            "max_accuracy_drop": config.max_accuracy_drop,
+            "max_flash_bytes": config.max_flash_bytes,
+            "max_arena_bytes": config.max_arena_bytes,
+            "training": distilled.training or build.training,
+            "sizing": distilled.sizing,
+            "seeds": distilled.seeds,
+            "edgetpu_report": staging.join(out_dir, EDGETPU_REPORT) if build.edgetpu_report is not None else None,
+            "edgetpu": edgetpu.summarize(build.edgetpu_report) if build.edgetpu_report is not None else None,
+        },
     }
-    if push_dir and any(r.get("pushed") for r in build.variants.values()):
-        merged["pushed_dir"] = str(push_dir)
-    staging.write_text(staging.join(out_dir, "edge_report.json"), json.dumps(merged, indent=2) + "\n")
-    staging.write_text(
-        staging.join(out_dir, "edge_report.md"), markdown_report(merged, tpu_report) + student_markdown(merged)
-    )
-    return merged
+    staging.write_text(staging.join(out_dir, REPORT_JSON), json.dumps(report, indent=2) + "\n")
+    table = markdown_report(report, None).replace("# Edge variants", "# Student variants", 1) if data else ""
+    staging.write_text(staging.join(out_dir, REPORT_MD), table + student_markdown(report))
+    return report
 
 
 def student_markdown(report: dict) -> str:
-    """The student section a person reads under the variant table."""
+    """The student section a person reads: gate, budgets, sizing, seeds and the device columns."""
     student = report["student"]
-    rows = {k: v for k, v in report["variants"].items() if k.startswith("student")}
+    rows = report["variants"]
     lines = [
         "",
         "## Distilled student",
         "",
-        f"Gate: accuracy drop at most {student['max_accuracy_drop']:g} points (export.student.max_accuracy_drop); "
+        f"Gate: accuracy drop at most {student['max_accuracy_drop']:g} points (student.max_accuracy_drop); "
         f"student_micro within {student['max_flash_bytes']:,} B of flash and "
         f"{student['max_arena_bytes']:,} B of arena.",
-        f"Training: {json.dumps(student['training'])}.",
+    ]
+    sizing = student.get("sizing")
+    if sizing:
+        lines.append(
+            f"Sized before training: {sizing['rows']:,} table rows of {sizing['candidates']:,}, "
+            f"{sizing['width']} wide, {sizing['filters']} filters; "
+            f"predicted flash {sizing['predicted_flash_bytes']:,} B, arena {sizing['predicted_arena_bytes']:,} B. "
+            f"{sizing['cut'] or 'Nothing cut.'}"
+        )
+    lines.append(f"Training: {json.dumps(student['training'])}.")
+    if student.get("seeds"):
+        lines += ["", "| seed | validation accuracy | eval accuracy | kept |", "|---:|---:|---:|---|"]
+        for s in student["seeds"]:
+            score = f"{s['eval_accuracy']:.4f}" if s.get("eval_accuracy") is not None else "–"
+            lines.append(f"| {s['seed']} | {s['validation_accuracy']:.4f} | {score} | {'yes' if s['chosen'] else ''} |")
+    lines += [
         "",
         "| variant | model bytes | accuracy | agreement with float student | flash B | arena B | Edge TPU ops |",
         "|---|---:|---:|---:|---:|---:|---|",

@@ -25,7 +25,7 @@ def perturb(
       ids: [n, L] encoder ids ([CLS] first, [SEP] after the last piece, padding after).
       mask: [n, L] 1 for real positions ([CLS] and [SEP] included).
       vocab: The encoder vocab (for [MASK]; the [UNK] row stands in without one).
-      config: `export.student` (probabilities).
+      config: the `student` settings (probabilities).
       rng: Random generator.
 
     Returns:

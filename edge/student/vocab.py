@@ -46,7 +46,42 @@ class StudentVocab:
         return _vocab(np.array([int(line) for line in text.split()], np.int64), encoder_vocab_size, unk_id)
 
 
-def restricted(train_ids: np.ndarray, assets: tok.TokenizerAssets, min_count: int) -> StudentVocab:
+def candidates(train_ids: np.ndarray, assets: tok.TokenizerAssets, min_count: int) -> PieceCounts:
+    """The word pieces seen at least `min_count` times in the train split, most frequent first, with their counts."""
+    counts = np.bincount(np.asarray(train_ids, np.int64).ravel(), minlength=len(assets.vocab))
+    specials = [assets.vocab.index(s) for s in _SPECIALS if s in assets.vocab]
+    others = np.setdiff1d(np.arange(len(counts)), specials)
+    frequent = others[counts[others] >= max(1, min_count)]
+    # Most frequent first; ties by encoder id, so the order (and a cut) is the same on every machine.
+    frequent = frequent[np.lexsort((frequent, -counts[frequent]))]
+    return PieceCounts(
+        specials=np.array(specials, np.int64),
+        pieces=frequent.astype(np.int64),
+        counts=counts[frequent].astype(np.int64),
+        total=int(counts[others].sum()),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class PieceCounts:
+    """The train split's word pieces as the vocabulary sizing sees them.
+
+    Attributes:
+      specials: Encoder ids kept whatever the budget.
+      pieces: Encoder ids seen at least `min_piece_count` times, most frequent first.
+      counts: Their counts.
+      total: Word pieces in the split, specials excluded.
+    """
+
+    specials: np.ndarray
+    pieces: np.ndarray
+    counts: np.ndarray
+    total: int
+
+
+def restricted(
+    train_ids: np.ndarray, assets: tok.TokenizerAssets, min_count: int, max_rows: int | None = None
+) -> StudentVocab:
     """The word pieces seen at least `min_count` times in the train split, plus the specials.
 
     Why restrict: the encoder's 30,522-piece vocab at 32 int8 values a piece is
@@ -57,11 +92,12 @@ def restricted(train_ids: np.ndarray, assets: tok.TokenizerAssets, min_count: in
       train_ids: [n, L] encoder ids of the train split.
       assets: The encoder's vocab.
       min_count: Smallest count a piece needs to keep its own row.
+      max_rows: At most this many rows (specials included): the most frequent pieces keep
+        theirs, the rest go to [UNK] (the flash budget's cut, `edge.student.budget.size`).
     """
-    counts = np.bincount(np.asarray(train_ids, np.int64).ravel(), minlength=len(assets.vocab))
-    specials = [assets.vocab.index(s) for s in _SPECIALS if s in assets.vocab]
-    frequent = [i for i in np.flatnonzero(counts >= max(1, min_count)) if i not in specials]
-    ordered = np.array(specials + sorted(frequent, key=lambda i: -counts[i]), np.int64)
+    found = candidates(train_ids, assets, min_count)
+    kept = found.pieces if max_rows is None else found.pieces[: max(0, max_rows - len(found.specials))]
+    ordered = np.concatenate([found.specials, kept]).astype(np.int64)
     return _vocab(ordered, len(assets.vocab), assets.vocab.index(tok.UNK))
 
 
@@ -92,7 +128,7 @@ def teacher_projection(word_embeddings: np.ndarray, vocab: StudentVocab, dim: in
     """
     rows = np.asarray(word_embeddings, np.float64)[vocab.encoder_ids]
     if dim > min(rows.shape):
-        raise ValueError(f"export.student.embedding_dim {dim} exceeds what PCA of {rows.shape} gives")
+        raise ValueError(f"student.embedding_dim {dim} exceeds what PCA of {rows.shape} gives")
     centered = rows - rows.mean(axis=0)
     _, _, components = np.linalg.svd(centered, full_matrices=False)
     projected = centered @ components[:dim].T

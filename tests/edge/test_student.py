@@ -1,4 +1,4 @@
-"""The distilled student: trains on fixture rows, converts, runs in LiteRT and TFLM, gates, maps to the Edge TPU."""
+"""The distilled student: seeds, budgets, the Distill artifact, its variants in LiteRT and TFLM, the gate, the Edge TPU."""
 
 import dataclasses
 
@@ -7,16 +7,16 @@ import pytest
 
 from configs import features
 from edge import edgetpu, variants
-from edge.push import PushDir
-from edge.student import build, micro, transfer_set
+from edge.push import PushDir, student_file, teacher_file
+from edge.student import budget, build, micro, saved, training, transfer_set
 from edge.student import model as student_model
-from edge.student.vocab import StudentVocab, restricted
+from edge.student.vocab import StudentVocab, candidates, restricted
 from pipeline import predict
 from tests.edge.conftest import CONFIG, L
 
 # Small enough to train in seconds on the fixture rows; the same code path as the default.
 STUDENT = dataclasses.replace(
-    CONFIG.export.student,
+    CONFIG.student,
     embedding_dim=16,
     filters=16,
     epochs=4,
@@ -24,12 +24,22 @@ STUDENT = dataclasses.replace(
     transfer_copies=1,
     min_piece_count=1,
     batch_size=32,
+    seeds=2,
+    validation_share=0.2,
 )
+
+
+def _split(rows) -> training.TrainSplit:
+    return training.TrainSplit(
+        ids=np.stack([np.asarray(r[features.INPUT_WORD_IDS]) for r in rows]),
+        mask=np.stack([np.asarray(r[features.INPUT_MASK]) for r in rows]),
+        labels=np.array([int(r[features.LABEL_ID]) for r in rows]),
+    )
 
 
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory, tiny_encoder):
-    """The tiny teacher trained on 200 real snippets, its train split and eval data."""
+    """The tiny teacher trained on 200 real snippets, its train and eval splits and eval data."""
     from edge import eval_data
     from preprocessing import datasets
     from preprocessing import tokenizer as tok
@@ -40,32 +50,87 @@ def teacher(tmp_path_factory, tiny_encoder):
     transformed, _, _, export_dir = train_and_export(rows, tiny_encoder, CONFIG, root)
     loaded = variants.load_saved_model(export_dir)
     assets = tok.assets_from_encoder(tiny_encoder)
-    train_rows = [r for i, r in enumerate(transformed) if i % 5]
-    train = build.TrainSplit(
-        ids=np.stack([np.asarray(r[features.INPUT_WORD_IDS]) for r in train_rows]),
-        mask=np.stack([np.asarray(r[features.INPUT_MASK]) for r in train_rows]),
-        labels=np.array([int(r[features.LABEL_ID]) for r in train_rows]),
-    )
+    train = _split([r for i, r in enumerate(transformed) if i % 5])
+    evaluation = _split([r for i, r in enumerate(transformed) if i % 5 == 0])
     eval_rows = [r for i, r in enumerate(rows) if i % 5 == 0]
     data = eval_data.make_eval_data(loaded, [t for t, _ in eval_rows], np.array([y for _, y in eval_rows]), assets, L)
-    return {"loaded": loaded, "assets": assets, "train": train, "eval": data, "root": root}
+    return {"loaded": loaded, "assets": assets, "train": train, "evaluation": evaluation, "eval": data, "root": root}
+
+
+def _distil(teacher, config, evaluation=True):
+    return training.distil(
+        teacher["loaded"].classifier,
+        teacher["train"],
+        teacher["assets"].vocab,
+        2,
+        config,
+        teacher["evaluation"] if evaluation else None,
+    )
+
+
+def _build(teacher, student, config, out, push_dir):
+    return build.build_students(
+        student.student,
+        student.vocab,
+        student.representative,
+        teacher["eval"],
+        teacher["assets"],
+        ["0", "1"],
+        config,
+        out / "artifact",
+        push_dir,
+        latency_examples=3,
+    )
 
 
 @pytest.fixture(scope="module")
 def students(teacher, tmp_path_factory):
+    """Two seeds distilled, the kept one saved as Distill saves it, read back and built as StudentExport builds it."""
     out = tmp_path_factory.mktemp("student_out")
-    result = build.build_students(
-        teacher["loaded"].classifier,
-        teacher["train"],
-        teacher["eval"],
-        teacher["assets"],
-        ["0", "1"],
-        dataclasses.replace(STUDENT, max_accuracy_drop=100.0),
-        out / "artifact",
-        out / "edge" / "1",
-        latency_examples=3,
-    )
-    return {"result": result, "out": out}
+    distilled = _distil(teacher, STUDENT)
+    vocab = teacher["assets"].vocab
+    saved.save(distilled, vocab, vocab.index("[UNK]"), str(out / "distill"))
+    loaded = saved.load(str(out / "distill"))
+    config = dataclasses.replace(STUDENT, max_accuracy_drop=100.0)
+    result = _build(teacher, loaded, config, out, out / "edge" / "1")
+    return {"result": result, "out": out, "distilled": distilled, "loaded": loaded}
+
+
+def test_each_seed_is_scored_and_the_best_on_validation_is_kept(students, teacher):
+    distilled, loaded = students["distilled"], students["loaded"]
+    seeds = distilled.seeds
+    assert [s["seed"] for s in seeds] == [STUDENT.seed, STUDENT.seed + 1]
+    best = max(seeds, key=lambda s: (s["validation_accuracy"], -s["seed"]))
+    assert [s["chosen"] for s in seeds] == [s is best for s in seeds]
+    assert distilled.facts["seed"] == best["seed"]
+    # 20% of the 160 train rows pick the seed; none of them is trained on; the eval split only reports.
+    assert (distilled.facts["validation_rows"], distilled.facts["train_rows"]) == (32, 128)
+    assert distilled.facts["transfer_rows"] == 128
+    held = training.validation_rows(160, 0.2, STUDENT.seed)
+    fit = np.setdiff1d(np.arange(160), held)
+    kept = set(distilled.vocab.encoder_ids.tolist())
+    only_held = set(teacher["train"].ids[held].ravel().tolist()) - set(teacher["train"].ids[fit].ravel().tolist())
+    assert only_held and not (only_held & kept)  # pieces seen only in the validation rows get no row
+    # The kept seed's eval accuracy, recomputed from the student read back from the artifact.
+    probabilities = loaded.student.ids_model().predict(loaded.vocab.apply(teacher["evaluation"].ids), verbose=0)
+    accuracy = float(np.mean(probabilities.argmax(1) == teacher["evaluation"].labels))
+    assert round(accuracy, 6) == best["eval_accuracy"]
+    assert loaded.report.seeds == seeds and loaded.report.training == distilled.facts
+
+
+def test_the_saved_student_converts_to_the_same_model(students):
+    from edge.student import convert
+
+    distilled, loaded = students["distilled"], students["loaded"]
+    np.testing.assert_array_equal(loaded.representative, distilled.representative)
+    np.testing.assert_array_equal(loaded.vocab.remap, distilled.vocab.remap)
+    rows = distilled.representative[:4]
+    a = distilled.student.ids_model().predict(rows, verbose=0)
+    b = loaded.student.ids_model().predict(rows, verbose=0)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    original = convert.convert("student_micro", distilled.student, distilled.representative)
+    again = convert.convert("student_micro", loaded.student, loaded.representative)
+    assert len(original) == len(again)
 
 
 def test_every_student_variant_runs_in_its_interpreter_and_agrees_with_the_float_student(students):
@@ -136,21 +201,11 @@ def test_edgeline_predict_answers_with_each_student_variant(students, teacher):
     assert labels["student"] == labels["student_micro"], labels
 
 
-def test_gate_blocks_a_student_with_an_impossible_threshold(teacher, tmp_path):
-    config = dataclasses.replace(STUDENT, variants=("student",), max_accuracy_drop=-100.0, transfer_copies=0)
-    result = build.build_students(
-        teacher["loaded"].classifier,
-        teacher["train"],
-        teacher["eval"],
-        teacher["assets"],
-        ["0", "1"],
-        config,
-        tmp_path / "artifact",
-        tmp_path / "edge" / "1",
-        latency_examples=3,
-    )
+def test_gate_blocks_a_student_with_an_impossible_threshold(students, teacher, tmp_path):
+    config = dataclasses.replace(STUDENT, variants=("student",), max_accuracy_drop=-100.0)
+    result = _build(teacher, students["loaded"], config, tmp_path, tmp_path / "edge" / "1")
     row = result.variants["student"]
-    assert row["pushed"] is False and "export.student.max_accuracy_drop" in row["reason"], row
+    assert row["pushed"] is False and "student.max_accuracy_drop -100" in row["reason"], row
     assert not (tmp_path / "edge" / "1" / "student.tflite").exists()
     assert (tmp_path / "artifact" / "student.tflite").exists()
 
@@ -159,34 +214,35 @@ def test_gate_blocks_a_student_with_an_impossible_threshold(teacher, tmp_path):
     ("change", "cause"),
     [
         # Every piece below the count: the table keeps the 5 specials, fewer rows than embedding_dim 16.
-        ({"min_piece_count": 10**6}, "ValueError: export.student.embedding_dim 16 exceeds"),
+        ({"min_piece_count": 10**6}, "student.embedding_dim 16 exceeds"),
         # Pooling by L leaves nothing for the next convolution (max_seq_length below the downsampling limit).
-        ({"conv_layers": 3, "downsample": L}, "ValueError: export.student.downsample"),
+        ({"conv_layers": 3, "downsample": L}, "student.downsample"),
     ],
 )
-def test_a_student_that_cannot_be_built_is_a_failed_variant_and_the_teacher_stays_pushed(
-    teacher, tmp_path, change, cause
-):
-    push_dir = PushDir(tmp_path / "edge" / "1")
-    push_dir.put_bytes("float16.tflite", b"the teacher's variant")  # as export_variants leaves it
-    config = dataclasses.replace(STUDENT, transfer_copies=0, max_accuracy_drop=100.0, **change)
-    result = build.build_students(
-        teacher["loaded"].classifier,
-        teacher["train"],
-        teacher["eval"],
-        teacher["assets"],
-        ["0", "1"],
-        config,
-        tmp_path / "artifact",
-        push_dir,
-        latency_examples=3,
-    )
-    push_dir.commit()
-    assert list(result.variants) == list(config.variants)
-    for name, row in result.variants.items():
-        assert row["pushed"] is False and row["reason"].startswith(f"student not built: {cause}"), (name, row)
-    assert result.training == {"error": result.variants["student"]["reason"]}
-    assert sorted(p.name for p in (tmp_path / "edge" / "1").iterdir()) == ["float16.tflite"]
+def test_a_student_that_cannot_be_built_names_the_setting(teacher, change, cause):
+    config = dataclasses.replace(STUDENT, transfer_copies=0, seeds=1, **change)
+    with pytest.raises(ValueError, match=cause):
+        _distil(teacher, config, evaluation=False)
+
+
+def test_students_not_built_are_failed_rows_and_the_teachers_files_stay(tmp_path):
+    target = tmp_path / "edge" / "1"
+    teacher_push = PushDir(target, owns=teacher_file)
+    teacher_push.put_bytes("float16.tflite", b"the teacher's variant")
+    teacher_push.put_text("labels.txt", "0\n1\n")
+    teacher_push.commit()
+    old = PushDir(target, owns=student_file)
+    old.put_bytes("student.tflite", b"an earlier student")
+    old.commit()
+    assert sorted(p.name for p in target.iterdir()) == ["float16.tflite", "labels.txt", "student.tflite"]
+    result = build.not_built(STUDENT.variants, "student not built: ValueError: too few pieces")
+    assert list(result.variants) == list(STUDENT.variants)
+    assert all(r["pushed"] is False and r["reason"].endswith("too few pieces") for r in result.variants.values())
+    PushDir(target, owns=student_file).commit()  # nothing passed: the student's files go, the teacher's stay
+    assert sorted(p.name for p in target.iterdir()) == ["float16.tflite", "labels.txt"]
+    assert (target / "float16.tflite").read_bytes() == b"the teacher's variant"
+    PushDir(target, owns=teacher_file).commit()  # and when the teacher's go too, labels alone are not kept
+    assert not target.exists()
 
 
 def test_transfer_set_keeps_the_marks_and_the_trimmed_teacher_matches_the_full_one(teacher):
@@ -228,11 +284,9 @@ def test_restricted_vocab_remaps_rare_pieces_to_unk_and_round_trips(teacher):
 
 
 def test_pruning_leaves_the_share_of_zero_weights_asked_for_through_qat(teacher):
-    config = dataclasses.replace(STUDENT, prune_sparsity=0.5, transfer_copies=0)
-    trained, _, facts = build.train_student(
-        teacher["loaded"].classifier, teacher["train"], teacher["assets"], 2, config
-    )
-    assert 0.45 <= facts["sparsity"] <= 0.55, facts
+    config = dataclasses.replace(STUDENT, prune_sparsity=0.5, transfer_copies=0, seeds=1)
+    distilled = _distil(teacher, config, evaluation=False)
+    assert 0.45 <= distilled.facts["sparsity"] <= 0.55, distilled.facts
 
 
 def test_downsampling_halves_the_sequence_between_convolutions_and_a_misfit_names_the_key():
@@ -241,5 +295,52 @@ def test_downsampling_halves_the_sequence_between_convolutions_and_a_misfit_name
     convs = [layer for layer in body.layers if layer.__class__.__name__ == "Conv2D"]
     # Each convolution sees a sequence half as long as the one before it.
     assert [conv.input.shape[2] for conv in convs] == [L, L // 2, L // 4]
-    with pytest.raises(ValueError, match="export.student.downsample"):
+    with pytest.raises(ValueError, match="student.downsample"):
         student_model.build(dataclasses.replace(config, downsample=L), vocab_size=50, max_seq_length=L, num_classes=2)
+
+
+def test_the_predicted_flatbuffer_is_the_built_one_within_one_percent(students):
+    sizing = students["loaded"].report.sizing
+    micro_row = students["result"].variants["student_micro"]
+    assert abs(sizing["predicted_flash_bytes"] - micro_row["flash_bytes"]) <= 0.01 * micro_row["flash_bytes"]
+    assert sizing["rows"] == students["loaded"].vocab.size and sizing["cut"] == ""
+
+
+def test_the_micro_build_fits_a_small_flash_budget_by_construction(teacher, tmp_path):
+    # Every train piece is a candidate (min_piece_count 1): a table for all of them would not fit.
+    fit = teacher["train"].rows(np.setdiff1d(np.arange(160), training.validation_rows(160, 0.2, STUDENT.seed)))
+    found = candidates(fit.ids, teacher["assets"], 1)
+    rows = len(found.specials) + len(found.pieces)
+    full = budget.predicted_flash_bytes(STUDENT, rows, STUDENT.embedding_dim, STUDENT.filters, 2)
+    # 4% under the full table, plus the 2% margin: the rarest ~100 pieces (about 4% of the train pieces) go.
+    config = dataclasses.replace(STUDENT, seeds=1, max_flash_bytes=int(full * 0.96), max_accuracy_drop=100.0)
+    distilled = _distil(teacher, config, evaluation=False)
+    sizing = distilled.sizing
+    assert sizing.width == STUDENT.embedding_dim and sizing.filters == STUDENT.filters
+    assert sizing.rows < rows and sizing.predicted_flash_bytes <= config.max_flash_bytes * (1 - config.flash_margin)
+    kept = sizing.rows - len(found.specials)
+    unk = 1 - found.counts[:kept].sum() / found.total
+    assert sizing.unk_share == round(unk, 4) and sizing.candidates == rows
+    assert f"kept {kept:,} of {len(found.pieces):,} pieces seen at least 1 times" in sizing.cut
+    assert f"{100 * unk:.1f}% of train pieces now [UNK]" in sizing.cut
+    result = _build(teacher, distilled, config, tmp_path, tmp_path / "edge" / "1")
+    micro_row = result.variants["student_micro"]
+    assert micro_row["pushed"], micro_row.get("reason")
+    assert micro_row["flash_bytes"] <= config.max_flash_bytes
+    assert abs(sizing.predicted_flash_bytes - micro_row["flash_bytes"]) <= 0.01 * micro_row["flash_bytes"]
+    assert (tmp_path / "edge" / "1" / "student_micro.tflite").exists()
+
+
+def test_a_small_arena_budget_halves_the_filters_and_a_small_flash_budget_narrows_the_embedding():
+    config = dataclasses.replace(CONFIG.student, filters=128, embedding_dim=32, max_arena_bytes=10_000)
+    counts = np.full(4000, 10)  # 4,000 pieces seen 10 times each: cutting 5% of the rows costs 5% of the pieces
+    sizing = budget.size(config, counts, int(counts.sum()), 5, 64, 2)
+    # 64 x 128 int8 activations in and out of the first pooling alone are 12 KB; at 32 filters 4 KB.
+    assert (sizing.filters, sizing.predicted_arena_bytes) == (32, 7488)
+    assert budget.predicted_arena_bytes(config, 64, 32, 64) == 10304 > 10_000
+    assert sizing.cut == "filters 128 -> 32 (arena 7,488 B predicted, student.max_arena_bytes 10,000)"
+    narrow = dataclasses.replace(config, max_arena_bytes=65536, max_flash_bytes=240_000)
+    sizing = budget.size(narrow, counts, int(counts.sum()), 5, 64, 2)
+    # 4,005 rows 32 wide need 254,536 B; cutting to fit would send 12% of the pieces to [UNK].
+    assert (sizing.width, sizing.rows, sizing.cut) == (24, 4005, "embedding 32 -> 24 wide")
+    assert sizing.predicted_flash_bytes == 219_424 <= 240_000 * 0.98
