@@ -192,36 +192,49 @@ STUDENT_KEYS = (
 )
 
 
-def edge_summary(edge_uri: str) -> dict[str, Any] | None:
-    """The EdgeExport report (edge_report.json) in summary.json's shape, or None if it is missing.
+def edge_summary(edge_uri: str | None, student_uri: str | None = None) -> dict[str, Any] | None:
+    """EdgeExport's and StudentExport's reports in summary.json's shape, or None if both are missing.
+
+    Args:
+      edge_uri: EdgeExport's artifact (`edge_report.json`), or None.
+      student_uri: StudentExport's artifact (`student_report.json`), or None.
 
     Returns:
-      `{"report": path, "pushed_dir": ..., "saved_model": {...}, "variants":
+      `{"report": path, "student_report": path, "pushed_dir": ..., "saved_model": {...}, "variants":
       {name: {bytes, accuracy, auc, accuracy_delta, agreement, max_abs_prob_diff,
       latency_ms_p50, latency_ms_p95 (1 thread), latency_ms_p50_2t, latency_ms_p95_2t (2 threads),
       delegated_ops, total_ops, delegated_share (XNNPACK), cpu_ops, runtime, pushed, reason} plus a student's
-      STUDENT_KEYS}, "student": training facts and budgets}`; a metric a variant
+      STUDENT_KEYS}, "student": budgets, sizing, seeds and training facts}`; a metric a variant
       could not produce (it failed to convert or run) is None.
     """
+    teacher = _report(edge_uri, "edge_report.json")
+    student = _report(student_uri, "student_report.json")
+    if teacher is None and student is None:
+        return None
+    first = teacher or student
+    variants = {**(teacher or {}).get("variants", {}), **(student or {}).get("variants", {})}
+    return {
+        "report": staging.join(edge_uri, "edge_report.json") if teacher else None,
+        "student_report": staging.join(student_uri, "student_report.json") if student else None,
+        "pushed_dir": (teacher or {}).get("pushed_dir") or (student or {}).get("pushed_dir"),
+        "saved_model": first.get("saved_model"),
+        "max_accuracy_drop": (teacher or {}).get("max_accuracy_drop"),
+        "variants": {
+            name: {**{k: v.get(k) for k in EDGE_KEYS}, **{k: v[k] for k in STUDENT_KEYS if k in v}}
+            for name, v in variants.items()
+        },
+        "student": (student or {}).get("student"),
+    }
+
+
+def _report(uri: str | None, name: str) -> dict | None:
     import json
 
     import tensorflow as tf
 
-    path = staging.join(edge_uri, "edge_report.json")
-    if not tf.io.gfile.exists(path):
+    if uri is None or not tf.io.gfile.exists(staging.join(uri, name)):
         return None
-    report = json.loads(staging.read_text(path))
-    return {
-        "report": path,
-        "pushed_dir": report.get("pushed_dir"),
-        "saved_model": report.get("saved_model"),
-        "max_accuracy_drop": report.get("max_accuracy_drop"),
-        "variants": {
-            name: {**{k: v.get(k) for k in EDGE_KEYS}, **{k: v[k] for k in STUDENT_KEYS if k in v}}
-            for name, v in report["variants"].items()
-        },
-        "student": report.get("student"),
-    }
+    return json.loads(staging.read_text(staging.join(uri, name)))
 
 
 def blessing(blessing_uri: str) -> bool:

@@ -34,9 +34,10 @@ def collect_summary(paths: results.RunPaths, components: list[dict]) -> dict[str
         (pushed,) = nodes["Pusher"].outputs["pushed_model"]
         if pushed.custom_properties["pushed"].int_value == 1:
             summary["pushed_model"] = pushed.custom_properties["pushed_destination"].string_value
-    if "EdgeExport" in nodes:
-        (edge_models,) = nodes["EdgeExport"].outputs["edge_models"]
-        summary["edge"] = results.edge_summary(edge_models.uri)
+    if "EdgeExport" in nodes or "StudentExport" in nodes:
+        edge_uri = nodes["EdgeExport"].outputs["edge_models"][0].uri if "EdgeExport" in nodes else None
+        student_uri = nodes["StudentExport"].outputs["student_models"][0].uri if "StudentExport" in nodes else None
+        summary["edge"] = results.edge_summary(edge_uri, student_uri)
     summary["latest_pushed_model"] = latest_pushed(paths.serving)
     for component in components:
         node = nodes.get(component["name"])

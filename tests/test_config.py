@@ -1,5 +1,7 @@
 """Config files, dotted overrides and their error messages."""
 
+import re
+
 import pytest
 
 from configs import ConfigError, EdgelineConfig, apply_overrides, load_config, valid_keys
@@ -50,7 +52,7 @@ def test_tiny_config_inherits_from_default():
 
 def test_valid_keys_cover_every_section():
     sections = {key.split(".")[0] for key in valid_keys()}
-    assert sections == {"data", "tokenizer", "model", "train", "eval", "export", "runner"}
+    assert sections == {"data", "tokenizer", "model", "train", "eval", "export", "student", "runner"}
 
 
 @pytest.mark.parametrize("override", ["data.labels=yes,no", "data.labels=[yes, no]", "data.labels=yes, no"])
@@ -93,3 +95,60 @@ def test_delimiter_and_encoding_reach_the_config_from_the_cli(delimiter, monkeyp
     monkeypatch.setattr(cli, "_print_summary", lambda *args: None)
     assert cli.main(["run", "--delimiter", delimiter, "--encoding", "cp1252"]) == 0
     assert [(d.delimiter, d.encoding) for d in seen] == [(delimiter, "cp1252")]
+
+
+def test_a_child_file_merges_into_its_base_at_every_depth(tmp_path):
+    (tmp_path / "base.yaml").write_text(
+        "student:\n  epochs: 6\n  seeds: 2\n  variants: [student, student_micro]\nexport:\n  max_accuracy_drop: 2.0\n"
+    )
+    (tmp_path / "mid.yaml").write_text("base: base.yaml\nstudent:\n  temperature: 4.0\n")
+    (tmp_path / "child.yaml").write_text("base: mid.yaml\nstudent:\n  epochs: 3\n  variants: [student]\n")
+    config = load_config(tmp_path / "child.yaml")
+    # The child's key wins; the base's siblings of it stay; a list is replaced whole.
+    assert (config.student.epochs, config.student.seeds, config.student.temperature) == (3, 2, 4.0)
+    assert config.student.variants == ("student",)
+    assert config.export.max_accuracy_drop == 2.0 and config.student.batch_size == 64
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        (
+            ["export.student.epochs=3"],
+            "export.student.epochs moved to a top-level `student:` section; write student.epochs",
+        ),
+        ("export:\n  student:\n    epochs: 3\n    seed: 7\n", "write student.epochs, student.seed instead"),
+    ],
+)
+def test_the_old_student_keys_name_the_new_ones(tmp_path, where, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        if isinstance(where, list):
+            apply_overrides(EdgelineConfig(), where)
+        else:
+            (tmp_path / "old.yaml").write_text(where)
+            load_config(tmp_path / "old.yaml")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("student.pooling=avg", "student.pooling: 'avg' is not one of max, mean"),
+        ("student.variants=[student,student_tpu]", "student.variants: 'student_tpu' is not one of student, "),
+        ("export.variants=[int8,int8]", "export.variants: ['int8', 'int8'] names a value twice"),
+        ("model.pooling=max", "model.pooling: 'max' is not one of mean, cls"),
+        ("eval.baseline=latest", "eval.baseline: 'latest' is not one of serving, none"),
+    ],
+)
+def test_fixed_choices_are_checked_when_the_config_loads(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        apply_overrides(EdgelineConfig(), [override])
+
+
+def test_the_choices_are_the_variants_the_edge_package_builds():
+    from configs.config import CHOICES
+    from edge import variants
+    from edge.student import convert
+
+    assert CHOICES["export.variants"] == tuple(variants.VARIANTS)
+    assert CHOICES["student.variants"] == tuple(convert.STUDENT_VARIANTS)
+    assert EdgelineConfig().student.max_accuracy_drop == 5.0 and EdgelineConfig().student.seeds == 3

@@ -15,14 +15,17 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# The custom executors (ExampleGen's input check, TextValidator, EdgeExport), the Trainer's run_fn and export,
-# Transform's preprocessing_fn, and the edge package they call: every function is scanned.
+# The custom executors (ExampleGen's input check, TextValidator, EdgeExport, Distill, StudentExport),
+# the Trainer's run_fn and export, Transform's preprocessing_fn, and the edge package they call:
+# every function is scanned.
 WHOLE_MODULES = (
     "components/checked_example_gen.py",
     "preprocessing/csv_reader.py",
     "preprocessing/csv_check.py",
     "preprocessing/example_gen_input.py",
     "components/edge_export.py",
+    "components/distill.py",
+    "components/student_export.py",
     "components/text_validation.py",
     "trainers/run.py",
     "trainers/train.py",
@@ -36,7 +39,7 @@ WHOLE_MODULES = (
 # HTML template and the report's own output are local by definition).
 ARTIFACT_READERS = {
     "pipeline/run_reader.py": ("data_statistics", "schema_features", "schema_anomalies", "training_history"),
-    "pipeline/results.py": ("split_counts", "edge_summary", "blessing"),
+    "pipeline/results.py": ("split_counts", "edge_summary", "_report", "blessing"),
 }
 ALLOWED = {
     # The one helper: it copies between artifact URIs and local temp dirs, explicitly.
@@ -51,6 +54,10 @@ ALLOWED = {
     # numpy's .npy codec on in-memory buffers; the bytes go through staging.
     ("edge/student/build.py", "_npy"): "np.save into an in-memory buffer",
     ("edge/student/predict.py", "_npy_array"): "np.load from an in-memory buffer",
+    # Distill's artifact: the calibration rows through in-memory .npy buffers; tf-keras saves and
+    # loads a SavedModel in a staging.local_dir copied out to (or in from) the artifact.
+    ("edge/student/saved.py", "save"): "np.save into an in-memory buffer; Keras in staging.local_dir",
+    ("edge/student/saved.py", "load"): "np.load from an in-memory buffer; Keras in staging.local_dir",
 }
 
 # Calls that only work on the local disk, by dotted name.

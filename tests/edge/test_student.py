@@ -1,4 +1,4 @@
-"""The distilled student: seeds, budgets, the Distill artifact, its variants in LiteRT and TFLM, the gate, the Edge TPU."""
+"""The distilled student: seeds, budgets, the Distill artifact, its variants in LiteRT and TFLM, gate, Edge TPU."""
 
 import dataclasses
 
