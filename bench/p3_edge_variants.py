@@ -41,10 +41,12 @@ def p3_child(run_dir: pathlib.Path, threads: int, repeats: int) -> dict:
         name: runtime.VariantRunner(p.read_bytes(), threads) for name, p in files.items() if name in variants.VARIANTS
     }
     # A student is timed as `edgeline predict` runs it: host remap (and student_edgetpu's lookup) included;
-    # one its gate held back is timed from EdgeExport's artifact, so its speed goal is measured either way.
+    # one its gate held back is timed from StudentExport's artifact, so its speed goal is measured either way.
+    student_report = b.summary["edge"].get("student_report")
+    student_dir = pathlib.Path(student_report).parent if student_report else built_dir
     students = {}
     for name in STUDENT_VARIANTS:
-        found = [path for path in (push_dir / f"{name}.tflite", built_dir / f"{name}.tflite") if path.exists()]
+        found = [path for path in (push_dir / f"{name}.tflite", student_dir / f"{name}.tflite") if path.exists()]
         if found:
             students[name] = pushed_runner(found[0], *read_metadata(found[0]), num_threads=threads)[0]
     word_ids = [x[features.INPUT_WORD_IDS] for x in ids]
@@ -62,12 +64,12 @@ def p3_child(run_dir: pathlib.Path, threads: int, repeats: int) -> dict:
 
 
 # Variant -> (speedup over the SavedModel's ids path at batch 1 on 1 thread, size ratio, accuracy loss in points).
-# The student's loss is its own gate's default (export.student.max_accuracy_drop).
+# The student's loss is its own gate's default (student.max_accuracy_drop).
 P3_GOALS = {
     "dynamic_range": (4.0, 3.5, 0.5),
     "int8": (2.5, 0.0, 1.0),
     "float32": (1.2, 0.0, 0.0),
-    "student": (20.0, 0.0, 3.0),
+    "student": (20.0, 0.0, 5.0),
 }
 
 

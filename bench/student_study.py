@@ -3,7 +3,7 @@
 Usage:
     .venv/bin/python -m bench.student_study                         # runs/default, every row below
     .venv/bin/python -m bench.student_study --rows default,hard     # a subset
-    .venv/bin/python -m bench.student_study --set export.student.embedding_dim=48
+    .venv/bin/python -m bench.student_study --set student.embedding_dim=48
 
 Reads a run's artifacts read-only (the pushed SavedModel = the teacher, Transform's
 train split, ExampleGen's eval split; it needs no summary.json, so it can start as
@@ -38,7 +38,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 env.configure()
 
-# Row name -> (export.student overrides, distil?, what the row shows).
+# Row name -> (student overrides, distil?, what the row shows).
 ROWS: dict[str, tuple[dict, bool, str]] = {
     "default": ({}, True, "the shipped student (all three variants): soft labels, transfer set, teacher embedding"),
     "hard": ({}, False, "true labels only, teacher embedding (PCA): the same student without distillation"),
@@ -66,7 +66,7 @@ def _artifacts(run_dir: pathlib.Path, config) -> dict:
 
     from configs import features
     from edge import eval_data, variants
-    from edge.student.build import TrainSplit
+    from edge.student.training import TrainSplit
     from preprocessing import tokenizer as tok
     from trainers import encoders
     from trainers.export import read_class_names
@@ -160,16 +160,15 @@ def saved_model_latency(saved_model_dir: str, ids, examples: int = 100) -> dict:
 def _ablation(name: str, art: dict, base, overrides: dict, distil: bool) -> dict:
     from configs import features
     from edge.scoring import score
-    from edge.student import build, convert
+    from edge.student import convert, training
     from edge.student.runner import StudentRunner
 
     config = dataclasses.replace(base, **overrides)
-    trained, vocab, facts = build.train_student(
-        art["loaded"].classifier, art["train"], art["assets"], len(art["class_names"]), config, distil=distil
+    trained = training.distil(
+        art["loaded"].classifier, art["train"], art["assets"].vocab, len(art["class_names"]), config, None, distil
     )
-    train_ids = art["train"].ids
-    representative = vocab.apply(train_ids[:: max(1, len(train_ids) // 300)])
-    model = convert.convert("student", trained.student, representative)
+    vocab, facts = trained.vocab, trained.facts
+    model = convert.convert("student", trained.student, trained.representative)
     eval_ids = art["data"].ids[features.INPUT_WORD_IDS]
     probabilities = StudentRunner(model, vocab).predict(eval_ids)
     float_probabilities = trained.float_student.ids_model().predict(vocab.apply(eval_ids), batch_size=256, verbose=0)
@@ -191,18 +190,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-dir", default=str(ROOT / "runs" / "default"))
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows of: {', '.join(ROWS)}")
     parser.add_argument("--config", default=None, help="config file (default: configs/default.yaml)")
-    parser.add_argument("--set", action="append", default=[], help="config override, e.g. export.student.epochs=6")
+    parser.add_argument("--set", action="append", default=[], help="config override, e.g. student.epochs=6")
     parser.add_argument("--out", default=str(ROOT / "bench"), help="directory for the .json and .md")
     parser.add_argument("--name", default="student_study", help="file stem: NAME.json and NAME (upper case).md")
     args = parser.parse_args(argv)
 
     from configs import features, load_config
     from edge.scoring import reference_metrics
-    from edge.student import build
+    from edge.student import build, training
 
     _memoize_teacher()
     config = load_config(args.config, overrides=args.set)
-    base = config.export.student
+    base = config.student
     run_dir = pathlib.Path(args.run_dir)
     art = _artifacts(run_dir, config)
     result = {
@@ -220,15 +219,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == "default":
             with tempfile.TemporaryDirectory() as tmp:
                 start = time.perf_counter()
+                distilled = training.distil(
+                    art["loaded"].classifier, art["train"], art["assets"].vocab, len(art["class_names"]), base
+                )
                 built = build.build_students(
-                    art["loaded"].classifier,
-                    art["train"],
+                    distilled.student,
+                    distilled.vocab,
+                    distilled.representative,
                     art["data"],
                     art["assets"],
                     art["class_names"],
                     base,
                     tmp,
                     pathlib.Path(tmp) / "push",
+                    training=distilled.facts,
                 )
                 result["build_seconds"] = round(time.perf_counter() - start, 1)
             result["variants"] = built.variants

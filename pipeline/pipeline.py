@@ -32,10 +32,11 @@ COMPONENT_IDS = (
     "latest_blessed_model_resolver",
     "Evaluator",
     "Pusher",
-    # Only when config.export.edge is true (the default).
-    "EdgeExport",
-    # Only when config.student.enabled is true too (the default).
+    # Only when config.export.edge is true (the default); Distill and StudentExport only when
+    # config.student.enabled is true too (the default). Distill and EdgeExport both wait for
+    # Pusher only; the local runner takes them in this order.
     "Distill",
+    "EdgeExport",
     "StudentExport",
 )
 
@@ -226,6 +227,8 @@ def create_pipeline(
             edge += _student_components(
                 config, trainer, transform, example_gen, evaluator, pusher, encoder_dir, edge_dir
             )
+            # Distill after the SavedModel's push: minutes of distillation must not hold it back.
+            edge[-2].add_upstream_node(pusher)
             # Both push into edge/<version>/, each swapping in its own files: one after the other.
             edge[-1].add_upstream_node(edge_export_node)
     return tfx.dsl.Pipeline(

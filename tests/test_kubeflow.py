@@ -116,6 +116,35 @@ def test_each_executor_runs_the_image_with_tfx_launcher_and_beam_args(compiled):
     assert "tfx.ModelBlessing" in blessing["outputArtifactQueries"]["model_blessing"]["filter"]
 
 
+def test_the_student_components_read_only_their_own_settings(compiled):
+    spec = compiled[0]
+    tasks = _tasks(spec)
+    distill, export = tasks["Distill"], tasks["StudentExport"]
+    # Distill's one parameter is the student section: a teacher-only change leaves it cached.
+    assert set(distill["inputs"]["parameters"]) == {"student"}
+    assert json.loads(_param(distill, "student")) == CONFIG.to_dict()["student"]
+    assert set(distill["inputs"]["artifacts"]) == {"model", "blessing", "transform_graph", "transformed_examples"}
+    assert distill["inputs"]["artifacts"]["blessing"]["taskOutputArtifact"]["producerTask"] == "Evaluator"
+    assert set(distill["dependentTasks"]) == {"Trainer", "Evaluator", "Transform", "Pusher"}
+    assert export["inputs"]["artifacts"]["student_model"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "student_model",
+        "producerTask": "Distill",
+    }
+    full = CONFIG.to_dict()
+    full["data"] |= {"path": "", "encoding": "utf-8", "delimiter": ","}
+    assert json.loads(_param(export, "config")) == {k: full[k] for k in ("data", "student")}
+    # Both push into edge/<version>/: StudentExport swaps its files in after EdgeExport's.
+    assert {"Distill", "Pusher", "EdgeExport"} <= set(export["dependentTasks"])
+    outputs = spec["components"]["Distill"]["outputDefinitions"]["artifacts"]["student_model"]["artifactType"]
+    assert outputs["instanceSchema"].startswith("title: components.StudentModel\n")
+    executors = spec["deploymentSpec"]["executors"]
+    assert executors["Distill_executor"]["container"]["args"][1] == "components.distill.Distill_Executor"
+    assert (
+        executors["StudentExport_executor"]["container"]["args"][1]
+        == "components.student_export.StudentExport_Executor"
+    )
+
+
 def test_trainer_resources_come_from_config(compiled):
     resources = compiled[0]["deploymentSpec"]["executors"]["Trainer_executor"]["container"]["resources"]
     assert resources == {

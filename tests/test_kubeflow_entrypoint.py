@@ -46,6 +46,10 @@ def cluster(tiny_run, tmp_path_factory):
             "runner.beam_args=[]",  # DirectRunner, as locally
             f"model.encoder={encoders.ensure_encoder(tiny_run['config'].model.encoder)}",
             f"export.variants=[{','.join(VARIANTS)}]",
+            # One one-epoch student keeps Distill to seconds; the local run trained the default three.
+            "student.seeds=1",
+            "student.epochs=1",
+            "student.max_accuracy_drop=100",
         ],
     )
     yaml_path, _ = kubeflow_compile.compile_pipeline(config, root / "spec" / "edgeline")
@@ -195,8 +199,7 @@ def test_edge_export_runs_through_the_kubeflow_entrypoint(cluster, tiny_run, tmp
 
     out = tmp_path / "EdgeExport" / "edge_models"
     report = json.loads((out / "edge_report.json").read_text())
-    # The distilled student adds its own rows (edge/student/); the MiniLM variants come first.
-    assert [n for n in report["variants"] if not n.startswith("student")] == list(VARIANTS)
+    assert list(report["variants"]) == list(VARIANTS)  # the student's are StudentExport's
     assert "| float32 |" in (out / "edge_report.md").read_text()
     version = pathlib.Path(tiny_run["first"]["pushed_model"]).name
     edge_dir = cluster["root"] / "edge" / version
@@ -214,11 +217,52 @@ def test_edge_export_runs_through_the_kubeflow_entrypoint(cluster, tiny_run, tmp
     assert artifact["metadata"]["pushed_variants"] == sum(bool(v["pushed"]) for v in report["variants"].values())
 
 
+def test_distill_and_student_export_run_through_the_kubeflow_entrypoint(cluster, tiny_run, tmp_path):
+    from edge.student import saved
+    from pipeline import predict
+
+    spec = cluster["spec"]
+    distill_input = _executor_input(spec, "Distill", tiny_run["run_dir"], tmp_path)
+    command = _command(spec, "Distill", distill_input)
+    assert command[3:5] == ["--executor_class_path", "components.distill.Distill_Executor"]
+    _run(command, tmp_path)
+
+    student = tmp_path / "Distill" / "student_model"
+    report = saved.read_report(str(student))
+    assert report.distilled and [s["seed"] for s in report.seeds] == [42] and report.seeds[0]["chosen"]
+    assert 0.0 <= report.seeds[0]["validation_accuracy"] <= 1.0 and 0.0 <= report.seeds[0]["eval_accuracy"] <= 1.0
+    assert (student / "saved_model" / "saved_model.pb").exists()
+    (artifact,) = _executor_output(distill_input)["artifacts"]["student_model"]["artifacts"]
+    assert artifact["uri"] == str(student) and artifact["metadata"]["distilled"] == 1
+
+    export_input = _executor_input(spec, "StudentExport", tiny_run["run_dir"], tmp_path)
+    # Downstream, the launcher passes the artifact Distill just reported.
+    export_input["inputs"]["artifacts"]["student_model"]["artifacts"][0].update(
+        uri=artifact["uri"], metadata=artifact["metadata"]
+    )
+    command = _command(spec, "StudentExport", export_input)
+    assert command[3:5] == ["--executor_class_path", "components.student_export.StudentExport_Executor"]
+    _run(command, tmp_path)
+
+    out = tmp_path / "StudentExport" / "student_models"
+    built = json.loads((out / "student_report.json").read_text())
+    assert list(built["variants"]) == list(cluster["config"].student.variants)
+    assert built["student"]["seeds"] == report.seeds and built["student"]["sizing"] == report.sizing
+    version = pathlib.Path(tiny_run["first"]["pushed_model"]).name
+    edge_dir = cluster["root"] / "edge" / version
+    for name, variant in built["variants"].items():
+        assert variant["pushed"], (name, variant.get("reason"))
+        rows = predict.predict_texts(edge_dir / f"{name}.tflite", ["a gorgeous, witty movie"])
+        assert rows[0]["label"] in ("0", "1"), name
+    (artifact,) = _executor_output(export_input)["artifacts"]["student_models"]["artifacts"]
+    assert artifact["metadata"]["pushed_variants"] == len(built["variants"])
+
+
 RAM_VARIANTS = ("float32", "edgetpu")
 
 
 def test_edge_export_reads_and_writes_only_through_gfile(cluster, tiny_run):
-    """EdgeExport's executor with its input artifacts, its output and the push target all on `ram://`.
+    """EdgeExport's, Distill's and StudentExport's executors with their artifacts and push target all on `ram://`.
 
     `ram://` is TensorFlow's in-memory filesystem: only tf.io.gfile (and TFX's fileio)
     sees it, so a single `open`, `pathlib` or `glob` on an artifact fails here as it
@@ -258,16 +302,44 @@ def test_edge_export_reads_and_writes_only_through_gfile(cluster, tiny_run):
     EdgeExport.EXECUTOR_SPEC.executor_class().Do(inputs, {"edge_models": [output]}, parameters)
 
     report = json.loads(staging.read_text(staging.join(output.uri, "edge_report.json")))
-    # The distilled student adds its own rows (edge/student/); the MiniLM variants come first.
-    assert [n for n in report["variants"] if not n.startswith("student")] == list(RAM_VARIANTS)
-    assert {"student", "student_edgetpu", "student_micro"} <= set(report["variants"])
+    assert list(report["variants"]) == list(RAM_VARIANTS)
     version = inputs["pushed_model"][0].get_string_custom_property("pushed_version")
     assert report["pushed_dir"] == staging.join(base, "edge", version)
     for name, variant in report["variants"].items():
         assert tf.io.gfile.stat(staging.join(output.uri, f"{name}.tflite")).length == variant["bytes"], name
         assert tf.io.gfile.exists(staging.join(report["pushed_dir"], f"{name}.tflite")) == bool(variant["pushed"])
-    for name in ("student_edgetpu_embedding.npy", "student_micro.cc", "edge_report.md"):
-        assert tf.io.gfile.exists(staging.join(output.uri, name)), name
+    assert tf.io.gfile.exists(staging.join(output.uri, "edge_report.md"))
     info, _ = read_metadata(staging.join(report["pushed_dir"], "float32.tflite"))
     assert info["variant"] == "float32"
     assert output.get_string_custom_property("pushed_dir") == report["pushed_dir"]
+
+    # Distill and StudentExport on the same ram:// filesystem, pushing beside EdgeExport's variants.
+    from components import StudentModel
+    from components.distill import Distill
+    from components.student_export import StudentExport
+
+    distill_inputs = {}
+    for key in spec["root"]["dag"]["tasks"]["Distill"]["inputs"]["artifacts"]:
+        artifact = _local_input(spec, "Distill", key, tiny_run["run_dir"])
+        distill_inputs[key] = inputs.get(key) or [artifact]
+        if key not in inputs:  # the Transform graph: staged like the others
+            local_uri, artifact.uri = artifact.uri, staging.join(base, "inputs", key)
+            staging.copy_out(local_uri, artifact.uri)
+    student = StudentModel()
+    student.uri = staging.join(base, "student_model")
+    Distill.EXECUTOR_SPEC.executor_class().Do(
+        distill_inputs, {"student_model": [student]}, _parameters(spec, "Distill")
+    )
+    assert student.get_int_custom_property("distilled") == 1
+    export_inputs = {k: inputs[k] for k in ("model", "examples", "blessing", "pushed_model")}
+    export_inputs["student_model"] = [student]
+    built = EdgeModels()
+    built.uri = staging.join(base, "student_models")
+    export_parameters = _parameters(spec, "StudentExport") | {"edge_dir": parameters["edge_dir"]}
+    StudentExport.EXECUTOR_SPEC.executor_class().Do(export_inputs, {"student_models": [built]}, export_parameters)
+    student_report = json.loads(staging.read_text(staging.join(built.uri, "student_report.json")))
+    assert all(v["pushed"] for v in student_report["variants"].values()), student_report["variants"]
+    for name in ("student_edgetpu_embedding.npy", "student_micro.cc", "student_report.md"):
+        assert tf.io.gfile.exists(staging.join(built.uri, name)), name
+    pushed = sorted(n.rstrip("/") for n in tf.io.gfile.listdir(report["pushed_dir"]))
+    assert {"float32.tflite", "student.tflite", "student_micro.tflite", "student_micro.cc"} <= set(pushed), pushed

@@ -1,0 +1,87 @@
+"""Caching around the student's components: a student-only change re-runs Distill and StudentExport alone,
+a teacher-only change EdgeExport alone (the component states read from ML Metadata)."""
+
+import json
+import pathlib
+
+import pytest
+
+from configs import apply_overrides, load_config
+from pipeline import pipeline as pipeline_lib
+from pipeline import results
+
+pytestmark = pytest.mark.e2e
+
+STUDENT = ("Distill", "StudentExport")
+# What executes even when everything is cached: the baseline resolver is a query.
+ALWAYS = {"latest_blessed_model_resolver"}
+
+
+def _states(run_dir: pathlib.Path) -> dict[str, str]:
+    """Component id -> MLMD state (COMPLETE, CACHED, ...) of the newest pipeline run."""
+    return {
+        name: node.state for name, node in results.latest_run(results.open_store(run_dir / "metadata.sqlite")).items()
+    }
+
+
+def _executed(states: dict[str, str]) -> set[str]:
+    return {name for name, state in states.items() if state != "CACHED"} - ALWAYS
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, small_csv, tiny_encoder):
+    """The tiny pipeline (one fast teacher variant, a one-epoch student of two seeds), then three reruns."""
+    from pipeline import local_runner
+
+    runs_dir = tmp_path_factory.mktemp("cache_runs")
+    base = apply_overrides(
+        load_config("configs/tiny.yaml"),
+        [
+            f"data.path={small_csv}",
+            f"runner.runs_dir={runs_dir}",
+            "export.variants=[float32]",
+            "student.seeds=2",
+            "student.epochs=1",
+            "student.transfer_copies=1",
+            "student.variants=[student]",
+            "student.max_accuracy_drop=100",
+        ],
+    )
+    run_dir = pathlib.Path(runs_dir) / "cache"
+    steps = {}
+    for step, overrides in (
+        ("first", []),
+        ("unchanged", []),
+        ("student", ["student.temperature=3.0"]),
+        ("teacher", ["student.temperature=3.0", "export.max_accuracy_drop=50"]),
+    ):
+        summary = local_runner.run(apply_overrides(base, overrides), name="cache", out=lambda line: None)
+        steps[step] = {"summary": summary, "states": _states(run_dir)}
+    return steps | {"run_dir": run_dir}
+
+
+def test_every_component_runs_first_and_nothing_on_an_unchanged_rerun(runs):
+    assert set(runs["first"]["states"]) == set(pipeline_lib.COMPONENT_IDS)
+    assert _executed(runs["first"]["states"]) == set(pipeline_lib.COMPONENT_IDS) - ALWAYS
+    assert _executed(runs["unchanged"]["states"]) == set()
+
+
+def test_a_student_setting_reruns_only_the_students_components(runs):
+    assert _executed(runs["student"]["states"]) == set(STUDENT)
+    first = runs["first"]["summary"]["edge"]["student"]
+    again = runs["student"]["summary"]["edge"]["student"]
+    assert [s["seed"] for s in again["seeds"]] == [42, 43] and again["seeds"] != first["seeds"]
+    # The teacher's variants are the first run's, still pushed beside the new student.
+    edge_dir = pathlib.Path(runs["student"]["summary"]["edge"]["pushed_dir"])
+    assert sorted(p.name for p in edge_dir.glob("*.tflite")) == ["float32.tflite", "student.tflite"]
+
+
+def test_a_teacher_setting_reruns_only_edge_export(runs):
+    assert _executed(runs["teacher"]["states"]) == {"EdgeExport"}
+    summary = runs["teacher"]["summary"]["edge"]
+    assert summary["max_accuracy_drop"] == 50.0
+    report = json.loads(pathlib.Path(summary["student_report"]).read_text())
+    assert report["student"]["seeds"] == runs["student"]["summary"]["edge"]["student"]["seeds"]
+    edge_dir = pathlib.Path(summary["pushed_dir"])
+    # EdgeExport swapped its own files in again and left the student's in place.
+    assert sorted(p.name for p in edge_dir.iterdir()) == ["float32.tflite", "labels.txt", "student.tflite", "vocab.txt"]
