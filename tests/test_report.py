@@ -156,6 +156,11 @@ def test_report_shows_every_section_from_the_run(run_report):
     edge_table = page.by_id["edge-table"]
     for name, variant in summary["edge"]["variants"].items():
         assert name in edge_table and f"{variant['bytes'] / 1e6:.2f}" in edge_table, name
+    # Every seed Distill trained, with its accuracy on the held-out train slice and on eval.
+    seeds = " ".join(page.by_id["student-seeds"].split())
+    for seed in summary["edge"]["student"]["seeds"]:
+        cells = f"{seed['seed']} {seed['validation_accuracy']:.4f} {seed['eval_accuracy']:.4f}"
+        assert cells + (" yes" if seed["chosen"] else "") in seeds, (seed, seeds)
 
 
 @pytest.mark.e2e
