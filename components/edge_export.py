@@ -142,6 +142,7 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
             push_dir,
             result,
         )
+    _web(report, push_dir, edge_models)
     edge_models.set_string_custom_property("pushed_dir", report["pushed_dir"] or "")
     edge_models.set_int_custom_property(
         "pushed_variants", sum(1 for v in report["variants"].values() if v.get("pushed"))
@@ -169,3 +170,22 @@ def _students(
     )
     students = build.build_students(loaded.classifier, train, data, assets, class_names, config, out_dir, push_dir)
     return report.add_students(out_dir, result.report, result.edgetpu_report, students, config, push_dir)
+
+
+def _web(report: dict, push_dir: str | None, edge_models) -> None:
+    """The page that runs the pushed student in a browser, `push_dir/web` (edge/web.py).
+
+    A page that cannot be built (LiteRT.js not installed) costs the run nothing else: the
+    reason is logged and kept as the artifact's `web_error`.
+    """
+    import logging
+
+    from edge import web
+
+    try:
+        built = web.build_pushed(push_dir, report)
+    except (FileNotFoundError, ValueError) as e:
+        logging.warning("EdgeExport: no web build: %s", e)
+        edge_models.set_string_custom_property("web_error", str(e))
+        return
+    edge_models.set_string_custom_property("web_dir", built["dir"] if built else "")
