@@ -67,9 +67,11 @@ def build_web(
     missing = [src for src, _ in RUNTIME_FILES if not staging.gfile().exists(staging.join(runtime_dir, src))]
     if missing:
         raise FileNotFoundError(
-            f"{staging.join(runtime_dir, missing[0])}: LiteRT.js is not installed; run `make venv` (npm ci --prefix web)"
+            f"{staging.join(runtime_dir, missing[0])}: LiteRT.js is not installed; "
+            "run `make venv` (npm ci --prefix web)"
         )
     model = static_batch(staging.read_bytes(model_path))
+    runtime = json.loads(staging.read_text(staging.join(runtime_dir, "core/package.json")))
     model_file = f"{info['variant']}.tflite"
     settings = {
         "variant": info["variant"],
@@ -81,7 +83,7 @@ def build_web(
         "labels": list(info["labels"]),
         "accuracy": (row or {}).get("accuracy"),
         "teacher_accuracy": teacher_accuracy,
-        "runtime": "@litertjs/core " + json.loads(staging.read_text(staging.join(runtime_dir, "core/package.json")))["version"],
+        "runtime": f"@litertjs/core {runtime['version']}",
     }
     out_dir = os.fspath(out_dir)
     outputs = {
