@@ -64,7 +64,8 @@ def build_web(
     for name in (VOCAB_FILE, LABELS_FILE, REMAP_FILE):
         if name not in files:
             raise FileNotFoundError(f"{model_path}: carries no {name}; re-export it with EdgeExport")
-    missing = [src for src, _ in RUNTIME_FILES if not staging.gfile().exists(staging.join(runtime_dir, src))]
+    gfile = staging.gfile()
+    missing = [src for src, _ in RUNTIME_FILES if not gfile.exists(staging.join(runtime_dir, src))]
     if missing:
         raise FileNotFoundError(
             f"{staging.join(runtime_dir, missing[0])}: LiteRT.js is not installed; "

@@ -12,6 +12,7 @@ import pytest
 
 from bench import browser
 
+pytestmark = pytest.mark.e2e  # reads the shared tiny run; in `make test`
 needs_browser = pytest.mark.skipif(browser.missing() is not None, reason=str(browser.missing()))
 
 # Texts where a tokenizer port usually slips: NFKC case folding, accents, CJK, emoji,

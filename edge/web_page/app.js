@@ -6,7 +6,7 @@ import { Tokenizer } from "./tokenizer.js";
 
 // Calls timed when the page opens: enough for a stable median, quick on a phone.
 const TIMED_CALLS = 50;
-const REPEATS = 10;
+const REPEATS = 25;
 
 async function text(name) {
   const response = await fetch(name);
