@@ -6,6 +6,7 @@ pipeline's tokenizer exactly and its answers LiteRT Python's on the same .tflite
 
 import json
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -173,3 +174,58 @@ def test_serve_web_finds_the_newest_build_and_serves_wasm(tmp_path):
         httpd.server_close()
     with pytest.raises(FileNotFoundError, match="no edge/<version>/web/index.html"):
         serve_web.newest_web_page(tmp_path / "empty")
+
+
+# Node runs tokenizer.js over every code point c as "a" + c + "b" and prints the code points
+# whose word pieces differ from the ids given on stdin (TF Text's, in code point order).
+_EVERY_CODE_POINT_JS = """
+import fs from "node:fs";
+import { Tokenizer } from "%s";
+const vocab = fs.readFileSync(process.argv[1], "utf8").split("\\n");
+vocab.pop();
+const tk = new Tokenizer(vocab, true, 8);
+const expected = JSON.parse(fs.readFileSync(0, "utf8"));
+const differ = [];
+for (const [cp, ids] of expected) {
+  const js = tk.words("a" + String.fromCodePoint(cp) + "b").flatMap((w) => tk.wordPieces(w));
+  if (js.length !== ids.length || js.some((id, i) => id !== ids[i])) differ.push(cp);
+}
+process.stdout.write(JSON.stringify(differ));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not found: install Node.js 18+")
+def test_js_tokenizer_equals_tf_text_on_every_code_point(tiny_encoder, tmp_path):
+    """Every code point but those Unicode assigned after the ICU inside TF Text (unassigned in Unicode 3.2 too)."""
+    import subprocess
+    import unicodedata
+
+    import tensorflow as tf
+
+    from edge import web
+    from preprocessing import tokenizer as tok
+
+    assets = tok.assets_from_encoder(tiny_encoder)  # the standard uncased 30,522-piece vocab
+    tokenizer = tok.make_tokenizer(assets)
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    expected = []
+    for start in range(0, len(points), 1 << 16):
+        chunk = points[start : start + (1 << 16)]
+        ids = tokenizer.tokenize(tf.constant(["a" + chr(c) + "b" for c in chunk])).to_list()
+        expected += [[c, row] for c, row in zip(chunk, ids, strict=True)]
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(assets.vocab) + "\n", encoding="utf-8")
+    script = _EVERY_CODE_POINT_JS % (pathlib.Path(web.PAGE_DIR, "tokenizer.js").as_uri())
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", script, str(vocab)],
+        input=json.dumps(expected).encode(),
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    differ = json.loads(done.stdout)
+    assigned = [
+        f"U+{c:04X} {unicodedata.name(chr(c), '?')}" for c in differ if unicodedata.ucd_3_2_0.category(chr(c)) != "Cn"
+    ]
+    assert assigned == []  # every character of Unicode 3.2 agrees
+    assert len(differ) < 1000  # 251 with Node 20's ICU 78 (Unicode 17)
