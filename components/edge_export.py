@@ -175,8 +175,8 @@ def _students(
 def _web(report: dict, push_dir: str | None, edge_models) -> None:
     """The page that runs the pushed student in a browser, `push_dir/web` (edge/web.py).
 
-    A page that cannot be built (LiteRT.js not installed) costs the run nothing else: the
-    reason is logged and kept as the artifact's `web_error`.
+    A page that cannot be built (LiteRT.js not installed) costs the run nothing else, as a
+    variant that fails does not: the trace goes to the log, the reason to the artifact's `web_error`.
     """
     import logging
 
@@ -184,8 +184,8 @@ def _web(report: dict, push_dir: str | None, edge_models) -> None:
 
     try:
         built = web.build_pushed(push_dir, report)
-    except (FileNotFoundError, ValueError) as e:
-        logging.warning("EdgeExport: no web build: %s", e)
-        edge_models.set_string_custom_property("web_error", str(e))
+    except Exception as e:  # noqa: BLE001  (the page is an extra; the pushed variants stand without it)
+        logging.exception("EdgeExport: no web build")
+        edge_models.set_string_custom_property("web_error", f"{type(e).__name__}: {e}")
         return
     edge_models.set_string_custom_property("web_dir", built["dir"] if built else "")
