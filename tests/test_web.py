@@ -133,6 +133,7 @@ def test_page_answers_equal_litert_python(page, python_side):
     np.testing.assert_array_equal(python_side["probabilities"], python_side["pushed_probabilities"])
 
 
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not found: no LiteRT.js to vendor (npm ci)")
 def test_build_pushed_writes_web_beside_a_pushed_student(web_build, tmp_path):
     from edge import web
 
