@@ -7,7 +7,7 @@ import pathlib
 import subprocess
 import sys
 
-from bench import p3_kernels, p3_peers
+from bench import p3_browser, p3_kernels, p3_peers
 from bench.context import ROOT, Bench
 from bench.timing import LATENCY_CALLS, dir_bytes, per_call_ms, spread
 
@@ -165,6 +165,8 @@ def p3_edge_variants(b: Bench) -> dict:
     kernels = p3_kernels.kernel_rates(b.repeats)
     peers = p3_peers.measure(b.run_dir, b.repeats) if b.peers else {"error": "not measured in a smoke run"}
     peer_ratio = _peer_ratio(rows, peers)
+    b.out("P3 browser: the student's web build in headless Chromium")
+    in_browser = p3_browser.browser_row(b.run_dir)
     if peer_ratio is not None:
         goals["fastest_vs_ort_int8"] = peer_ratio["ratio"] >= PEER_GOAL
     met = all(goals.values())
@@ -182,6 +184,7 @@ def p3_edge_variants(b: Bench) -> dict:
             "int8_speedup_1_thread": rows.get("int8", {}).get("speedup_1_thread", {}).get("median"),
             "float32_speedup_1_thread": rows.get("float32", {}).get("speedup_1_thread", {}).get("median"),
             "fastest_vs_ort_int8_hf": peer_ratio["ratio"] if peer_ratio else None,
+            "student_browser_ms": in_browser.get("browser_ms"),
         },
         "met": met,
         "detail": {
@@ -192,5 +195,6 @@ def p3_edge_variants(b: Bench) -> dict:
             "kernels": kernels,
             "peers": peers,
             "peer_ratio": peer_ratio,
+            "browser": in_browser,
         },
     }

@@ -147,6 +147,8 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
         )
     if push_dir is not None:
         push_dir.commit()
+    # The page reads the pushed student, so it is built into the committed directory.
+    _web(report, push_dir.target if push_dir is not None else None, edge_models)
     edge_models.set_string_custom_property("pushed_dir", report["pushed_dir"] or "")
     edge_models.set_int_custom_property(
         "pushed_variants", sum(1 for v in report["variants"].values() if v.get("pushed"))
@@ -175,3 +177,22 @@ def _students(
     students = build.build_students(loaded.classifier, train, data, assets, class_names, config, out_dir, push_dir)
     pushed_to = push_dir.target if push_dir is not None else None
     return report.add_students(out_dir, result.report, result.edgetpu_report, students, config, pushed_to)
+
+
+def _web(report: dict, push_dir: str | None, edge_models) -> None:
+    """The page that runs the pushed student in a browser, `push_dir/web` (edge/web.py).
+
+    A page that cannot be built (LiteRT.js not installed) costs the run nothing else, as a
+    variant that fails does not: the trace goes to the log, the reason to the artifact's `web_error`.
+    """
+    import logging
+
+    from edge import web
+
+    try:
+        built = web.build_pushed(push_dir, report)
+    except Exception as e:  # noqa: BLE001  (the page is an extra; the pushed variants stand without it)
+        logging.exception("EdgeExport: no web build")
+        edge_models.set_string_custom_property("web_error", f"{type(e).__name__}: {e}")
+        return
+    edge_models.set_string_custom_property("web_dir", built["dir"] if built else "")
