@@ -5,6 +5,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.edgeline-installed
+# npm ci writes this file last: LiteRT.js (vendored into each web build) and the tests' browser driver.
+WEB_STAMP := web/node_modules/.package-lock.json
 # TFX 1.16 supports Python 3.8-3.10; pyenv's shim needs PYENV_VERSION to hand out 3.10.
 PYTHON310 ?= $(shell \
   if command -v pyenv >/dev/null 2>&1; then \
@@ -20,7 +22,7 @@ BENCH_ARGS ?=
 
 .PHONY: venv run test test-all lint bench clean-venv
 
-venv: $(STAMP)
+venv: $(STAMP) $(WEB_STAMP)
 
 $(STAMP): constraints.txt requirements.txt requirements-nodeps.txt setup.py
 	@if [ -z "$(PYTHON310)" ] || ! "$(PYTHON310)" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
@@ -34,6 +36,12 @@ $(STAMP): constraints.txt requirements.txt requirements-nodeps.txt setup.py
 	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# Offline afterwards: the web build copies LiteRT.js' WASM files from web/node_modules, no CDN.
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix web --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: no web build (edge/<version>/web/) and the browser tests skip; install Node.js 18+"; fi
 
 run: venv
 	$(VENV)/bin/edgeline run $(RUN_ARGS)

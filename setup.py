@@ -10,7 +10,7 @@ setuptools.setup(
     packages=setuptools.find_packages(
         include=["configs", "preprocessing", "trainers", "edge", "components", "pipeline", "kubeflow"]
     ),
-    package_data={"configs": ["*.yaml"], "pipeline": ["*.html"]},
+    package_data={"configs": ["*.yaml"], "pipeline": ["*.html"], "edge": ["web_page/*"]},
     # Dependencies are installed from requirements.txt + constraints.txt by
     # `make venv` (TFX needs a pinned, two-step install; see the README).
     install_requires=[],

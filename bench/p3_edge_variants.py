@@ -7,7 +7,7 @@ import pathlib
 import subprocess
 import sys
 
-from bench import p3_kernels, p3_peers
+from bench import p3_browser, p3_kernels, p3_peers
 from bench.context import ROOT, Bench
 from bench.timing import LATENCY_CALLS, dir_bytes, per_call_ms, spread
 
@@ -32,11 +32,11 @@ def p3_child(run_dir: pathlib.Path, threads: int, repeats: int) -> dict:
     id_tensors = [{k: tf.constant(v) for k, v in x.items()} for x in ids]
     text_tensors = [tf.constant(t) for t in texts]
     built_dir = pathlib.Path(b.summary["edge"]["report"]).parent
-    # A variant its gate held back (edgetpu: no MiniLM op maps to the Edge TPU) is timed from
-    # EdgeExport's artifact, as the students below are.
-    files = {p.stem: p for p in sorted(built_dir.glob("*.tflite"))} | {
-        p.stem: p for p in sorted(push_dir.glob("*.tflite"))
-    }
+    # A variant its gate held back after scoring it (edgetpu: no MiniLM op maps to the Edge TPU) is
+    # timed from EdgeExport's artifact, as the students below are; one that failed to run is not.
+    scored = {name for name, v in b.summary["edge"]["variants"].items() if v.get("accuracy") is not None}
+    files = {p.stem: p for p in sorted(built_dir.glob("*.tflite")) if p.stem in scored}
+    files.update({p.stem: p for p in sorted(push_dir.glob("*.tflite"))})
     runners = {
         name: runtime.VariantRunner(p.read_bytes(), threads) for name, p in files.items() if name in variants.VARIANTS
     }
@@ -167,6 +167,8 @@ def p3_edge_variants(b: Bench) -> dict:
     kernels = p3_kernels.kernel_rates(b.repeats)
     peers = p3_peers.measure(b.run_dir, b.repeats) if b.peers else {"error": "not measured in a smoke run"}
     peer_ratio = _peer_ratio(rows, peers)
+    b.out("P3 browser: the student's web build in headless Chromium")
+    in_browser = p3_browser.browser_row(b.run_dir)
     if peer_ratio is not None:
         goals["fastest_vs_ort_int8"] = peer_ratio["ratio"] >= PEER_GOAL
     met = all(goals.values())
@@ -184,6 +186,7 @@ def p3_edge_variants(b: Bench) -> dict:
             "int8_speedup_1_thread": rows.get("int8", {}).get("speedup_1_thread", {}).get("median"),
             "float32_speedup_1_thread": rows.get("float32", {}).get("speedup_1_thread", {}).get("median"),
             "fastest_vs_ort_int8_hf": peer_ratio["ratio"] if peer_ratio else None,
+            "student_browser_ms": in_browser.get("browser_ms"),
         },
         "met": met,
         "detail": {
@@ -194,5 +197,6 @@ def p3_edge_variants(b: Bench) -> dict:
             "kernels": kernels,
             "peers": peers,
             "peer_ratio": peer_ratio,
+            "browser": in_browser,
         },
     }

@@ -197,7 +197,21 @@ def _p3(d: dict) -> list[str]:
             f"{v.get('accuracy_delta_points')} | {v.get('agreement')} | {v['pushed']} |"
         )
     lines += [""] + _kernel_lines(d.get("kernels")) + _peer_lines(d.get("peers") or {}, d.get("peer_ratio"))
-    return lines
+    return lines + _browser_lines(d.get("browser"))
+
+
+def _browser_lines(row: dict | None) -> list[str]:
+    """P3's browser row: the student's web build in headless Chromium (bench/p3_browser.py)."""
+    if not row:
+        return []
+    if "error" in row:
+        return [f"Browser not measured: {row['error']}.", ""]
+    return [
+        f"Browser (headless Chromium, LiteRT.js WASM, 1 thread; the student's web build, {row['source']}): "
+        f"{row['browser_ms']} ms median over {row['browser_calls']} calls, LiteRT Python {row['litert_python_ms']} ms "
+        f"on the same file; the page loads {row['page_bytes']:,} bytes ({row['folder_bytes']:,} in the folder).",
+        "",
+    ]
 
 
 def _p4(d: dict) -> list[str]:

@@ -17,8 +17,8 @@ def _everything(name: str) -> bool:
 
 
 def student_file(name: str) -> bool:
-    """The files StudentExport owns in `edge/<version>/`: every `student*` file."""
-    return name.startswith("student")
+    """The files StudentExport owns in `edge/<version>/`: every `student*` file and `web/` (the student's page)."""
+    return name.startswith("student") or name == "web"
 
 
 def teacher_file(name: str) -> bool:
@@ -66,14 +66,26 @@ class PushDir:
 
         The directory is removed when no variant is left in it.
         """
-        staged = set(staging.gfile().listdir(self._staged)) if staging.gfile().isdir(self._staged) else set()
-        if staging.gfile().isdir(self.target):
-            for name in staging.gfile().listdir(self.target):
+        gfile = staging.gfile()
+        staged = {n.rstrip("/") for n in gfile.listdir(self._staged)} if gfile.isdir(self._staged) else set()
+        if gfile.isdir(self.target):
+            for name in gfile.listdir(self.target):
                 name = name.rstrip("/")
-                kept = name not in staged and (name in _SHARED or not self._owns(name))
-                if kept and not staging.gfile().isdir(staging.join(self.target, name)):
-                    self.put_bytes(name, staging.read_bytes(staging.join(self.target, name)))
+                if name not in staged and (name in _SHARED or not self._owns(name)):
+                    self._carry(name)
                     staged.add(name)
         if staged and staged <= _SHARED:
             staging.remove_tree(self._staged)  # labels alone serve nothing
         staging.replace_dir(self._staged, self.target)
+
+    def _carry(self, name: str) -> None:
+        """Copies another component's file (or folder) from `target` into the tree being staged."""
+        source = staging.join(self.target, name)
+        if not staging.gfile().isdir(source):
+            self.put_bytes(name, staging.read_bytes(source))
+            return
+        for directory, _, files in staging.gfile().walk(source):
+            relative = directory.rstrip("/")[len(source) :].lstrip("/")
+            inside = staging.join(name, relative) if relative else name
+            for file in files:
+                self.put_bytes(staging.join(inside, file), staging.read_bytes(staging.join(directory, file)))

@@ -59,6 +59,12 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
             f"({handles.builtin_path(config.model.encoder)}); copy that directory to shared storage "
             "(e.g. gsutil cp -r) and set model.encoder to its gs:// path"
         )
+    if config.eval.baseline != "serving":
+        raise CompileError(
+            f"eval.baseline is {config.eval.baseline!r}, which only the local runner offers; on Kubeflow the "
+            "baseline is TFX's LatestBlessedModelStrategy (the KFP v2 compiler accepts no other resolver): "
+            "leave eval.baseline at serving, or compile under a new pipeline_root to start without a baseline"
+        )
     path = config.data.path.rstrip("/")
     # A single file is read from its directory with its name as the pattern,
     # the way the local runner does it, without touching the bucket.

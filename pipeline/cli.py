@@ -1,4 +1,4 @@
-"""The `edgeline` command: run, predict, compile, submit, report, tensorboard."""
+"""The `edgeline` command: run, predict, compile, submit, report, serve-web, tensorboard."""
 
 from __future__ import annotations
 
@@ -74,6 +74,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("run_dir", metavar="runs/NAME", help="run directory")
     report.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
+
+    serve_web = sub.add_parser("serve-web", help="serve a run's web build (the student in the browser) on localhost")
+    serve_web.add_argument("run_dir", metavar="runs/NAME", help="run directory")
+    serve_web.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: %(default)s)")
 
     tensorboard = sub.add_parser("tensorboard", help="print (or start) TensorBoard on a run's training logs")
     tensorboard.add_argument("run_dir", metavar="runs/NAME", help="run directory")
@@ -257,6 +261,26 @@ def _report(args) -> int:
     return 0
 
 
+def _serve_web(args) -> int:
+    from pipeline import serve_web
+
+    try:
+        page = serve_web.newest_web_page(args.run_dir)
+    except FileNotFoundError as e:
+        print(f"edgeline: {e}", file=sys.stderr)
+        return 2
+    httpd = serve_web.server(args.run_dir, args.port)
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    print(f"the model in your browser: {url}/{page}/\nthe run report: {url}/report/\n(Ctrl-C stops)", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+    return 0
+
+
 def _tensorboard(args) -> int:
     import os
     import shlex
@@ -285,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "compile": _compile,
         "submit": _submit,
         "report": _report,
+        "serve-web": _serve_web,
         "tensorboard": _tensorboard,
     }
     return handlers[args.command](args)

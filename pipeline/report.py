@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from pipeline import eval_reader, plots, results, run_reader
+from pipeline import eval_reader, plots, results, run_reader, serve_web
 from pipeline import metrics as metrics_lib
 from pipeline.metrics import POSITIVE_CLASS, UNDEFINED
 from pipeline.run_reader import RunArtifacts
@@ -158,7 +158,7 @@ def _blessing_section(artifacts: RunArtifacts, metrics: Callable[[], dict[str, A
     }
 
 
-def _edge_section(summary: dict) -> dict[str, Any]:
+def _edge_section(summary: dict, run_dir: pathlib.Path) -> dict[str, Any]:
     variants = run_reader.edge_variants(summary)
     if not variants:
         return {"variants": []}
@@ -171,7 +171,14 @@ def _edge_section(summary: dict) -> dict[str, Any]:
         "max_accuracy_drop": edge.get("max_accuracy_drop"),
         "pushed_dir": edge.get("pushed_dir"),
         "student": edge.get("student"),
+        "web": _web_link(run_dir),
     }
+
+
+def _web_link(run_dir: pathlib.Path) -> str | None:
+    """The newest web build, relative to the report page (`report/index.html`), or None."""
+    pages = serve_web.web_pages(run_dir)
+    return f"../{pages[-1]}/index.html" if pages else None
 
 
 def _earlier_run(summary: dict, artifacts: RunArtifacts | None) -> str | None:
@@ -223,7 +230,7 @@ def render(run_dir: str | os.PathLike) -> str:
         training=_build("training", lambda: _training_section(run_dir, artifacts)) if artifacts else missing,
         evaluation=_build("evaluation", lambda: _evaluation_section(artifacts, metrics)) if artifacts else missing,
         blessing=_build("blessing", lambda: _blessing_section(artifacts, metrics, summary)) if artifacts else missing,
-        edge=_build("edge", lambda: _edge_section(summary)),
+        edge=_build("edge", lambda: _edge_section(summary, run_dir)),
     )
 
 

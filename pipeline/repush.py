@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from components import baseline
 from pipeline import results
 
 PUSHER = "Pusher"
@@ -30,6 +29,10 @@ def stale_cached_push(metadata_path: str) -> str | None:
       A one-line reason when the newest run's Pusher came from the cache, its
       candidate is blessed, and the newest push in the store is another model's.
     """
+    # Imported here: the components package loads TFX and TensorFlow, which must start inside
+    # the runner's quiet context (pipeline/console.py), after the run's first line.
+    from components import baseline
+
     store = results.open_store(metadata_path)
     nodes = results.latest_run(store)
     pusher, trainer = nodes.get(PUSHER), nodes.get("Trainer")

@@ -91,3 +91,15 @@ def test_no_import_cycles():
     for module in sorted(graph):
         if not state.get(module):
             visit(module, [module])
+
+
+def test_the_runner_loads_no_tensorflow_before_its_first_line():
+    # TensorFlow, TFX and TFMA print start-up noise to stderr when imported; the local runner
+    # imports them inside its quiet context, so `edgeline run`'s first line is edgeline's own.
+    import subprocess
+    import sys
+
+    code = "import sys, pipeline.cli, pipeline.local_runner; print(sorted({'tensorflow', 'tfx'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -264,6 +264,7 @@ def test_cli_compiles_with_overrides(tmp_path, capsys):
         ("data.path=", "data.path is empty"),
         ("runner.trainer_accelerator_count=0", "runner.trainer_accelerator_count is 0"),
         ("runner.serving_dir=gs://models", "runner.serving_dir: 'gs://models' is a bucket or filesystem root"),
+        ("eval.baseline=none", "eval.baseline is 'none', which only the local runner offers"),
         ("runner.serving_dir=s3://bucket/", "runner.serving_dir: 's3://bucket/' is a bucket or filesystem root"),
     ],
 )

@@ -45,6 +45,7 @@ class _Page(html.parser.HTMLParser):
         super().__init__()
         self.images: list[str] = []
         self.external: list[str] = []
+        self.links: list[str] = []  # <a href>: followed on a click, not loaded with the page
         self.scripts = 0
         self.by_id: dict[str, str] = {}
         self._open: list[str] = []
@@ -58,7 +59,7 @@ class _Page(html.parser.HTMLParser):
         for key in ("src", "href", "data", "poster"):
             value = attrs.get(key) or ""
             if value and not value.startswith(("data:", "#")):
-                self.external.append(value)
+                (self.links if tag == "a" and key == "href" else self.external).append(value)
         if tag in _VOID:
             return
         if tag in ("td", "th"):  # a browser shows table cells apart; so does the collected text
@@ -120,6 +121,11 @@ def test_report_is_one_self_contained_file(run_report):
     path, summary = run_report
     page = _parse(path.read_text(encoding="utf-8"))
     assert page.external == [] and page.scripts == 0
+    # The one link out: the pushed student's web build, beside the run (tests/test_web.py opens it).
+    from pipeline import serve_web
+
+    pages = serve_web.web_pages(path.parent.parent)
+    assert page.links == ([f"../{pages[-1]}/index.html"] if pages else [])
     # Training curves, accuracy/AUC per slice, confusion matrices, calibration, edge variants.
     assert len(page.images) == 5
     for src in page.images:

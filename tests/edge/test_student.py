@@ -233,8 +233,13 @@ def test_students_not_built_are_failed_rows_and_the_teachers_files_stay(tmp_path
     teacher_push.commit()
     old = PushDir(target, owns=student_file)
     old.put_bytes("student.tflite", b"an earlier student")
+    old.put_bytes("web/litert/index.js", b"the student's page")
     old.commit()
-    assert sorted(p.name for p in target.iterdir()) == ["float16.tflite", "labels.txt", "student.tflite"]
+    rerun = PushDir(target, owns=teacher_file)  # a teacher-only rerun: its files again, the student's carried
+    rerun.put_bytes("float16.tflite", b"the teacher's variant")
+    rerun.commit()
+    assert sorted(p.name for p in target.iterdir()) == ["float16.tflite", "labels.txt", "student.tflite", "web"]
+    assert (target / "web" / "litert" / "index.js").read_bytes() == b"the student's page"
     result = build.not_built(STUDENT.variants, "student not built: ValueError: too few pieces")
     assert list(result.variants) == list(STUDENT.variants)
     assert all(r["pushed"] is False and r["reason"].endswith("too few pieces") for r in result.variants.values())

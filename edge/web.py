@@ -1,0 +1,143 @@
+"""The `web` build: a pushed student .tflite as an offline page that runs it in LiteRT.js (edge/web_page/)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+
+from edge.metadata import read_metadata
+from edge.student.vocab import REMAP_FILE
+from preprocessing import staging
+from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE
+
+# The folder beside the pushed variants: runs/NAME/edge/<version>/web/.
+WEB_DIR = "web"
+# The student variant the page runs. student_edgetpu takes int8 embeddings and student_micro
+# answers in int8; LiteRT.js' JS tensors hold only float32, int32 and uint8 (2.5.3).
+WEB_VARIANT = "student"
+PAGE_FILES = ("index.html", "app.js", "tokenizer.js")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+PAGE_DIR = os.path.join(_HERE, "web_page")
+# `npm ci --prefix web` (make venv) installs LiteRT.js here; the build copies it, so the page needs no CDN.
+RUNTIME_DIR = os.path.join(os.path.dirname(_HERE), "web", "node_modules", "@litertjs")
+# (file under RUNTIME_DIR, its place in the page). LiteRT.js picks the relaxed-SIMD build where
+# the browser has relaxed SIMD (Chrome 114+) and the compat build elsewhere: both ship, one loads.
+RUNTIME_FILES = (
+    ("core/dist/index.js", "litert/index.js"),
+    ("wasm-utils/dist/index.js", "litert/wasm-utils.js"),
+    ("core/wasm/litert_wasm_internal.js", "litert/wasm/litert_wasm_internal.js"),
+    ("core/wasm/litert_wasm_internal.wasm", "litert/wasm/litert_wasm_internal.wasm"),
+    ("core/wasm/litert_wasm_compat_internal.js", "litert/wasm/litert_wasm_compat_internal.js"),
+    ("core/wasm/litert_wasm_compat_internal.wasm", "litert/wasm/litert_wasm_compat_internal.wasm"),
+    ("core/package.json", "litert/package.json"),
+)
+
+
+def build_web(
+    model_path: str,
+    out_dir: str,
+    row: Mapping | None = None,
+    teacher_accuracy: float | None = None,
+    runtime_dir: str = RUNTIME_DIR,
+) -> dict:
+    """Writes the page, the model, its vocab, labels and remap, and LiteRT.js into `out_dir`.
+
+    Args:
+      model_path: A student .tflite written by StudentExport (any tf.io.gfile filesystem); it
+        carries the tokenizer settings, vocab, labels and remap the page needs.
+      out_dir: The web folder (any tf.io.gfile filesystem), usually `edge/<version>/web`.
+      row: The variant's `edge_report.json` row, for the accuracy the page shows.
+      teacher_accuracy: The SavedModel's accuracy on the same eval split.
+      runtime_dir: `node_modules/@litertjs` holding LiteRT.js.
+
+    Returns:
+      `model.json`'s content plus `dir` and `bytes` (every file the folder holds).
+
+    Raises:
+      FileNotFoundError: LiteRT.js is not installed (naming the fix), or the model lacks a file.
+      ValueError: The model does not take student ids.
+    """
+    info, files = read_metadata(model_path)
+    if info.get("input") != "student_ids":
+        raise ValueError(f"{model_path}: the page runs a student that takes student ids, not {info.get('input')!r}")
+    for name in (VOCAB_FILE, LABELS_FILE, REMAP_FILE):
+        if name not in files:
+            raise FileNotFoundError(f"{model_path}: carries no {name}; re-export it with StudentExport")
+    gfile = staging.gfile()
+    missing = [src for src, _ in RUNTIME_FILES if not gfile.exists(staging.join(runtime_dir, src))]
+    if missing:
+        raise FileNotFoundError(
+            f"{staging.join(runtime_dir, missing[0])}: LiteRT.js is not installed; "
+            "run `make venv` (npm ci --prefix web)"
+        )
+    model = static_batch(staging.read_bytes(model_path))
+    runtime = json.loads(staging.read_text(staging.join(runtime_dir, "core/package.json")))
+    model_file = f"{info['variant']}.tflite"
+    settings = {
+        "variant": info["variant"],
+        "model_file": model_file,
+        "model_bytes": len(model),
+        "remap_file": REMAP_FILE,
+        "max_seq_length": int(info["max_seq_length"]),
+        "lower_case": bool(info["lower_case"]),
+        "labels": list(info["labels"]),
+        "accuracy": (row or {}).get("accuracy"),
+        "teacher_accuracy": teacher_accuracy,
+        "runtime": f"@litertjs/core {runtime['version']}",
+    }
+    out_dir = os.fspath(out_dir)
+    outputs = {
+        model_file: model,
+        "model.json": (json.dumps(settings, indent=2) + "\n").encode(),
+        **{name: files[name].encode() for name in (VOCAB_FILE, LABELS_FILE, REMAP_FILE)},
+        **{name: staging.read_bytes(staging.join(PAGE_DIR, name)) for name in PAGE_FILES},
+    }
+    for src, dst in RUNTIME_FILES:
+        outputs[dst] = _without_source_map(staging.read_bytes(staging.join(runtime_dir, src)), dst)
+    for name, data in outputs.items():
+        staging.write_bytes(staging.join(out_dir, name), data)
+    return {**settings, "dir": out_dir, "bytes": sum(len(d) for d in outputs.values())}
+
+
+def build_pushed(push_dir: str | None, report: Mapping, runtime_dir: str = RUNTIME_DIR) -> dict | None:
+    """The web build for a run whose `WEB_VARIANT` was pushed, in `push_dir/web`; None when it was not.
+
+    Args:
+      push_dir: `runs/NAME/edge/<version>` (None: nothing was pushed).
+      report: The merged `edge_report.json` content.
+      runtime_dir: `node_modules/@litertjs` holding LiteRT.js.
+    """
+    row = report.get("variants", {}).get(WEB_VARIANT, {})
+    if not push_dir or not row.get("pushed"):
+        return None
+    teacher = report.get("saved_model", {}).get("accuracy")
+    return build_web(row["path"], staging.join(push_dir, WEB_DIR), row, teacher, runtime_dir)
+
+
+def static_batch(model: bytes) -> bytes:
+    """The model with batch 1 fixed in every tensor's shape signature, and no associated files appended.
+
+    LiteRT.js (2.5.3) compiles a dynamic batch ([-1, L]) and then refuses a [1, L] input
+    ("does not match expected ranked tensor type Int32[-1, 32]"), and it cannot resize. The
+    page fetches vocab, labels and remap as files of their own, so the appended zip would only
+    be downloaded twice; the metadata entry (a buffer inside the flatbuffer) stays.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    flat = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    for subgraph in flat.subgraphs:
+        for tensor in subgraph.tensors:
+            signature = tensor.shapeSignature
+            if signature is not None and len(signature) and signature[0] == -1:
+                tensor.shapeSignature[0] = 1
+                tensor.shape[0] = 1
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(flat))
+
+
+def _without_source_map(data: bytes, name: str) -> bytes:
+    """Drops the `sourceMappingURL` comment: the .map files are not shipped, and a debugger would fetch them."""
+    if not name.endswith(".js"):
+        return data
+    kept = [line for line in data.split(b"\n") if not line.startswith(b"//# sourceMappingURL=")]
+    return b"\n".join(kept)

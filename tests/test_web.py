@@ -1,0 +1,232 @@
+"""The web build in a real browser: Debian's Chromium, headless, driven by playwright-core (web/driver.mjs).
+
+The page is served on 127.0.0.1 from the tiny run's web build; its token ids must equal the
+pipeline's tokenizer exactly and its answers LiteRT Python's on the same .tflite.
+"""
+
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+from bench import browser
+
+pytestmark = pytest.mark.e2e  # reads the shared tiny run; in `make test`
+needs_browser = pytest.mark.skipif(browser.missing() is not None, reason=str(browser.missing()))
+
+# Texts where a tokenizer port usually slips: NFKC case folding, accents, CJK, emoji,
+# control and zero-width characters, a word over 100 bytes, more pieces than max_seq_length.
+TRICKY = [
+    "",
+    "   \t  ",
+    "Straße STRASSE ẞ ı İstanbul ﬁlm Ｆｕｌｌ ｗｉｄｔｈ",
+    "café naïve résumé Ångström ÆØÅ Ελληνικά ΣΊΣΥΦΟΣ",
+    "東京タワー는 좋아요 😀👍🏽 ¡hola! ¿qué?",
+    "soft\u00adhyphen zero\u200bwidth tab\tnew\nline\r\nbell\x07 nbsp\u00a0end",
+    "[CLS] <b>html</b> e-mail@x.org $5.99 50% 1,000 ... --- 'quoted' \"double\"",
+    "a" * 101 + " " + "é" * 60,
+    "an endless, endless review " * 20,
+]
+# Texts from the bundled data (the eval population of the default run).
+_TEXTS = 200
+# LiteRT Python vs LiteRT.js on one .tflite: both run XNNPACK's int8 kernels; a float
+# output is the dequantized int8 softmax, so equal kernels give equal values.
+_PROBABILITY_TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def web_build(tiny_run, tmp_path_factory) -> dict:
+    """The tiny run's web build: the one StudentExport pushed, else one built here from its student artifact.
+
+    The tiny run's student passes the gate only when the tiny teacher is weak enough; when it
+    is not pushed, the same `build_web` runs on the student .tflite StudentExport built.
+    """
+    from edge import web
+
+    edge = tiny_run["first"]["edge"]
+    row = edge["variants"][web.WEB_VARIANT]
+    if row.get("pushed"):
+        version_dir = pathlib.Path(edge["pushed_dir"])
+        web_dir = version_dir / web.WEB_DIR
+        assert (web_dir / "index.html").is_file(), f"the student was pushed to {version_dir} but no web build is there"
+        model = version_dir / f"{web.WEB_VARIANT}.tflite"
+        source = "pushed"
+    else:
+        model = pathlib.Path(edge["student_report"]).parent / f"{web.WEB_VARIANT}.tflite"
+        web_dir = tmp_path_factory.mktemp("web")
+        web.build_web(str(model), str(web_dir), row, edge["saved_model"]["accuracy"])
+        source = f"built from the artifact (not pushed: {row.get('reason')})"
+    print(f"web build {source}: {web_dir}")
+    return {"dir": web_dir, "model": model, "row": row, "source": source}
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    from preprocessing import datasets
+
+    rows = datasets.evenly_spaced(datasets.snippet_rows(), _TEXTS)
+    return [text for text, _ in rows] + TRICKY
+
+
+@pytest.fixture(scope="module")
+def page(web_build, texts) -> dict:
+    return browser.drive(web_build["dir"], texts)
+
+
+@pytest.fixture(scope="module")
+def python_side(web_build, texts) -> dict:
+    """The pipeline's tokenizer and LiteRT Python on the web folder's .tflite."""
+    from edge.eval_data import tokenize
+    from edge.metadata import read_metadata
+    from edge.student.predict import pushed_runner
+    from edge.student.runner import StudentRunner
+    from preprocessing import staging
+
+    info, files = read_metadata(str(web_build["model"]))
+    runner, assets = pushed_runner(str(web_build["model"]), info, files)
+    encoder_ids = tokenize(texts, assets, int(info["max_seq_length"]))["input_word_ids"]
+    web_model = staging.read_bytes(str(web_build["dir"] / f"{info['variant']}.tflite"))
+    probabilities = StudentRunner(web_model, runner.vocab).predict(encoder_ids)
+    return {
+        "encoder_ids": encoder_ids,
+        "student_ids": runner.vocab.apply(encoder_ids),
+        "probabilities": probabilities,
+        "pushed_probabilities": runner.predict(encoder_ids),
+        "labels": info["labels"],
+    }
+
+
+@needs_browser
+def test_page_loads_offline_with_no_console_error(page, web_build):
+    origin = page["requests"][0]["url"].split("/index.html")[0]
+    outside = [r["url"] for r in page["requests"] if not r["url"].startswith(origin + "/")]
+    assert outside == []
+    assert [r for r in page["requests"] if r["status"] != 200] == []
+    assert page["consoleErrors"] == []
+    assert page["pageErrors"] == []
+    assert page["ready"] == "true"
+    settings = json.loads((web_build["dir"] / "model.json").read_text())
+    assert page["shown"]["size"] == f"{settings['model_bytes']:,} bytes"
+    assert page["shown"]["accuracy"] == f"{web_build['row']['accuracy']:.4f}"
+    assert "WASM, 1 thread" in page["shown"]["latency"]
+    # Exactly one of the two vendored WASM builds is fetched.
+    assert sum(r["url"].endswith(".wasm") for r in page["requests"]) == 1
+
+
+@needs_browser
+def test_js_token_ids_equal_the_pipeline_tokenizer(page, python_side, texts):
+    encoder = np.array(page["encoderIds"], np.int32)
+    mismatched = [texts[i] for i in np.flatnonzero((encoder != python_side["encoder_ids"]).any(axis=1))]
+    assert mismatched == []
+    np.testing.assert_array_equal(np.array(page["studentIds"], np.int32), python_side["student_ids"])
+
+
+@needs_browser
+def test_page_answers_equal_litert_python(page, python_side):
+    js = np.array(page["probabilities"], np.float32)
+    assert js.shape == python_side["probabilities"].shape
+    np.testing.assert_array_equal(js.argmax(1), python_side["probabilities"].argmax(1))
+    assert float(np.abs(js - python_side["probabilities"]).max()) <= _PROBABILITY_TOLERANCE
+    # Fixing the batch at 1 for LiteRT.js changes no answer of the pushed file.
+    np.testing.assert_array_equal(python_side["probabilities"], python_side["pushed_probabilities"])
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not found: no LiteRT.js to vendor (npm ci)")
+def test_build_pushed_writes_web_beside_a_pushed_student(web_build, tmp_path):
+    from edge import web
+
+    report = {
+        "saved_model": {"accuracy": 0.8},
+        "variants": {"student": {"pushed": True, "path": str(web_build["model"]), "accuracy": 0.75}},
+    }
+    built = web.build_pushed(str(tmp_path), report)
+    assert built["dir"] == str(tmp_path / "web")
+    names = {p.relative_to(tmp_path / "web").as_posix() for p in (tmp_path / "web").rglob("*") if p.is_file()}
+    assert {"index.html", "app.js", "tokenizer.js", "student.tflite", "vocab.txt", "labels.txt"} <= names
+    assert {"student_ids.txt", "model.json", "litert/wasm/litert_wasm_internal.wasm"} <= names
+    assert built["bytes"] == sum((tmp_path / "web" / n).stat().st_size for n in names)
+    assert (built["accuracy"], built["teacher_accuracy"]) == (0.75, 0.8)
+    unpushed = {"variants": {"student": {"pushed": False, "path": str(web_build["model"])}}}
+    assert web.build_pushed(str(tmp_path / "other"), unpushed) is None
+
+
+def test_serve_web_finds_the_newest_build_and_serves_wasm(tmp_path):
+    import threading
+    import urllib.request
+
+    from pipeline import report, serve_web
+
+    for version in ("9", "10"):
+        (tmp_path / "edge" / version / "web").mkdir(parents=True)
+        (tmp_path / "edge" / version / "web" / "index.html").write_text("<html></html>")
+    (tmp_path / "edge" / "10" / "web" / "x.wasm").write_bytes(b"\0asm")
+    assert serve_web.newest_web_page(tmp_path) == "edge/10/web"
+    assert report._web_link(tmp_path) == "../edge/10/web/index.html"
+    httpd = serve_web.server(tmp_path)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/edge/10/web/x.wasm"
+        with urllib.request.urlopen(url) as response:
+            assert response.headers["Content-Type"] == "application/wasm"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    with pytest.raises(FileNotFoundError, match="no edge/<version>/web/index.html"):
+        serve_web.newest_web_page(tmp_path / "empty")
+
+
+# Node runs tokenizer.js over every code point c as "a" + c + "b" and prints the code points
+# whose word pieces differ from the ids given on stdin (TF Text's, in code point order).
+_EVERY_CODE_POINT_JS = """
+import fs from "node:fs";
+import { Tokenizer } from "%s";
+const vocab = fs.readFileSync(process.argv[1], "utf8").split("\\n");
+vocab.pop();
+const tk = new Tokenizer(vocab, true, 8);
+const expected = JSON.parse(fs.readFileSync(0, "utf8"));
+const differ = [];
+for (const [cp, ids] of expected) {
+  const js = tk.words("a" + String.fromCodePoint(cp) + "b").flatMap((w) => tk.wordPieces(w));
+  if (js.length !== ids.length || js.some((id, i) => id !== ids[i])) differ.push(cp);
+}
+process.stdout.write(JSON.stringify(differ));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not found: install Node.js 18+")
+def test_js_tokenizer_equals_tf_text_on_every_code_point(tiny_encoder, tmp_path):
+    """Every code point but those Unicode assigned after the ICU inside TF Text (unassigned in Unicode 3.2 too)."""
+    import subprocess
+    import unicodedata
+
+    import tensorflow as tf
+
+    from edge import web
+    from preprocessing import tokenizer as tok
+
+    assets = tok.assets_from_encoder(tiny_encoder)  # the standard uncased 30,522-piece vocab
+    tokenizer = tok.make_tokenizer(assets)
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    expected = []
+    for start in range(0, len(points), 1 << 16):
+        chunk = points[start : start + (1 << 16)]
+        ids = tokenizer.tokenize(tf.constant(["a" + chr(c) + "b" for c in chunk])).to_list()
+        expected += [[c, row] for c, row in zip(chunk, ids, strict=True)]
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(assets.vocab) + "\n", encoding="utf-8")
+    script = _EVERY_CODE_POINT_JS % (pathlib.Path(web.PAGE_DIR, "tokenizer.js").as_uri())
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", script, str(vocab)],
+        input=json.dumps(expected).encode(),
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    differ = json.loads(done.stdout)
+    assigned = [
+        f"U+{c:04X} {unicodedata.name(chr(c), '?')}" for c in differ if unicodedata.ucd_3_2_0.category(chr(c)) != "Cn"
+    ]
+    assert assigned == []  # every character of Unicode 3.2 agrees
+    assert len(differ) < 1000  # 251 with Node 20's ICU 78 (Unicode 17)
