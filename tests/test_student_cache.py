@@ -86,4 +86,9 @@ def test_a_teacher_setting_reruns_only_edge_export(runs):
     assert report["student"]["seeds"] == runs["student"]["summary"]["edge"]["student"]["seeds"]
     edge_dir = pathlib.Path(summary["pushed_dir"])
     # EdgeExport swapped its own files in again and left the student's in place.
-    assert sorted(p.name for p in edge_dir.iterdir()) == ["float32.tflite", "labels.txt", "student.tflite", "vocab.txt"]
+    # The student's page too, where LiteRT.js is installed (`make venv` runs npm ci).
+    from edge import web
+
+    page = ["web"] if pathlib.Path(web.RUNTIME_DIR).is_dir() else []
+    names = sorted(p.name for p in edge_dir.iterdir())
+    assert names == sorted(["float32.tflite", "labels.txt", "student.tflite", "vocab.txt", *page])
