@@ -137,6 +137,9 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     if push_dir is not None:
         push_dir.commit()
     edge_models.set_string_custom_property("pushed_dir", report["pushed_dir"] or "")
+    if push_dir is not None:  # what a cached rerun checks the directory against (pipeline/repush.py)
+        edge_models.set_string_custom_property("push_target", push_dir.target)
+        edge_models.set_string_custom_property("pushed_digest", push_dir.digest())
     edge_models.set_int_custom_property(
         "pushed_variants", sum(1 for v in report["variants"].values() if v.get("pushed"))
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 
@@ -24,6 +25,31 @@ def student_file(name: str) -> bool:
 def teacher_file(name: str) -> bool:
     """The files EdgeExport owns in `edge/<version>/`: the others."""
     return not student_file(name)
+
+
+def owned_digest(target: str | os.PathLike, owns: Callable[[str], bool]) -> str:
+    """SHA-256 over the names and bytes of the files `owns` claims in `target` ("" when there are none).
+
+    A component records it after its push; a later run whose component came from the cache compares
+    it with the directory to see whether another run's push replaced its files (pipeline/repush.py).
+    """
+    target = os.fspath(target).rstrip("/")
+    gfile = staging.gfile()
+    if not gfile.isdir(target):
+        return ""
+    files = []
+    for directory, _, names in gfile.walk(target):
+        relative = directory.rstrip("/")[len(target) :].lstrip("/")
+        top = relative.split("/", 1)[0]
+        for name in names:
+            if owns(top or name):
+                files.append(staging.join(relative, name) if relative else name)
+    if not files:
+        return ""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(staging.read_bytes(staging.join(target, name))).digest())
+    return digest.hexdigest()
 
 
 class PushDir:
@@ -50,6 +76,10 @@ class PushDir:
         self._owns = owns
         self._staged = staging.beside(self.target, "incoming")
         staging.remove_tree(self._staged)  # left by a run that stopped before committing
+
+    def digest(self) -> str:
+        """`owned_digest` of this component's files in `target`, as committed."""
+        return owned_digest(self.target, self._owns)
 
     def path(self, name: str) -> str:
         """Where `name` will be once committed (what the report names)."""

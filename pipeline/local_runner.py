@@ -148,9 +148,10 @@ def run(
                     write(f"[{progress.clock()}] checking that Beam worker processes can start")
                     beam_options.check_worker_plugins(pipeline.beam_pipeline_args)
                 tfx.orchestration.LocalDagRunner().run(pipeline)
-                if reason := repush.stale_cached_push(paths.metadata):
-                    write(f"[{progress.clock()}] Pusher: {reason}: pushing the blessed candidate again")
-                    repush.run_with_pusher_uncached(pipeline)
+                if stale := repush.stale_cached_pushes(paths.metadata):
+                    for node_id, reason in stale.items():
+                        write(f"[{progress.clock()}] {node_id}: {reason}: pushing again")
+                    repush.run_uncached(pipeline, set(stale))
                     progress.components[:] = repush.merge_passes(progress.components)
                 summary.update(summary_lib.collect_summary(paths, progress.components))
                 summary["status"] = "succeeded"

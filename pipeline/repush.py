@@ -8,6 +8,13 @@ cache cannot see that a later push superseded the one it recorded, so after
 such a run the pipeline runs once more with Pusher's cache turned off (TFX's
 per-node `caching_options`); every other node is cached from the run just
 finished, and EdgeExport follows the new push.
+
+The edge variants have the same hazard inside one serving version: runs A, B
+(another `student.temperature`: StudentExport pushes B's student into
+`edge/<version>/`) and A again (StudentExport from A's cache) would leave B's
+files beside a report that names A's. Each pushing component records a digest
+of the files it committed (`edge.push.owned_digest`); a cached one whose files
+no longer match runs again with its cache off.
 """
 
 from __future__ import annotations
@@ -17,6 +24,37 @@ from typing import Any
 from pipeline import results
 
 PUSHER = "Pusher"
+# The components that push into `edge/<version>/`: their output key and the files each owns there.
+EDGE_PUSHERS = {"EdgeExport": ("edge_models", "teacher_file"), "StudentExport": ("student_models", "student_file")}
+
+
+def stale_cached_pushes(metadata_path: str) -> dict[str, str]:
+    """The newest run's cached pushing nodes whose push is not what serves, with a one-line reason each."""
+    stale = {}
+    if reason := stale_cached_push(metadata_path):
+        stale[PUSHER] = reason
+    stale.update(stale_edge_pushes(metadata_path))
+    return stale
+
+
+def stale_edge_pushes(metadata_path: str) -> dict[str, str]:
+    """EdgeExport / StudentExport from the cache whose files in `edge/<version>/` another run has replaced since."""
+    from edge import push
+
+    nodes = results.latest_run(results.open_store(metadata_path))
+    stale = {}
+    for node_id, (key, owns) in EDGE_PUSHERS.items():
+        node = nodes.get(node_id)
+        if node is None or node.state != "CACHED" or len(node.outputs.get(key, [])) != 1:
+            continue
+        (artifact,) = node.outputs[key]
+        properties = artifact.custom_properties
+        if "pushed_digest" not in properties or "push_target" not in properties:
+            continue  # nothing was to be pushed (not blessed), or an artifact from before the digest
+        target = properties["push_target"].string_value
+        if push.owned_digest(target, getattr(push, owns)) != properties["pushed_digest"].string_value:
+            stale[node_id] = f"{target} no longer holds the files of its cached push (a later run replaced them)"
+    return stale
 
 
 def stale_cached_push(metadata_path: str) -> str | None:
@@ -61,14 +99,15 @@ def _serving_push(store):
     return max(pushes, key=lambda a: a.id) if pushes else None
 
 
-def run_with_pusher_uncached(pipeline) -> None:
-    """Runs `pipeline` with LocalDagRunner, Pusher's cache off and every other node's as configured."""
+def run_uncached(pipeline, node_ids) -> None:
+    """Runs `pipeline` with LocalDagRunner, the cache of `node_ids` off and every other node's as configured."""
     from tfx import v1 as tfx
     from tfx.dsl.compiler import compiler
 
     ir = compiler.Compiler().compile(pipeline)
-    (pusher,) = [n.pipeline_node for n in ir.nodes if n.pipeline_node.node_info.id == PUSHER]
-    pusher.execution_options.caching_options.enable_cache = False
+    for node in ir.nodes:
+        if node.pipeline_node.node_info.id in node_ids:
+            node.pipeline_node.execution_options.caching_options.enable_cache = False
     tfx.orchestration.LocalDagRunner().run_with_ir(ir)
 
 

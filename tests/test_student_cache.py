@@ -1,6 +1,8 @@
 """Caching around the student's components: a student-only change re-runs Distill and StudentExport alone,
-a teacher-only change EdgeExport alone (the component states read from ML Metadata)."""
+a teacher-only change EdgeExport alone (the component states read from ML Metadata), and going back to
+the first settings pushes the first student again."""
 
+import hashlib
 import json
 import pathlib
 
@@ -57,9 +59,13 @@ def runs(tmp_path_factory, small_csv, tiny_encoder):
         ("first", []),
         ("student", ["student.temperature=3.0"]),
         ("teacher", ["student.temperature=3.0", "export.max_accuracy_drop=50"]),
+        ("back", []),
     ):
-        summary = local_runner.run(apply_overrides(base, overrides), name="cache", out=lambda line: None)
-        steps[step] = {"summary": summary, "states": _states(run_dir)}
+        lines = []
+        summary = local_runner.run(apply_overrides(base, overrides), name="cache", out=lines.append)
+        edge_dir = pathlib.Path(summary["edge"]["pushed_dir"])
+        student = hashlib.sha256((edge_dir / "student.tflite").read_bytes()).hexdigest()
+        steps[step] = {"summary": summary, "states": _states(run_dir), "lines": lines, "student_sha": student}
     return steps | {"run_dir": run_dir}
 
 
@@ -92,3 +98,17 @@ def test_a_teacher_setting_reruns_only_edge_export(runs):
     page = ["web"] if pathlib.Path(web.RUNTIME_DIR).is_dir() else []
     names = sorted(p.name for p in edge_dir.iterdir())
     assert names == sorted(["float32.tflite", "labels.txt", "student.tflite", "vocab.txt", *page])
+
+
+def test_going_back_pushes_the_first_student_again(runs):
+    """Run A, B (another temperature), A: the third run's Distill and StudentExport come from run A's cache
+    while edge/<version>/ holds B's student; StudentExport runs again uncached and pushes A's."""
+    assert runs["student"]["student_sha"] != runs["first"]["student_sha"]
+    assert runs["back"]["student_sha"] == runs["first"]["student_sha"]
+    states = runs["back"]["states"]
+    assert states["Distill"] == "CACHED" and states["StudentExport"] == "COMPLETE", states
+    assert states["Trainer"] == "CACHED" and states["Pusher"] == "CACHED", states
+    assert any(line.startswith("[") and "StudentExport: " in line and "pushing again" in line for line in runs["back"]["lines"])
+    # The report the run points at is the one whose files are served.
+    report = json.loads(pathlib.Path(runs["back"]["summary"]["edge"]["student_report"]).read_text())
+    assert report["student"]["seeds"] == runs["first"]["summary"]["edge"]["student"]["seeds"]
