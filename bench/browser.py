@@ -32,6 +32,7 @@ def drive(
     texts: Sequence[str] = (),
     time_calls: int = 0,
     timeout_s: float = 120.0,
+    screenshot: tuple[str | os.PathLike, str] | None = None,
 ) -> dict:
     """Opens a web build's page in headless Chromium (fresh profile) and asks it about `texts`.
 
@@ -39,6 +40,7 @@ def drive(
       web_dir: A local `edge/<version>/web` folder (served from 127.0.0.1 while this runs).
       texts: Texts the page tokenizes and classifies (`encoderIds`, `studentIds`, `probabilities`).
       time_calls: If > 0, the page times this many model calls (`timing.medianMs`).
+      screenshot: `(png_path, text)`: types `text` into the page and saves what it then shows.
       timeout_s: For the page to load and for the driver as a whole.
 
     Returns:
@@ -63,6 +65,8 @@ def drive(
                 "timeCalls": time_calls,
                 "timeoutMs": int(timeout_s * 1000),
             }
+            if screenshot is not None:
+                job["screenshot"] = {"path": os.fspath(screenshot[0]), "text": screenshot[1]}
             done = subprocess.run(
                 ["node", str(DRIVER)],
                 input=json.dumps(job).encode(),

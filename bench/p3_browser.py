@@ -16,6 +16,9 @@ from bench.context import shown_path
 
 # Model calls timed in the page (each the mean of the page's repeats; web_page/app.js says why).
 BROWSER_CALLS = 200
+# What the page looks like after a user types this: `runs/NAME/web_screenshot.png`.
+SCREENSHOT_FILE = "web_screenshot.png"
+SCREENSHOT_TEXT = "a gripping, beautifully acted film that stays with you"
 
 
 def browser_row(run_dir: pathlib.Path, calls: int = BROWSER_CALLS) -> dict:
@@ -26,8 +29,9 @@ def browser_row(run_dir: pathlib.Path, calls: int = BROWSER_CALLS) -> dict:
 
     Returns:
       `browser_ms` (median over `calls` calls), `litert_python_ms` (LiteRT Python, 1 thread, the same
-      ids and .tflite), `page_bytes` (every response a first visit loads), `folder_bytes`, `source`;
-      or `error` when no browser can run here.
+      ids and .tflite), `page_bytes` (every response a first visit loads), `folder_bytes`, `source`,
+      `screenshot` (`runs/NAME/web_screenshot.png`, the page after typing a review) and the label it
+      showed; or `error` when no browser can run here.
     """
     reason = browser.missing()
     if reason:
@@ -44,7 +48,8 @@ def browser_row(run_dir: pathlib.Path, calls: int = BROWSER_CALLS) -> dict:
             model = pathlib.Path(summary["edge"]["student_report"]).parent / f"{web.WEB_VARIANT}.tflite"
             web_dir, source = pathlib.Path(scratch), "built from the artifact (student not pushed)"
             web.build_web(str(model), scratch, row, summary["edge"]["saved_model"]["accuracy"])
-        page = browser.drive(web_dir, time_calls=calls)
+        screenshot = run_dir / SCREENSHOT_FILE
+        page = browser.drive(web_dir, time_calls=calls, screenshot=(screenshot, SCREENSHOT_TEXT))
         litert_ms = _litert_python_ms(web_dir, calls)
         folder = sum(p.stat().st_size for p in web_dir.rglob("*") if p.is_file())
     return {
@@ -55,6 +60,8 @@ def browser_row(run_dir: pathlib.Path, calls: int = BROWSER_CALLS) -> dict:
         "folder_bytes": folder,
         "source": source,
         "web_dir": shown_path(web_dir) if source == "pushed" else None,
+        "screenshot": shown_path(screenshot),
+        "screenshot_label": page["shown"]["label"],
     }
 
 

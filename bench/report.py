@@ -209,7 +209,12 @@ def _browser_lines(row: dict | None) -> list[str]:
     return [
         f"Browser (headless Chromium, LiteRT.js WASM, 1 thread; the student's web build, {row['source']}): "
         f"{row['browser_ms']} ms median over {row['browser_calls']} calls, LiteRT Python {row['litert_python_ms']} ms "
-        f"on the same file; the page loads {row['page_bytes']:,} bytes ({row['folder_bytes']:,} in the folder).",
+        f"on the same file; the page loads {row['page_bytes']:,} bytes ({row['folder_bytes']:,} in the folder)."
+        + (
+            f" After typing a review it shows {row['screenshot_label']!r}: `{row['screenshot']}`."
+            if row.get("screenshot")
+            else ""
+        ),
         "",
     ]
 

@@ -20,7 +20,10 @@ PAGE_FILES = ("index.html", "app.js", "tokenizer.js")
 _HERE = os.path.dirname(os.path.abspath(__file__))
 PAGE_DIR = os.path.join(_HERE, "web_page")
 # `npm ci --prefix web` (make venv) installs LiteRT.js here; the build copies it, so the page needs no CDN.
-RUNTIME_DIR = os.path.join(os.path.dirname(_HERE), "web", "node_modules", "@litertjs")
+# The Kubeflow image installs the package into site-packages and LiteRT.js elsewhere: it sets the variable.
+RUNTIME_DIR = os.environ.get("EDGELINE_LITERTJS_DIR") or os.path.join(
+    os.path.dirname(_HERE), "web", "node_modules", "@litertjs"
+)
 # (file under RUNTIME_DIR, its place in the page). LiteRT.js picks the relaxed-SIMD build where
 # the browser has relaxed SIMD (Chrome 114+) and the compat build elsewhere: both ship, one loads.
 RUNTIME_FILES = (
@@ -32,6 +35,20 @@ RUNTIME_FILES = (
     ("core/wasm/litert_wasm_compat_internal.wasm", "litert/wasm/litert_wasm_compat_internal.wasm"),
     ("core/package.json", "litert/package.json"),
 )
+
+
+def check_runtime(runtime_dir: str = RUNTIME_DIR) -> None:
+    """Raises FileNotFoundError, naming the first missing file and the fix, unless LiteRT.js is installed.
+
+    The Kubeflow image runs it as a build check, so an image without LiteRT.js does not build.
+    """
+    gfile = staging.gfile()
+    missing = [src for src, _ in RUNTIME_FILES if not gfile.exists(staging.join(runtime_dir, src))]
+    if missing:
+        raise FileNotFoundError(
+            f"{staging.join(runtime_dir, missing[0])}: LiteRT.js is not installed; "
+            "run `make venv` (npm ci --prefix web), or point EDGELINE_LITERTJS_DIR at node_modules/@litertjs"
+        )
 
 
 def build_web(
@@ -64,13 +81,7 @@ def build_web(
     for name in (VOCAB_FILE, LABELS_FILE, REMAP_FILE):
         if name not in files:
             raise FileNotFoundError(f"{model_path}: carries no {name}; re-export it with StudentExport")
-    gfile = staging.gfile()
-    missing = [src for src, _ in RUNTIME_FILES if not gfile.exists(staging.join(runtime_dir, src))]
-    if missing:
-        raise FileNotFoundError(
-            f"{staging.join(runtime_dir, missing[0])}: LiteRT.js is not installed; "
-            "run `make venv` (npm ci --prefix web)"
-        )
+    check_runtime(runtime_dir)
     model = static_batch(staging.read_bytes(model_path))
     runtime = json.loads(staging.read_text(staging.join(runtime_dir, "core/package.json")))
     model_file = f"{info['variant']}.tflite"

@@ -70,6 +70,7 @@ def test_every_row_is_measured_with_its_spread(smoke):
     if browser.missing() is None:
         assert in_browser["browser_calls"] == 200 and in_browser["browser_ms"] > 0 < in_browser["litert_python_ms"]
         assert in_browser["folder_bytes"] > in_browser["page_bytes"] > 9_000_000  # one of two WASM builds loads
+        assert in_browser["screenshot"].endswith("web_screenshot.png") and in_browser["screenshot_label"]
     else:
         assert in_browser == {"error": browser.missing()}
     kernels = p3["kernels"]

@@ -412,8 +412,14 @@ def test_dockerfile_installs_the_pinned_project():
     docker = (ROOT / "kubeflow" / "Dockerfile").read_text()
     constraints = _pins((ROOT / "constraints.txt").read_text())
     instructions = [line for line in docker.splitlines() if line and not line.startswith("#")]
-    (base,) = [line for line in instructions if line.startswith("FROM ")]
+    *stages, base = [line for line in instructions if line.startswith("FROM ")]
     assert re.fullmatch(r"FROM python:3\.10(\.\d+)?(-slim)?", base), base
+    # LiteRT.js for the web build: npm ci from the lock file in a Node stage, copied into the image
+    # where edge/web.py is told to find it.
+    assert stages == ["FROM node:20-slim AS litertjs"]
+    assert "COPY web/package.json web/package-lock.json ./" in docker and "RUN npm ci" in docker
+    assert "COPY --from=litertjs /web/node_modules/@litertjs /edgeline/web/node_modules/@litertjs" in docker
+    assert "ENV EDGELINE_LITERTJS_DIR=/edgeline/web/node_modules/@litertjs" in docker
     assert "ENV TF_USE_LEGACY_KERAS=1" in docker
     run = docker[docker.index("RUN pip install pip==") :]
     run = run[: run.index("\n\n")]

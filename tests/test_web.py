@@ -71,8 +71,10 @@ def texts() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def page(web_build, texts) -> dict:
-    return browser.drive(web_build["dir"], texts)
+def page(web_build, texts, tmp_path_factory) -> dict:
+    """The driver's answers; then the first text typed into the box and the page saved as a PNG."""
+    shot = tmp_path_factory.mktemp("shot") / "page.png"
+    return browser.drive(web_build["dir"], texts, screenshot=(shot, texts[0])) | {"png": shot}
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +232,25 @@ def test_js_tokenizer_equals_tf_text_on_every_code_point(tiny_encoder, tmp_path)
     ]
     assert assigned == []  # every character of Unicode 3.2 agrees
     assert len(differ) < 1000  # 251 with Node 20's ICU 78 (Unicode 17)
+
+
+@needs_browser
+def test_typing_a_text_shows_litert_pythons_label(page, python_side):
+    """What a user sees after typing: the label LiteRT Python gives the same text, captured as a PNG."""
+    assert page["shown"]["label"] == python_side["labels"][int(python_side["probabilities"][0].argmax())]
+    png = page["png"].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_the_image_finds_litertjs_where_the_variable_points(tmp_path):
+    """The Kubeflow image installs edgeline into site-packages and LiteRT.js under /edgeline: EDGELINE_LITERTJS_DIR
+    tells edge/web.py where, and its build check fails on a folder without it (kubeflow/Dockerfile)."""
+    import subprocess
+    import sys
+
+    code = "from edge import web; print(web.RUNTIME_DIR); web.check_runtime()"
+    env = {**__import__("os").environ, "EDGELINE_LITERTJS_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stdout.strip() == str(tmp_path)
+    assert f"{tmp_path}/core/dist/index.js: LiteRT.js is not installed" in done.stderr

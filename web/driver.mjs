@@ -1,9 +1,10 @@
 // Drives a web build in headless Chromium (Debian's, through playwright-core) and answers in JSON.
 //
-// stdin: {"url", "chromium", "userDataDir", "texts": [...], "timeCalls": n, "timeoutMs"}.
+// stdin: {"url", "chromium", "userDataDir", "texts": [...], "timeCalls": n, "timeoutMs", "screenshot"}.
 // stdout: every request with its status and body bytes, console errors, uncaught page errors,
 // and for `texts` the page's encoder ids, student ids and probabilities; with timeCalls, the
-// median latency of that many model calls. bench/browser.py starts the server and this script.
+// median latency of that many model calls; with screenshot {path, text}, the page after typing
+// `text`, as a PNG at `path`. bench/browser.py starts the server and this script.
 
 import { chromium } from "playwright-core";
 
@@ -79,6 +80,21 @@ async function main() {
           const texts = Array.from({ length: n }, (_, i) => `timing call ${i}: a film of some length and mood`);
           return window.edgeline.timeCalls(texts);
         }, job.timeCalls);
+      }
+      if (job.screenshot) {
+        // Typed as a user would, then wait for the page to answer for this text.
+        await page.fill("#text", "");
+        await page.type("#text", job.screenshot.text);
+        await page.waitForFunction((t) => document.body.dataset.shownFor === t, job.screenshot.text, {
+          timeout: job.timeoutMs,
+        });
+        out.shown = await page.evaluate(() => ({
+          label: document.getElementById("label").textContent,
+          size: document.getElementById("size").textContent,
+          latency: document.getElementById("latency").textContent,
+          accuracy: document.getElementById("accuracy").textContent,
+        }));
+        await page.screenshot({ path: job.screenshot.path, fullPage: true });
       }
     }
     await Promise.all(bodies);

@@ -126,7 +126,11 @@ async function main() {
     document.getElementById("latency").textContent =
       `${timing.medianMs.toFixed(3)} ms (median of ${timing.calls} calls, WASM, 1 thread)`;
     const box = document.getElementById("text");
-    const update = async () => show(api, await api.classify(box.value));
+    const update = async () => {
+      const text = box.value;
+      show(api, await api.classify(text));
+      document.body.dataset.shownFor = text; // which text the label on screen answers (the tests wait on it)
+    };
     box.addEventListener("input", update);
     await update();
     status.textContent = "ready";
