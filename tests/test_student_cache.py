@@ -63,9 +63,15 @@ def runs(tmp_path_factory, small_csv, tiny_encoder):
     ):
         lines = []
         summary = local_runner.run(apply_overrides(base, overrides), name="cache", out=lines.append)
-        edge_dir = pathlib.Path(summary["edge"]["pushed_dir"])
-        student = hashlib.sha256((edge_dir / "student.tflite").read_bytes()).hexdigest()
-        steps[step] = {"summary": summary, "states": _states(run_dir), "lines": lines, "student_sha": student}
+        pushed = pathlib.Path(summary["edge"]["pushed_dir"]) / "student.tflite"
+        built = pathlib.Path(summary["edge"]["student_report"]).parent / "student.tflite"
+        steps[step] = {
+            "summary": summary,
+            "states": _states(run_dir),
+            "lines": lines,
+            "pushed_sha": hashlib.sha256(pushed.read_bytes()).hexdigest(),
+            "built_sha": hashlib.sha256(built.read_bytes()).hexdigest(),
+        }
     return steps | {"run_dir": run_dir}
 
 
@@ -103,14 +109,14 @@ def test_a_teacher_setting_reruns_only_edge_export(runs):
 def test_going_back_pushes_the_first_student_again(runs):
     """Run A, B (another temperature), A: the third run's Distill and StudentExport come from run A's cache
     while edge/<version>/ holds B's student; StudentExport runs again uncached and pushes A's."""
-    assert runs["student"]["student_sha"] != runs["first"]["student_sha"]
-    assert runs["back"]["student_sha"] == runs["first"]["student_sha"]
     states = runs["back"]["states"]
     assert states["Distill"] == "CACHED" and states["StudentExport"] == "COMPLETE", states
     assert states["Trainer"] == "CACHED" and states["Pusher"] == "CACHED", states
-    assert any(
-        line.startswith("[") and "StudentExport: " in line and "pushing again" in line for line in runs["back"]["lines"]
-    )
-    # The report the run points at is the one whose files are served.
+    lines = runs["back"]["lines"]
+    assert any("StudentExport: " in line and "pushing again" in line for line in lines), lines
+    # What is served is what the report the run points at describes.
+    for step in ("first", "student", "back"):
+        assert runs[step]["pushed_sha"] == runs[step]["built_sha"], step
+    assert runs["back"]["pushed_sha"] != runs["student"]["pushed_sha"]
     report = json.loads(pathlib.Path(runs["back"]["summary"]["edge"]["student_report"]).read_text())
     assert report["student"]["seeds"] == runs["first"]["summary"]["edge"]["student"]["seeds"]
