@@ -14,11 +14,12 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
         f"SavedModel on {ref['examples']} eval examples: accuracy {ref['accuracy']:.4f}, auc {ref['auc']}. "
         f"Gate: accuracy drop at most {report['max_accuracy_drop']:g} points.",
         "",
-        "Latency: batch 1, in the runtime each variant ships for; XNNPACK ops: the model's ops its delegate runs.",
+        "Latency: batch 1, in the runtime each variant ships for; XNNPACK ops: the model's ops its delegate runs; "
+        "threads: the fastest thread count measured, which the variant's metadata carries and `edgeline predict` uses.",
         "",
         "| variant | bytes | accuracy | auc | Δ acc (pts) | agreement | max Δp | XNNPACK ops | p50 ms 1 thr | "
-        "p95 ms 1 thr | p50 ms 2 thr | runtime | pushed | reason |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+        "p95 ms 1 thr | p50 ms 2 thr | threads | runtime | pushed | reason |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for name, r in report["variants"].items():
 
@@ -30,7 +31,8 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
             f"{cell('accuracy_delta', '{:+.2f}')} | {cell('agreement', '{:.4f}')} | "
             f"{cell('max_abs_prob_diff', '{:.4f}')} | "
             f"{_delegated(r)} | {cell('latency_ms_p50', '{:.2f}')} | {cell('latency_ms_p95', '{:.2f}')} | "
-            f"{cell('latency_ms_p50_2t', '{:.2f}')} | {cell('runtime')} | {'yes' if r.get('pushed') else 'no'} | "
+            f"{cell('latency_ms_p50_2t', '{:.2f}')} | {cell('num_threads')} | {cell('runtime')} | "
+            f"{'yes' if r.get('pushed') else 'no'} | "
             f"{r.get('reason') or ''} |"
         )
     if any(r.get("cpu_ops") for r in report["variants"].values()):

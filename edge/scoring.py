@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -66,35 +68,59 @@ def score(probabilities: np.ndarray, data: EvalData, model_bytes: int) -> dict:
     }
 
 
-# Interpreter threads latency is reported at: `latency_ms_p50` etc. at 1, `latency_ms_p50_2t` etc. at 2.
-LATENCY_THREADS = (1, 2)
+def latency_threads() -> tuple[int, ...]:
+    """Interpreter thread counts latency is measured at: 1, 2, and 4 where the machine has 4 cores."""
+    cores = os.cpu_count() or 1
+    return tuple(t for t in (1, 2, 4) if t == 1 or t <= max(cores, 2))
+
+
+def thread_suffix(threads: int) -> str:
+    """The key suffix of a thread count's figures: `latency_ms_p50` at 1, `latency_ms_p50_2t` at 2."""
+    return "" if threads == 1 else f"_{threads}t"
+
+
+def fastest_threads(row: Mapping) -> int:
+    """The thread count with the lowest measured p50 (fewer threads on a tie); 1 when none was measured.
+
+    A variant whose kernels contend at two threads (ruy's int8 BATCH_MATMUL beside XNNPACK's
+    pool) would run slower if an app simply asked for more; the report and the variant's
+    metadata carry this count, and `edgeline predict` and the bench run at it.
+    """
+    measured = [t for t in (1, 2, 4) if f"latency_ms_p50{thread_suffix(t)}" in row]
+    return min(measured, key=lambda t: (row[f"latency_ms_p50{thread_suffix(t)}"], t)) if measured else 1
+
+
+def latency_by_threads(measure: Callable[[int], tuple[float, float]], digits: int = 3) -> dict:
+    """`measure(threads) -> (p50, p95)` at every `latency_threads()`, keyed by `thread_suffix`, plus `num_threads`."""
+    out: dict = {}
+    for threads in latency_threads():
+        p50, p95 = measure(threads)
+        suffix = thread_suffix(threads)
+        out[f"latency_ms_p50{suffix}"], out[f"latency_ms_p95{suffix}"] = round(p50, digits), round(p95, digits)
+    out["num_threads"] = fastest_threads(out)
+    return out
 
 
 def latency(model: bytes, data: EvalData, examples: int = 100) -> dict:
     """Batch-1 latency in the runtime the variant ships for, and how much of it XNNPACK runs.
 
     Returns:
-      `latency_ms_p50`/`latency_ms_p95` on 1 thread, `latency_ms_p50_2t`/
-      `latency_ms_p95_2t` on 2, and `delegated_ops`/`total_ops`/`delegated_share`
-      (the model's ops the XNNPACK delegate took), `cpu_ops` (the others, by name), and
-      `runtime`: `ai-edge-litert`
-      or, for the custom-op `text` variant, `tensorflow-lite`.
+      `latency_ms_p50`/`latency_ms_p95` on 1 thread, `..._2t` on 2 (`..._4t` on 4 where
+      there are 4 cores), `num_threads` (the fastest of those), and
+      `delegated_ops`/`total_ops`/`delegated_share` (the model's ops the XNNPACK delegate
+      took), `cpu_ops` (the others, by name), and `runtime`: `ai-edge-litert` or, for the
+      custom-op `text` variant, `tensorflow-lite`.
     """
-    out: dict = {}
-    for threads in LATENCY_THREADS:
-        runner = VariantRunner(model, num_threads=threads)
-        p50, p95 = _latency(runner, data, examples)
-        suffix = "" if threads == 1 else f"_{threads}t"
-        out[f"latency_ms_p50{suffix}"], out[f"latency_ms_p95{suffix}"] = round(p50, 3), round(p95, 3)
-        if threads == 1:
-            left, total = runner.cpu_ops()
-            out.update(
-                delegated_ops=total - len(left),
-                total_ops=total,
-                delegated_share=round((total - len(left)) / total, 4) if total else None,
-                cpu_ops=", ".join(f"{name}×{left.count(name)}" for name in sorted(set(left))),
-                runtime=runner.runtime,
-            )
+    runner = VariantRunner(model, num_threads=1)
+    left, total = runner.cpu_ops()
+    out = latency_by_threads(lambda threads: _latency(VariantRunner(model, num_threads=threads), data, examples))
+    out.update(
+        delegated_ops=total - len(left),
+        total_ops=total,
+        delegated_share=round((total - len(left)) / total, 4) if total else None,
+        cpu_ops=", ".join(f"{name}×{left.count(name)}" for name in sorted(set(left))),
+        runtime=runner.runtime,
+    )
     return out
 
 

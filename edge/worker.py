@@ -8,7 +8,7 @@ finish sooner: on 2 cores, two at a time halves EdgeExport's time.
 
 Child protocol: `python -m edge.worker JOB_DIR VARIANT [VARIANT...]` reads
 `JOB_DIR/job.json` and `JOB_DIR/data.npz` (written by `write_job`), and for each
-variant writes the packaged model to `OUT_DIR/VARIANT.tflite` and its outcome to
+variant writes the bare model (packaged by the parent once timed) to `OUT_DIR/VARIANT.tflite` and its outcome to
 `JOB_DIR/VARIANT.json`: `{"graph": ..., "metrics": {...}}` from `edge.scoring.score`,
 or `{"graph": ..., "reason": ...}`. A variant derived from another
 (`edge.variants.DERIVED`: edgetpu from int8) is built in its source's child, from
@@ -155,7 +155,6 @@ def _outcome(job_dir: pathlib.Path, out_dir: pathlib.Path, variant: str, proc: s
 def _main(job_dir: str, *variant_names: str) -> int:
     # TF_USE_LEGACY_KERAS and the log level come from `_run_child`'s environment, set before TensorFlow loads.
     from edge import eval_data, rewrites, runtime, scoring, variants
-    from edge.metadata import package
     from preprocessing import tokenizer as tok
     from trainers.bert_encoder import BertArchitecture
 
@@ -188,13 +187,13 @@ def _main(job_dir: str, *variant_names: str) -> int:
                 )
                 bare = variants.convert(variant, loaded, assets, length, representative, rewrite)
                 built[variant] = bare, outcome["graph"]
-            model = package(bare, variant, assets, length, job["class_names"])
-            (pathlib.Path(job["out_dir"]) / f"{variant}.tflite").write_bytes(model)
+            # Bare: the parent packages it with its metadata once it has timed it (edge/export.py).
+            (pathlib.Path(job["out_dir"]) / f"{variant}.tflite").write_bytes(bare)
             stage = "TFLite interpreter failed"
-            probabilities = runtime.VariantRunner(model, num_threads=1).predict(data)
+            probabilities = runtime.VariantRunner(bare, num_threads=1).predict(data)
             if not np.all(np.isfinite(probabilities)):
                 raise ValueError("non-finite probabilities")
-            outcome["metrics"] = scoring.score(probabilities, data, len(model))
+            outcome["metrics"] = scoring.score(probabilities, data, len(bare))  # the parent sets the packaged size
         except Exception as e:  # reported in the variant's row; one failing variant must not hide the others
             outcome["reason"] = f"{stage}: {type(e).__name__}: {error_line(e)}"
         (job_path / f"{variant}.json").write_text(json.dumps(outcome))

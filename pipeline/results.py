@@ -172,6 +172,7 @@ EDGE_KEYS = (
     "latency_ms_p95",
     "latency_ms_p50_2t",
     "latency_ms_p95_2t",
+    "num_threads",
     "delegated_ops",
     "total_ops",
     "delegated_share",
@@ -203,7 +204,8 @@ def edge_summary(edge_uri: str | None, student_uri: str | None = None) -> dict[s
       `{"report": path, "student_report": path, "pushed_dir": ..., "saved_model": {...}, "variants":
       {name: {bytes, accuracy, auc, accuracy_delta, agreement, max_abs_prob_diff,
       latency_ms_p50, latency_ms_p95 (1 thread), latency_ms_p50_2t, latency_ms_p95_2t (2 threads),
-      delegated_ops, total_ops, delegated_share (XNNPACK), cpu_ops, runtime, pushed, reason} plus a student's
+      num_threads (the fastest thread count, which the .tflite's metadata carries), delegated_ops,
+      total_ops, delegated_share (XNNPACK), cpu_ops, runtime, pushed, reason} plus a student's
       STUDENT_KEYS}, "student": budgets, sizing, seeds and training facts}`; a metric a variant
       could not produce (it failed to convert or run) is None.
     """

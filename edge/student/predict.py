@@ -31,7 +31,7 @@ def student_probabilities(
     Raises:
       FileNotFoundError: Naming what is missing (vocab, remap or the embedding table beside the model).
     """
-    runner, assets = pushed_runner(model_path, info, files)
+    runner, assets = pushed_runner(model_path, info, files, num_threads=int(info.get("num_threads") or 1))
     ids = tokenize(texts, assets, int(info["max_seq_length"]))[features.INPUT_WORD_IDS]
     return runner.predict(ids)
 

@@ -100,6 +100,14 @@ def test_pipeline_run_reports_and_pushes_edge_variants(tiny_run):
     for name, v in measured.items():
         assert (edge_dir / f"{name}.tflite").exists() == bool(v["pushed"]), name
     assert measured["float32"]["pushed"] and measured["text"]["pushed"]
+    # Each pushed file carries the thread count its row measured fastest; predict runs at it.
+    from edge import scoring
+    from edge.metadata import read_metadata
+
+    for name, v in measured.items():
+        if v["pushed"] and name != "student_micro":
+            assert v["num_threads"] == scoring.fastest_threads(v) in scoring.latency_threads(), name
+            assert read_metadata(edge_dir / f"{name}.tflite")[0]["num_threads"] == v["num_threads"], name
     assert measured["student_micro"]["arena_bytes"] > 0 and first["edge"]["student"]["training"]["train_rows"] > 0
     assert (edge_dir / "student_edgetpu_embedding.npy").exists() == bool(measured["student_edgetpu"]["pushed"])
     rows = predict.predict_texts(edge_dir / "text.tflite", ["a gorgeous, witty movie"])
