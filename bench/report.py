@@ -183,17 +183,19 @@ def _p3(d: dict) -> list[str]:
         "",
         f"SavedModel: {d.get('saved_model_bytes', 0) / 1e6:.1f} MB.",
         "",
-        "| variant | MB | smaller | faster (1 thread) | faster (2 threads) | ms (1 thread) "
-        "| accuracy delta (pt) | agreement | pushed |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| variant | MB | smaller | faster (1 thread) | faster (2 threads) | ms (1 thread) | ms (2 threads) "
+        "| threads in metadata | accuracy delta (pt) | agreement | pushed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, v in d["variants"].items():
         mb = f"{v['bytes'] / 1e6:.1f}" if v.get("bytes") else "-"
         s1 = _median_spread(v["speedup_1_thread"]) if "speedup_1_thread" in v else v.get("reason", "-")
         s2 = _median_spread(v["speedup_2_thread"]) if "speedup_2_thread" in v else "-"
         ms = _median_spread(v["latency_ms_1_thread"]) if "latency_ms_1_thread" in v else "-"
+        ms2 = _median_spread(v["latency_ms_2_thread"]) if "latency_ms_2_thread" in v else "-"
         lines.append(
-            f"| {name} | {mb} | {v.get('size_ratio', '-')} | {s1} | {s2} | {ms} | "
+            f"| {name} | {mb} | {v.get('size_ratio', '-')} | {s1} | {s2} | {ms} | {ms2} | "
+            f"{v.get('num_threads', '-')} | "
             f"{v.get('accuracy_delta_points')} | {v.get('agreement')} | {v['pushed']} |"
         )
     lines += [""] + _kernel_lines(d.get("kernels")) + _peer_lines(d.get("peers") or {}, d.get("peer_ratio"))

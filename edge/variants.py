@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -15,7 +15,7 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "float32": ("ids", "float32, batch 1"),
     "dynamic_range": ("ids", "int8 weights, float activations (dynamically quantized matmuls), batch 1"),
     "float16": ("ids", "float16 weights, batch 1"),
-    "int8": ("ids", "int8 weights and activations, float I/O, batch 1"),
+    "int8": ("ids", "int8 weights and activations (attention's two activation matmuls in float), float I/O, batch 1"),
     "int16x8": ("ids", "int16 activations, int8 weights, batch 1"),
     "edgetpu": ("ids", "full int8, int8 output, batch 1, static length, builtin int8 ops only"),
     "text": ("text", "FastBertTokenizer in the graph + dynamic-range classifier"),
@@ -30,9 +30,13 @@ REWRITES: dict[str, str] = {
     "edgetpu": "grouped",
     "int16x8": "int16",
 }
-# A variant that is another's model with other I/O types: `derive` makes it from that
-# variant's model, so one calibration (the slowest step of either) serves both.
-DERIVED: dict[str, str] = {"edgetpu": "int8"}
+# A variant built in another's child process (edge/worker.py), from the same rewrite, so the
+# magnitude groups are computed once for both.
+SAME_CHILD: dict[str, str] = {"edgetpu": "int8"}
+# Ops the int8 variant keeps in float: attention's activation x activation matmuls (QK^T and
+# AV). LiteRT 2.3 runs an int8 BATCH_MATMUL in its reference kernel, a third of int8's time
+# (profiled with perf); XNNPACK runs the float one. edgetpu stays full int8 (its device needs it).
+INT8_FLOAT_OPS = ("BATCH_MATMUL",)
 
 
 def load_saved_model(saved_model_dir: str):
@@ -166,23 +170,30 @@ def convert(
     if variant == "text":
         # FastBertTokenizer's TFLite kernels are TF Text custom ops (see run()).
         converter.allow_custom_ops = True
+    if variant == "int8":
+        return _selectively_quantized(converter, representative, INT8_FLOAT_OPS)
     return converter.convert()
 
 
-def derive(variant: str, source: bytes) -> bytes:
-    """`variant`'s model from the model of `DERIVED[variant]`, without converting again.
+def _selectively_quantized(converter, representative: Mapping[str, np.ndarray], float_ops: Sequence[str]) -> bytes:
+    """The converter's full-integer model with `float_ops` left in float: TF's selective quantization.
 
-    edgetpu is int8 with an int8 output; the converter's own last step for such
-    I/O types (`modify_model_io_type`) drops int8's output DEQUANTIZE, and the
-    calibrated weights, scales and ops are int8's (tests/edge/test_variants.py
-    compares the result with a direct conversion).
+    TF's QuantizationDebugger is the converter's documented way to deny-list ops from
+    quantization (`get_nondebug_quantized_model`); its debug dataset only feeds its own
+    statistics, which are not computed here.
     """
-    from tensorflow.lite.python.util import modify_model_io_type
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    few = {name: values[:_DEBUG_EXAMPLES] for name, values in representative.items()}
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter,
+        debug_dataset=_representative_dataset(few),
+        debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(float_ops)),
+    )
+    return bytes(debugger.get_nondebug_quantized_model())
 
-    if variant not in DERIVED:
-        raise ValueError(f"edge variant {variant!r} is not derived from another; choose from {', '.join(DERIVED)}")
-    # Only float I/O tensors change type: the int32 ids stay int32, the probabilities become int8.
-    return bytes(modify_model_io_type(source, inference_input_type=tf.int8, inference_output_type=tf.int8))
+
+# Examples the QuantizationDebugger is handed for its own statistics (unused: only its model is taken).
+_DEBUG_EXAMPLES = 4
 
 
 def _representative_dataset(data: Mapping[str, np.ndarray]) -> Callable[[], Iterator[dict]]:

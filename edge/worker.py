@@ -8,11 +8,11 @@ finish sooner: on 2 cores, two at a time halves EdgeExport's time.
 
 Child protocol: `python -m edge.worker JOB_DIR VARIANT [VARIANT...]` reads
 `JOB_DIR/job.json` and `JOB_DIR/data.npz` (written by `write_job`), and for each
-variant writes the bare model (packaged by the parent once timed) to `OUT_DIR/VARIANT.tflite` and its outcome to
-`JOB_DIR/VARIANT.json`: `{"graph": ..., "metrics": {...}}` from `edge.scoring.score`,
-or `{"graph": ..., "reason": ...}`. A variant derived from another
-(`edge.variants.DERIVED`: edgetpu from int8) is built in its source's child, from
-the source's model, so the two share one calibration.
+variant writes the bare model (packaged by the parent once timed) to
+`OUT_DIR/VARIANT.tflite` and its outcome to `JOB_DIR/VARIANT.json`:
+`{"graph": ..., "metrics": {...}}` from `edge.scoring.score`, or
+`{"graph": ..., "reason": ...}`. edgetpu is built in int8's child
+(`edge.variants.SAME_CHILD`) from the same rewrite, computed once.
 """
 
 from __future__ import annotations
@@ -101,11 +101,11 @@ def run_all(job_dir: pathlib.Path, variants: Sequence[str], workers: int) -> dic
 
 
 def child_jobs(variants: Sequence[str]) -> list[tuple[str, ...]]:
-    """The variants grouped into child processes, slowest first; a derived variant joins its source's child."""
-    from edge.variants import DERIVED
+    """The variants grouped into child processes, slowest first; edgetpu joins int8's child (`SAME_CHILD`)."""
+    from edge.variants import SAME_CHILD
 
     order = sorted(variants, key=lambda v: _SLOWEST_FIRST.index(v) if v in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
-    return [(v, *(d for d in order if DERIVED.get(d) == v)) for v in order if DERIVED.get(v) not in variants]
+    return [(v, *(d for d in order if SAME_CHILD.get(d) == v)) for v in order if SAME_CHILD.get(v) not in variants]
 
 
 def _run_child(job_dir: pathlib.Path, out_dir: pathlib.Path, job: Sequence[str]) -> dict[str, dict]:
@@ -171,22 +171,20 @@ def _main(job_dir: str, *variant_names: str) -> int:
     assets = tok.TokenizerAssets(vocab=tok.read_vocab(job_path / VOCAB_FILE), lower_case=job["lower_case"])
     length = job["max_seq_length"]
     architecture = BertArchitecture(**job["architecture"]) if job.get("architecture") else None
-    built: dict[str, tuple[bytes, str]] = {}  # variant -> (bare model, graph description)
+    rewritten: dict[str | None, tuple] = {}  # rewrite kind (variants.REWRITES) -> (call, graph description)
     loaded = None
     for variant in variant_names:
         outcome: dict = {}
         stage = "conversion failed"
         try:
-            source = variants.DERIVED.get(variant)
-            if source in built:
-                bare, outcome["graph"] = variants.derive(variant, built[source][0]), built[source][1]
-            else:
-                loaded = loaded or variants.load_saved_model(job["saved_model_dir"])
-                rewrite, outcome["graph"] = rewrites.for_variant(
+            loaded = loaded or variants.load_saved_model(job["saved_model_dir"])
+            kind = variants.REWRITES.get(variant)
+            if kind not in rewritten:
+                rewritten[kind] = rewrites.for_variant(
                     variant, loaded, representative, length, job["pooling"], architecture, job["group_outliers"]
                 )
-                bare = variants.convert(variant, loaded, assets, length, representative, rewrite)
-                built[variant] = bare, outcome["graph"]
+            rewrite, outcome["graph"] = rewritten[kind]
+            bare = variants.convert(variant, loaded, assets, length, representative, rewrite)
             # Bare: the parent packages it with its metadata once it has timed it (edge/export.py).
             (pathlib.Path(job["out_dir"]) / f"{variant}.tflite").write_bytes(bare)
             stage = "TFLite interpreter failed"

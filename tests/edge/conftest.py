@@ -34,9 +34,6 @@ def built(tmp_path_factory, tiny_encoder):
     models = {}
     for variant in variants.VARIANTS:
         try:
-            if variant in variants.DERIVED:  # as edge/worker.py builds it
-                models[variant] = variants.derive(variant, model_of({"models": models}, variants.DERIVED[variant]))
-                continue
             rewrite = chosen.get(variants.REWRITES.get(variant))
             models[variant] = variants.convert(variant, loaded, assets, L, representative, rewrite)
         except Exception as e:  # recorded so each variant's test reports its own failure

@@ -41,7 +41,7 @@ def test_worker_reports_each_variant_that_cannot_be_built(built, tmp_path):
     assert both["edgetpu"]["reason"] == "not built: the child process stopped while building int8", both
 
 
-def test_a_derived_variant_is_built_in_its_sources_child():
+def test_edgetpu_is_built_in_int8s_child_from_the_same_rewrite():
     from edge import worker
 
     assert worker.child_jobs(["float32", "edgetpu", "text", "int8"]) == [("int8", "edgetpu"), ("text",), ("float32",)]
