@@ -8,7 +8,7 @@ setuptools.setup(
     description="TFX pipeline: labelled raw text to SavedModel and TFLite, tokenization in the graph.",
     python_requires=">=3.10,<3.11",
     packages=setuptools.find_packages(
-        include=["configs", "preprocessing", "trainers", "edge", "components", "pipeline", "kubeflow"]
+        include=["common", "configs", "preprocessing", "trainers", "edge", "components", "pipeline", "kubeflow"]
     ),
     package_data={"configs": ["*.yaml"], "pipeline": ["*.html"], "edge": ["web_page/*"]},
     # Dependencies are installed from requirements.txt + constraints.txt by

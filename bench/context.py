@@ -40,9 +40,9 @@ class Bench:
         self.saved_model_dir = pathlib.Path(self.summary["latest_pushed_model"])
         self.loaded = variants.load_saved_model(str(self.saved_model_dir))
         self.max_seq_length = int(self.config["tokenizer"]["max_seq_length"])
-        from trainers import encoders
+        from trainers import encoder_builder
 
-        self.assets = tok.assets_from_encoder(encoders.ensure_encoder(self.config["model"]["encoder"]))
+        self.assets = tok.assets_from_encoder(encoder_builder.ensure_encoder(self.config["model"]["encoder"]))
         from edge import examples
         from trainers.export import read_class_names
 

@@ -37,7 +37,7 @@ from bench.p7_scaling import p7_scaling
 from bench.p8_quality import p8_quality
 from bench.pipeline_runs import pipeline_runs
 from bench.report import NOTES_FILE, ROWS, markdown
-from edge.errors import error_line
+from common.error_lines import error_line
 from pipeline import env
 
 SMOKE_OVERRIDES = ("export.variants=float32,dynamic_range", "train.epochs=1")

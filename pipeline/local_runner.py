@@ -10,8 +10,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from common.error_lines import error_line
 from configs import EdgelineConfig
-from edge.errors import error_line
 from pipeline import console, repush, results, run_dir
 from pipeline import summary as summary_lib
 from preprocessing import csv_check, example_gen_input
@@ -122,9 +122,9 @@ def run(
                     store = results.open_store(paths.metadata)
                     baseline.check_serving_columns(store, config.data.text_column, config.data.label_column)
                 write(f"[{progress.clock()}] preparing encoder {config.model.encoder}")
-                from trainers import encoders
+                from trainers import encoder_builder
 
-                encoder_dir = encoders.ensure_encoder(config.model.encoder)
+                encoder_dir = encoder_builder.ensure_encoder(config.model.encoder)
                 # Imported here, inside the quiet context: TFX's imports print warnings.
                 from tfx import v1 as tfx
 

@@ -15,8 +15,8 @@ import shutil
 import sys
 from typing import Any
 
+from common import artifact_io
 from pipeline import results
-from preprocessing import staging
 
 
 @dataclasses.dataclass
@@ -103,8 +103,8 @@ def data_statistics(statistics_uri: str) -> dict[str, list[dict[str, Any]]]:
 
     splits = {}
     # tf.io.gfile, not pathlib: with a remote pipeline root the URI is gs://.
-    for split_dir in sorted(tf.io.gfile.glob(staging.join(statistics_uri, "Split-*"))):
-        dataset = tfdv.load_stats_binary(staging.join(split_dir, "FeatureStats.pb")).datasets[0]
+    for split_dir in sorted(tf.io.gfile.glob(artifact_io.join(statistics_uri, "Split-*"))):
+        dataset = tfdv.load_stats_binary(artifact_io.join(split_dir, "FeatureStats.pb")).datasets[0]
         rows = []
         for feature in dataset.features:
             kind = feature.WhichOneof("stats")
@@ -135,7 +135,7 @@ def schema_features(schema_uri: str) -> list[dict[str, str]]:
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    schema = tfdv.load_schema_text(staging.join(schema_uri, "schema.pbtxt"))
+    schema = tfdv.load_schema_text(artifact_io.join(schema_uri, "schema.pbtxt"))
     rows = []
     for feature in schema.feature:
         domain = feature.WhichOneof("domain_info") or ""
@@ -156,9 +156,9 @@ def schema_anomalies(anomalies_uri: str) -> dict[str, list[dict[str, str]]]:
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     splits = {}
-    for split_dir in sorted(tf.io.gfile.glob(staging.join(anomalies_uri, "Split-*"))):
+    for split_dir in sorted(tf.io.gfile.glob(artifact_io.join(anomalies_uri, "Split-*"))):
         anomalies = anomalies_pb2.Anomalies()
-        anomalies.ParseFromString(staging.read_bytes(staging.join(split_dir, "SchemaDiff.pb")))
+        anomalies.ParseFromString(artifact_io.read_bytes(artifact_io.join(split_dir, "SchemaDiff.pb")))
         rows = []
         infos = list(anomalies.anomaly_info.items())
         if anomalies.HasField("dataset_anomaly_info"):
@@ -179,8 +179,8 @@ def training_history(model_run_uri: str) -> dict[str, Any]:
     """The Trainer's `train_stats.json` (per-epoch history, batch and step figures)."""
     import tensorflow as tf
 
-    path = staging.join(model_run_uri, "train_stats.json")
-    return json.loads(staging.read_text(path)) if tf.io.gfile.exists(path) else {}
+    path = artifact_io.join(model_run_uri, "train_stats.json")
+    return json.loads(artifact_io.read_text(path)) if tf.io.gfile.exists(path) else {}
 
 
 def edge_variants(summary: dict[str, Any]) -> list[dict[str, Any]]:

@@ -57,9 +57,9 @@ def tiny_vocab_encoder(tmp_path_factory) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def tiny_encoder() -> str:
     """The randomly initialised 2-layer, 32-hidden encoder (built once, cached)."""
-    from trainers import encoders
+    from trainers import encoder_builder
 
-    return encoders.ensure_encoder("builtin:tiny-bert")
+    return encoder_builder.ensure_encoder("builtin:tiny-bert")
 
 
 def tree_hashes(root: pathlib.Path) -> dict[str, str]:

@@ -6,17 +6,18 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = ("configs", "preprocessing", "trainers", "edge", "components", "pipeline", "kubeflow")
+PACKAGES = ("common", "configs", "preprocessing", "trainers", "edge", "components", "pipeline", "kubeflow")
 
 # What each package may import from the project (itself always allowed).
 ALLOWED = {
+    "common": set(),
     "configs": set(),
-    "preprocessing": {"configs"},
-    "trainers": {"configs", "preprocessing"},
-    "edge": {"configs", "preprocessing", "trainers"},
-    "components": {"configs", "preprocessing", "trainers", "edge"},
-    "pipeline": {"configs", "preprocessing", "trainers", "edge", "components"},
-    "kubeflow": {"configs", "preprocessing", "trainers", "edge", "components", "pipeline"},
+    "preprocessing": {"common", "configs"},
+    "trainers": {"common", "configs", "preprocessing"},
+    "edge": {"common", "configs", "preprocessing", "trainers"},
+    "components": {"common", "configs", "preprocessing", "trainers", "edge"},
+    "pipeline": {"common", "configs", "preprocessing", "trainers", "edge", "components"},
+    "kubeflow": {"common", "configs", "preprocessing", "trainers", "edge", "components", "pipeline"},
 }
 # The CLI is the one entry point that dispatches to the Kubeflow commands.
 ENTRY_POINTS = {"pipeline/cli.py": {"kubeflow"}}

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from configs import encoders as encoder_handles
+from configs import encoder_handles
 from pipeline import predict, results
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -143,7 +143,7 @@ def test_encoder_export_keeps_the_first_complete_copy(tmp_path):
 def test_two_processes_build_the_same_builtin_encoder(tmp_path):
     build = (
         "from pipeline import env; env.configure(); from trainers import encoders; "
-        "print(encoders.ensure_encoder('builtin:tiny-bert'))"
+        "print(encoder_builder.ensure_encoder('builtin:tiny-bert'))"
     )
     env = {**os.environ, "EDGELINE_CACHE_DIR": str(tmp_path / "cache")}
     procs = [

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from edge import examples as examples_lib  # EdgeExport's own reading of the eval split and its labels
     from pipeline import results
     from preprocessing import tokenizer as tok
-    from trainers import encoders
+    from trainers import encoder_builder
     from trainers.export import read_class_names
 
     summary_path = args.run_dir / "summary.json"
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     saved_model_dir = args.saved_model or _saved_model_dir(args.run_dir, summary)
     max_seq_length = config.tokenizer.max_seq_length
     class_names = read_class_names(str(saved_model_dir))
-    assets = tok.assets_from_encoder(encoders.ensure_encoder(config.model.encoder))
+    assets = tok.assets_from_encoder(encoder_builder.ensure_encoder(config.model.encoder))
 
     nodes = results.latest_run(results.open_store(results.RunPaths(args.run_dir).metadata))
     (record,) = nodes["CsvExampleGen"].outputs["examples"]
