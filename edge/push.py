@@ -31,7 +31,7 @@ def owned_digest(target: str | os.PathLike, owns: Callable[[str], bool]) -> str:
     """SHA-256 over the names and bytes of the files `owns` claims in `target` ("" when there are none).
 
     A component records it after its push; a later run whose component came from the cache compares
-    it with the directory to see whether another run's push replaced its files (pipeline/repush.py).
+    it with the directory to see whether another run's push replaced its files (runner/repush.py).
     """
     target = os.fspath(target).rstrip("/")
     gfile = artifact_io.gfile()

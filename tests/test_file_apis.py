@@ -38,8 +38,8 @@ WHOLE_MODULES = (
 # which may be remote: only their artifact readers are scanned (run_dir, summary.json, the
 # HTML template and the report's own output are local by definition).
 ARTIFACT_READERS = {
-    "pipeline/run_reader.py": ("data_statistics", "schema_features", "schema_anomalies", "training_history"),
-    "pipeline/results.py": ("split_counts", "edge_summary", "_report", "blessing"),
+    "results/run_reader.py": ("data_statistics", "schema_features", "schema_anomalies", "training_history"),
+    "results/metadata_store.py": ("split_counts", "edge_summary", "_report", "blessing"),
 }
 ALLOWED = {
     # The one helper: it copies between artifact URIs and local temp dirs, explicitly.

@@ -63,9 +63,9 @@ def _local_outputs(run_dir: pathlib.Path, node_id: str) -> dict:
     from ml_metadata.proto import metadata_store_pb2
     from tfx.types import artifact_utils
 
-    from pipeline import results
+    from results import metadata_store
 
-    store = results.open_store(results.RunPaths(run_dir).metadata)
+    store = metadata_store.open_store(metadata_store.RunPaths(run_dir).metadata)
     context = store.get_context_by_type_and_name("node", f"edgeline.{node_id}")
     executions = store.get_executions_by_context(context.id)
     newest: dict[str, int] = {}
@@ -219,7 +219,7 @@ def test_edge_export_runs_through_the_kubeflow_entrypoint(cluster, tiny_run, tmp
 
 def test_distill_and_student_export_run_through_the_kubeflow_entrypoint(cluster, tiny_run, tmp_path):
     from edge.student import saved
-    from pipeline import predict
+    from serving import predict
 
     spec = cluster["spec"]
     distill_input = _executor_input(spec, "Distill", tiny_run["run_dir"], tmp_path)

@@ -158,7 +158,8 @@ def test_serve_web_finds_the_newest_build_and_serves_wasm(tmp_path):
     import threading
     import urllib.request
 
-    from pipeline import report, serve_web
+    from results import report
+    from serving import serve_web
 
     for version in ("9", "10"):
         (tmp_path / "edge" / version / "web").mkdir(parents=True)

@@ -17,7 +17,7 @@ from common import artifact_io
 from configs import features
 from preprocessing.asset_files import LABELS_FILE, lines
 
-tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see pipeline/env.py).
+tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see common/environment.py).
 
 
 def _raw_text_features(texts: tf.Tensor, text_column: str, raw_spec: dict) -> dict:

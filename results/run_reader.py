@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from common import artifact_io
-from pipeline import results
+from results import metadata_store
 
 
 @dataclasses.dataclass
@@ -57,9 +57,9 @@ def find_artifacts(run_dir: str | os.PathLike) -> RunArtifacts:
       The artifact URIs and per-component states; fields stay None for
       components that did not run (e.g. after a failure).
     """
-    paths = results.RunPaths(pathlib.Path(run_dir))
-    store = results.open_store(paths.metadata)
-    nodes = results.latest_run(store)
+    paths = metadata_store.RunPaths(pathlib.Path(run_dir))
+    store = metadata_store.open_store(paths.metadata)
+    nodes = metadata_store.latest_run(store)
     runs = store.get_contexts_by_type("pipeline_run")
     started = max((c.create_time_since_epoch for c in runs), default=None)
     found = RunArtifacts(
@@ -81,7 +81,7 @@ def load_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
     Raises:
       FileNotFoundError: No summary: the run never started.
     """
-    path = results.RunPaths(pathlib.Path(run_dir)).summary
+    path = metadata_store.RunPaths(pathlib.Path(run_dir)).summary
     if not path.exists():
         name = pathlib.Path(run_dir).name
         raise FileNotFoundError(f"{path}: no summary.json; run `edgeline run --name {name}` first")
@@ -211,7 +211,7 @@ def component_times(summary: dict, artifacts: RunArtifacts | None) -> list[dict[
 
     A component taken from the cache costs this run almost nothing, but its
     artifacts cost what the execution that produced them took; ML Metadata
-    records both (`results.NodeRun.produced_seconds`).
+    records both (`metadata_store.NodeRun.produced_seconds`).
 
     Returns:
       `[{"name", "state", "cached", "seconds", "produced_seconds", "bar"}]`,

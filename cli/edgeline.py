@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from pipeline import env
+from common import environment
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -106,8 +106,8 @@ def _run(args) -> int:
         print(f"edgeline: config error: {e}", file=sys.stderr)
         return 2
 
-    from pipeline import local_runner, run_dir
     from preprocessing.csv_reader import DataError
+    from runner import local_runner, run_dir
 
     print(f"edgeline run {args.name!r}: outputs in {config.runner.runs_dir}/{args.name}")
     try:
@@ -169,7 +169,7 @@ def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
                 f"{k} {'undefined' if v is None else f'{v:+.4f}'}" for k, v in change.items() if k != "example_count"
             )
         )
-    from pipeline.eval_reader import MIN_SLICE_EXAMPLES
+    from results.eval_tables import MIN_SLICE_EXAMPLES
 
     for slice_name, values in (metrics.get("slices") or {}).items():
         count = values.get("example_count") or 0
@@ -193,7 +193,7 @@ def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
 
 
 def _predict(args) -> int:
-    from pipeline import predict
+    from serving import predict
 
     texts = list(predict.iter_lines(sys.stdin)) if args.texts == ["-"] else args.texts
     try:
@@ -217,7 +217,7 @@ def _compile(args) -> int:
     import pathlib
 
     from kubeflow import compile as kubeflow_compile
-    from pipeline.console import quiet_output
+    from runner.console import quiet_output
 
     # TensorFlow and TFMA print import-time noise from C++; it goes to a log file.
     log_file = pathlib.Path(args.output).with_suffix(".compile.log")
@@ -246,9 +246,10 @@ def _submit(args) -> int:
 def _report(args) -> int:
     import pathlib
 
-    from pipeline import console, report, results, run_reader
+    from results import metadata_store, report, run_reader
+    from runner import console
 
-    log_file = results.RunPaths(pathlib.Path(args.run_dir)).logs / "report.log"
+    log_file = metadata_store.RunPaths(pathlib.Path(args.run_dir)).logs / "report.log"
     try:
         run_reader.load_summary(args.run_dir)  # fails fast, before creating any directory
         # TensorFlow and TFMA print import noise from C++; it goes to the log file.
@@ -262,7 +263,7 @@ def _report(args) -> int:
 
 
 def _serve_web(args) -> int:
-    from pipeline import serve_web
+    from serving import serve_web
 
     try:
         page = serve_web.newest_web_page(args.run_dir)
@@ -285,7 +286,7 @@ def _tensorboard(args) -> int:
     import os
     import shlex
 
-    from pipeline import run_reader
+    from results import run_reader
 
     try:
         command = run_reader.tensorboard_command(args.run_dir)
@@ -302,7 +303,7 @@ def _tensorboard(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `edgeline` console script."""
     args = _build_parser().parse_args(argv)
-    env.configure(verbose=getattr(args, "verbose", False))
+    environment.configure(verbose=getattr(args, "verbose", False))
     handlers = {
         "run": _run,
         "predict": _predict,
