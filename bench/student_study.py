@@ -32,11 +32,11 @@ import time
 from collections.abc import Sequence
 
 from bench.context import shown_path
-from pipeline import env  # sets TF's log level and Keras 2 before TF is imported
+from common import environment  # sets TF's log level and Keras 2 before TF is imported
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-env.configure()
+environment.configure()
 
 # Row name -> (student overrides, distil?, what the row shows).
 ROWS: dict[str, tuple[dict, bool, str]] = {

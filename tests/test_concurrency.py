@@ -144,7 +144,7 @@ def test_encoder_export_keeps_the_first_complete_copy(tmp_path):
 @pytest.mark.slow
 def test_two_processes_build_the_same_builtin_encoder(tmp_path):
     build = (
-        "from pipeline import env; env.configure(); from trainers import encoders; "
+        "from common import environment; environment.configure(); from trainers import encoder_builder; "
         "print(encoder_builder.ensure_encoder('builtin:tiny-bert'))"
     )
     env = {**os.environ, "EDGELINE_CACHE_DIR": str(tmp_path / "cache")}
