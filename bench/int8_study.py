@@ -49,7 +49,7 @@ def _convert(recipe: str, loaded, representative: dict, max_seq_length: int, poo
     if recipe == "plain":
         return variants.convert("int8", loaded, None, max_seq_length, representative), "plain graph"
     if recipe == "grouped":
-        call, graph = rewrites.integer_graph(loaded, representative, max_seq_length, pooling)
+        call, graph = rewrites.graph("grouped", loaded, representative, max_seq_length, pooling)
         return variants.convert("int8", loaded, None, max_seq_length, representative, call), graph
     raise ValueError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
 
