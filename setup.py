@@ -8,11 +8,24 @@ setuptools.setup(
     description="TFX pipeline: labelled raw text to SavedModel and TFLite, tokenization in the graph.",
     python_requires=">=3.10,<3.11",
     packages=setuptools.find_packages(
-        include=["configs", "preprocessing", "trainers", "edge", "components", "pipeline", "kubeflow"]
+        include=[
+            "common",
+            "configs",
+            "preprocessing",
+            "trainers",
+            "edge",
+            "components",
+            "pipeline",
+            "serving",
+            "results",
+            "runner",
+            "kubeflow",
+            "cli",
+        ]
     ),
-    package_data={"configs": ["*.yaml"], "pipeline": ["*.html"], "edge": ["web_page/*"]},
+    package_data={"configs": ["*.yaml"], "results": ["*.html"], "edge": ["web_page/*"]},
     # Dependencies are installed from requirements.txt + constraints.txt by
     # `make venv` (TFX needs a pinned, two-step install; see the README).
     install_requires=[],
-    entry_points={"console_scripts": ["edgeline=pipeline.cli:main"]},
+    entry_points={"console_scripts": ["edgeline=cli.edgeline:main"]},
 )

@@ -53,7 +53,7 @@ def write_data(path: pathlib.Path, scale: int, rows: int) -> int:
 def run_setting(config, setting: str, runs_dir: pathlib.Path) -> dict:
     """Runs the pipeline once with one Beam setting (`mode:workers`) and returns its timings."""
     from configs import apply_overrides
-    from pipeline import local_runner
+    from runner import local_runner
 
     mode, workers = setting.split(":")
     name = f"{mode}-{workers}"
@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=str(ROOT / "runs" / "bench-beam-workers"))
     args = parser.parse_args(argv)
 
-    from pipeline import env
+    from common import environment
 
-    env.configure()
+    environment.configure()
     from configs import apply_overrides, load_config
 
     workdir = pathlib.Path(args.workdir).resolve()

@@ -11,7 +11,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 
-from pipeline import serve_web
+from serving import serve_web
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "web" / "driver.mjs"

@@ -28,8 +28,8 @@ class Bench:
         import numpy as np
 
         from edge import variants
-        from pipeline import results
         from preprocessing import tokenizer as tok
+        from results import metadata_store
 
         self.run_dir = run_dir
         self.repeats = repeats
@@ -40,14 +40,14 @@ class Bench:
         self.saved_model_dir = pathlib.Path(self.summary["latest_pushed_model"])
         self.loaded = variants.load_saved_model(str(self.saved_model_dir))
         self.max_seq_length = int(self.config["tokenizer"]["max_seq_length"])
-        from trainers import encoders
+        from trainers import encoder_builder
 
-        self.assets = tok.assets_from_encoder(encoders.ensure_encoder(self.config["model"]["encoder"]))
+        self.assets = tok.assets_from_encoder(encoder_builder.ensure_encoder(self.config["model"]["encoder"]))
         from edge import examples
         from trainers.export import read_class_names
 
-        store = results.open_store(results.RunPaths(run_dir).metadata)
-        nodes = results.latest_run(store)
+        store = metadata_store.open_store(metadata_store.RunPaths(run_dir).metadata)
+        nodes = metadata_store.latest_run(store)
         (eval_examples,) = nodes["CsvExampleGen"].outputs["examples"]
         self.examples_uri = pathlib.Path(eval_examples.uri)
         self.eval_files = examples.split_files(str(self.examples_uri / "Split-eval"))

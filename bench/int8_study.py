@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 
 from bench.context import ROOT, shown_path
-from pipeline import env
+from common import environment
 
 
 def _representative(run_dir: pathlib.Path, count: int) -> dict:
@@ -32,9 +32,9 @@ def _representative(run_dir: pathlib.Path, count: int) -> dict:
 
     from configs import features
     from edge import examples
-    from pipeline import results
+    from results import metadata_store
 
-    nodes = results.latest_run(results.open_store(results.RunPaths(run_dir).metadata))
+    nodes = metadata_store.latest_run(metadata_store.open_store(metadata_store.RunPaths(run_dir).metadata))
     (graph,) = nodes["Transform"].outputs["transform_graph"]
     (transformed,) = nodes["Transform"].outputs["transformed_examples"]
     spec = tft.TFTransformOutput(graph.uri).transformed_feature_spec()
@@ -49,7 +49,7 @@ def _convert(recipe: str, loaded, representative: dict, max_seq_length: int, poo
     if recipe == "plain":
         return variants.convert("int8", loaded, None, max_seq_length, representative), "plain graph"
     if recipe == "grouped":
-        call, graph = rewrites.integer_graph(loaded, representative, max_seq_length, pooling)
+        call, graph = rewrites.graph("grouped", loaded, representative, max_seq_length, pooling)
         return variants.convert("int8", loaded, None, max_seq_length, representative, call), graph
     raise ValueError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
 
@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="conversions at once (one core each)")
     parser.add_argument("--out", default=str(ROOT / "bench"), help="directory for int8_study.json and INT8_STUDY.md")
     args = parser.parse_args(argv)
-    env.configure()  # TF's log level and Keras 2, before anything imports TensorFlow
+    environment.configure()  # TF's log level and Keras 2, before anything imports TensorFlow
 
     import concurrent.futures
     import multiprocessing

@@ -53,9 +53,9 @@ def write_csv(path: pathlib.Path, megabytes: int) -> int:
 
 def _child(csv_path: str, out: str) -> dict:
     """One ingest in this process: the executor, timed, then this process's peak RSS."""
-    from pipeline import env
+    from common import environment
 
-    env.configure()
+    environment.configure()
     import logging
 
     logging.getLogger().setLevel(logging.WARNING)

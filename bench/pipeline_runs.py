@@ -41,7 +41,7 @@ def in_process_tokenization_rate(b: Bench, texts: list[str]) -> float:
 
 def _cli_run(config_path: str, name: str, overrides: Sequence[str]) -> float:
     """Runs `edgeline run` in a fresh process, as a user would; returns its elapsed seconds."""
-    args = [sys.executable, "-m", "pipeline.cli", "run", "--config", config_path, "--name", name]
+    args = [sys.executable, "-m", "cli", "run", "--config", config_path, "--name", name]
     for override in overrides:
         args += ["--set", override]
     start = time.perf_counter()

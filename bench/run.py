@@ -37,8 +37,8 @@ from bench.p7_scaling import p7_scaling
 from bench.p8_quality import p8_quality
 from bench.pipeline_runs import pipeline_runs
 from bench.report import NOTES_FILE, ROWS, markdown
-from edge.errors import error_line
-from pipeline import env
+from common import environment
+from common.error_lines import error_line
 
 SMOKE_OVERRIDES = ("export.variants=float32,dynamic_range", "train.epochs=1")
 
@@ -51,7 +51,7 @@ def ensure_run(run_dir: pathlib.Path, config_path: str, overrides: Sequence[str]
         if summary.get("status") == "succeeded" and summary.get("latest_pushed_model"):
             return
     from configs import load_config
-    from pipeline import local_runner
+    from runner import local_runner
 
     out(f"no finished run in {run_dir}: running the pipeline first")
     config = load_config(config_path, [*overrides, f"runner.runs_dir={run_dir.parent}"])
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--p3-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    env.configure()  # TF's log level and Keras 2, before anything imports TensorFlow
+    environment.configure()  # TF's log level and Keras 2, before anything imports TensorFlow
     logging.getLogger().setLevel(logging.WARNING)  # TFMA and TFX log every config at INFO
 
     if args.p3_child:

@@ -32,11 +32,11 @@ import time
 from collections.abc import Sequence
 
 from bench.context import shown_path
-from pipeline import env  # sets TF's log level and Keras 2 before TF is imported
+from common import environment  # sets TF's log level and Keras 2 before TF is imported
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-env.configure()
+environment.configure()
 
 # Row name -> (student overrides, distil?, what the row shows).
 ROWS: dict[str, tuple[dict, bool, str]] = {
@@ -68,7 +68,7 @@ def _artifacts(run_dir: pathlib.Path, config) -> dict:
     from edge import eval_data, variants
     from edge.student.training import TrainSplit
     from preprocessing import tokenizer as tok
-    from trainers import encoders
+    from trainers import encoder_builder
     from trainers.export import read_class_names
 
     serving = sorted(
@@ -83,7 +83,7 @@ def _artifacts(run_dir: pathlib.Path, config) -> dict:
     saved_model_dir = str(serving[-1] if serving else trained[-1].parent)
     loaded = variants.load_saved_model(saved_model_dir)
     class_names = read_class_names(saved_model_dir)
-    assets = tok.assets_from_encoder(encoders.ensure_encoder(config.model.encoder))
+    assets = tok.assets_from_encoder(encoder_builder.ensure_encoder(config.model.encoder))
     length = config.tokenizer.max_seq_length
     train_dir = _newest("pipeline/Transform/transformed_examples/*/Split-train", run_dir)
     spec = {

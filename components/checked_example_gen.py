@@ -26,8 +26,9 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
+from common import artifact_io
 from components import beam_options
-from preprocessing import csv_check, example_gen_input, staging
+from preprocessing import csv_check, example_gen_input
 from preprocessing.csv_reader import CsvFormat
 
 COMPONENT_ID = "CsvExampleGen"
@@ -65,7 +66,7 @@ class CheckSettings:
 
 
 def _check_path(input_base: str, pattern: str) -> str:
-    return input_base if pattern == csv_check.DIRECTORY_PATTERN else staging.join(input_base, pattern)
+    return input_base if pattern == csv_check.DIRECTORY_PATTERN else artifact_io.join(input_base, pattern)
 
 
 def checked_csv_example_gen(
@@ -113,7 +114,7 @@ class Executor(BaseExampleGenExecutor):
             _check_path(input_base, split.pattern),
             settings.text_column,
             settings.label_column,
-            staging.join(self._get_tmp_dir(), "checked-input"),
+            artifact_io.join(self._get_tmp_dir(), "checked-input"),
             known_labels=settings.labels,
             slice_columns=settings.slice_columns,
             fmt=CsvFormat.from_config(settings.encoding, settings.delimiter),
@@ -148,7 +149,7 @@ class Executor(BaseExampleGenExecutor):
                         artifact_utils.get_split_uri([examples], name), self._beam_pipeline_args or []
                     )
         finally:
-            staging.gfile().rmtree(copy.directory)
+            artifact_io.gfile().rmtree(copy.directory)
         examples_utils.set_payload_format(
             examples,
             exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
@@ -164,7 +165,7 @@ class Executor(BaseExampleGenExecutor):
             "notes": list(copy.checked.notes),
             "sha256": copy.sha256,
         }
-        staging.write_text(staging.join(examples.uri, REPORT_FILE), json.dumps(report, indent=2) + "\n")
+        artifact_io.write_text(artifact_io.join(examples.uri, REPORT_FILE), json.dumps(report, indent=2) + "\n")
         examples.set_string_custom_property("input_sha256", copy.sha256)
         examples.set_int_custom_property("input_rows", copy.checked.rows)
 
@@ -179,7 +180,7 @@ class _WriteSplit(beam.PTransform):
     """
 
     def __init__(self, split_uri: str, beam_args: list[str]):
-        self._path = staging.join(split_uri, write_split.DEFAULT_FILE_NAME)
+        self._path = artifact_io.join(split_uri, write_split.DEFAULT_FILE_NAME)
         self._shuffle = beam_options.runs_on_a_cluster(beam_args)
 
     def expand(self, records):
@@ -201,13 +202,13 @@ class _CheckedCsvToExample(beam.PTransform):
     """
 
     def __init__(self, exec_properties: dict[str, Any], split_pattern: str):
-        self._pattern = staging.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
+        self._pattern = artifact_io.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
         self._column_infos = list(exec_properties[_COLUMN_INFOS_KEY])
 
     def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
         return (
             pipeline
-            | "CreateFilenames" >> beam.Create(staging.glob(self._pattern))
+            | "CreateFilenames" >> beam.Create(artifact_io.glob(self._pattern))
             | "ReadFromText" >> beam.ParDo(csv_executor._ReadCsvRecordsFromTextFile())  # noqa: SLF001
             | "ParseCSVLine" >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=","))
             | "ExtractParsedCSVLines" >> beam.Keys()

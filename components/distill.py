@@ -64,10 +64,10 @@ def Distill(  # noqa: N802  (TFX names components like classes)
     import tensorflow_transform as tft
     from tfx.utils import path_utils
 
+    from common import artifact_io
+    from common.error_lines import error_line
     from edge import variants
-    from edge.errors import error_line
     from edge.student import saved, training
-    from preprocessing import staging
     from preprocessing import tokenizer as tok
     from preprocessing.asset_files import VOCAB_FILE
     from trainers.export import read_class_names
@@ -80,7 +80,7 @@ def Distill(  # noqa: N802  (TFX names components like classes)
         return
     saved_model_dir = path_utils.serving_model_path(model.uri)
     # The teacher carries its tokenizer's vocab (the specials and [MASK] the transfer set uses).
-    vocab = tok.read_vocab(staging.join(saved_model_dir, "assets", VOCAB_FILE))
+    vocab = tok.read_vocab(artifact_io.join(saved_model_dir, "assets", VOCAB_FILE))
     spec = tft.TFTransformOutput(transform_graph.uri).transformed_feature_spec()
     train, evaluation = read_split(transformed_examples, spec, "train"), read_split(transformed_examples, spec, "eval")
     loaded = variants.load_saved_model(saved_model_dir)

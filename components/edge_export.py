@@ -82,9 +82,9 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     import tensorflow_transform as tft
     from tfx.utils import path_utils
 
+    from common import artifact_io as staging
     from edge import eval_data, export, variants
     from edge.push import PushDir, teacher_file
-    from preprocessing import staging
     from preprocessing import tokenizer as tok
     from trainers import bert_encoder
     from trainers.export import read_class_names

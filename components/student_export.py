@@ -43,12 +43,12 @@ def StudentExport(  # noqa: N802  (TFX names components like classes)
     from tfx.types import artifact_utils
     from tfx.utils import path_utils
 
+    from common import artifact_io as staging
     from edge import eval_data, variants
     from edge import examples as examples_lib
     from edge.push import PushDir, student_file
     from edge.student import build, saved
     from edge.student.report import write_report
-    from preprocessing import staging
     from preprocessing import tokenizer as tok
     from trainers.export import read_class_names
 

@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 
-from preprocessing import staging
+from common import artifact_io
 
 # The Edge TPU's supported operations and their documented limits, from Coral's
 # "TensorFlow models on the Edge TPU" page, section "Supported operations"
@@ -202,15 +202,15 @@ def report(model_bytes: bytes, work_dir: str | pathlib.Path | None = None) -> di
     result = analyze(model_bytes)
     # edgetpu_compiler is another program: it reads and writes local files only, so it
     # works in a local temp dir whose files are then copied to `work_dir`.
-    with staging.local_dir("edgeline-edgetpu-") as local:
+    with artifact_io.local_dir("edgeline-edgetpu-") as local:
         path = local / "edgetpu.tflite"
-        staging.write_bytes(path, model_bytes)
+        artifact_io.write_bytes(path, model_bytes)
         compiler = compile_model(path, local)
         if work_dir:
-            staging.copy_out(local, work_dir)
+            artifact_io.copy_out(local, work_dir)
             for key in ("log", "compiled_model"):
                 if compiler.get(key):
-                    compiler[key] = staging.join(work_dir, posixpath.basename(compiler[key]))
+                    compiler[key] = artifact_io.join(work_dir, posixpath.basename(compiler[key]))
     result["compiler"] = compiler
     return result
 

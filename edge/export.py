@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from common import artifact_io as staging
 from configs import features
 from edge import edgetpu, worker
 from edge.eval_data import EvalData
@@ -20,7 +21,6 @@ from edge.metadata import package
 from edge.push import PushDir, teacher_file
 from edge.scoring import latency, reference_metrics
 from edge.variants import VARIANTS
-from preprocessing import staging
 from preprocessing import tokenizer as tok
 from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE, lines
 from trainers import bert_encoder

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from common import artifact_io as staging
 from configs import features
 from edge.variants import VARIANTS
-from preprocessing import staging
 from preprocessing import tokenizer as tok
 from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE, lines
 

@@ -6,7 +6,7 @@ import hashlib
 import os
 from collections.abc import Callable
 
-from preprocessing import staging
+from common import artifact_io
 from preprocessing.asset_files import LABELS_FILE
 
 # Files every component that pushes writes alike, owned by none of them: kept while any variant is.
@@ -31,10 +31,10 @@ def owned_digest(target: str | os.PathLike, owns: Callable[[str], bool]) -> str:
     """SHA-256 over the names and bytes of the files `owns` claims in `target` ("" when there are none).
 
     A component records it after its push; a later run whose component came from the cache compares
-    it with the directory to see whether another run's push replaced its files (pipeline/repush.py).
+    it with the directory to see whether another run's push replaced its files (runner/repush.py).
     """
     target = os.fspath(target).rstrip("/")
-    gfile = staging.gfile()
+    gfile = artifact_io.gfile()
     if not gfile.isdir(target):
         return ""
     files = []
@@ -43,12 +43,14 @@ def owned_digest(target: str | os.PathLike, owns: Callable[[str], bool]) -> str:
         top = relative.split("/", 1)[0]
         for name in names:
             if owns(top or name):
-                files.append(staging.join(relative, name) if relative else name)
+                files.append(artifact_io.join(relative, name) if relative else name)
     if not files:
         return ""
     digest = hashlib.sha256()
     for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(staging.read_bytes(staging.join(target, name))).digest())
+        digest.update(
+            name.encode() + b"\0" + hashlib.sha256(artifact_io.read_bytes(artifact_io.join(target, name))).digest()
+        )
     return digest.hexdigest()
 
 
@@ -74,8 +76,8 @@ class PushDir:
     def __init__(self, target: str | os.PathLike, owns: Callable[[str], bool] = _everything):
         self.target = os.fspath(target).rstrip("/")
         self._owns = owns
-        self._staged = staging.beside(self.target, "incoming")
-        staging.remove_tree(self._staged)  # left by a run that stopped before committing
+        self._staged = artifact_io.beside(self.target, "incoming")
+        artifact_io.remove_tree(self._staged)  # left by a run that stopped before committing
 
     def digest(self) -> str:
         """`owned_digest` of this component's files in `target`, as committed."""
@@ -83,20 +85,20 @@ class PushDir:
 
     def path(self, name: str) -> str:
         """Where `name` will be once committed (what the report names)."""
-        return staging.join(self.target, name)
+        return artifact_io.join(self.target, name)
 
     def put_bytes(self, name: str, data: bytes) -> None:
-        staging.write_bytes(staging.join(self._staged, name), data)
+        artifact_io.write_bytes(artifact_io.join(self._staged, name), data)
 
     def put_text(self, name: str, text: str) -> None:
-        staging.write_text(staging.join(self._staged, name), text)
+        artifact_io.write_text(artifact_io.join(self._staged, name), text)
 
     def commit(self) -> None:
         """Replaces this component's files in `target` with what was written; keeps the others'.
 
         The directory is removed when no variant is left in it.
         """
-        gfile = staging.gfile()
+        gfile = artifact_io.gfile()
         staged = {n.rstrip("/") for n in gfile.listdir(self._staged)} if gfile.isdir(self._staged) else set()
         if gfile.isdir(self.target):
             for name in gfile.listdir(self.target):
@@ -105,17 +107,19 @@ class PushDir:
                     self._carry(name)
                     staged.add(name)
         if staged and staged <= _SHARED:
-            staging.remove_tree(self._staged)  # labels alone serve nothing
-        staging.replace_dir(self._staged, self.target)
+            artifact_io.remove_tree(self._staged)  # labels alone serve nothing
+        artifact_io.replace_dir(self._staged, self.target)
 
     def _carry(self, name: str) -> None:
         """Copies another component's file (or folder) from `target` into the tree being staged."""
-        source = staging.join(self.target, name)
-        if not staging.gfile().isdir(source):
-            self.put_bytes(name, staging.read_bytes(source))
+        source = artifact_io.join(self.target, name)
+        if not artifact_io.gfile().isdir(source):
+            self.put_bytes(name, artifact_io.read_bytes(source))
             return
-        for directory, _, files in staging.gfile().walk(source):
+        for directory, _, files in artifact_io.gfile().walk(source):
             relative = directory.rstrip("/")[len(source) :].lstrip("/")
-            inside = staging.join(name, relative) if relative else name
+            inside = artifact_io.join(name, relative) if relative else name
             for file in files:
-                self.put_bytes(staging.join(inside, file), staging.read_bytes(staging.join(directory, file)))
+                self.put_bytes(
+                    artifact_io.join(inside, file), artifact_io.read_bytes(artifact_io.join(directory, file))
+                )

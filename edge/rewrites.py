@@ -1,16 +1,17 @@
 """Re-expressions of the classifier for TFLite kernels, each checked against the SavedModel in float.
 
-All three come from `edge/grouped_graph.py`'s forward pass, which reads the
-encoder's own LayerNorm epsilon and GELU form from its stored architecture:
-- `plain_graph`: one group; static shapes, 2-D matmuls, int32 ids and no int64
+All three are `graph(kind, ...)`, from `edge/grouped_graph.py`'s forward pass, which reads
+the encoder's own LayerNorm epsilon and GELU form from its stored architecture:
+- `plain`: one group; static shapes, 2-D matmuls, int32 ids and no int64
   casts, so XNNPACK takes every op but the embedding GATHER (float32,
   dynamic_range, float16);
-- `integer_graph`: the hidden dimension in magnitude groups (int8, edgetpu);
-- `int16_graph`: only ops with correct TFLite int16 kernels (int16x8).
+- `grouped`: the hidden dimension in magnitude groups (int8, edgetpu);
+- `int16`: only ops with correct TFLite int16 kernels (int16x8).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -37,92 +38,68 @@ def _weights(loaded, architecture: bert_encoder.BertArchitecture | None, purpose
     return w, ""
 
 
-def plain_graph(
+@dataclasses.dataclass(frozen=True)
+class _Kind:
+    """What one rewrite changes in the shared steps; `REWRITES` in edge/variants.py names it per variant."""
+
+    purpose: str  # ends "the encoder ..., so {purpose}" when the rewrite cannot apply
+    name: str  # the rewrite, in the float-mismatch reason
+    description: str = ""  # the one-group graph's description (the grouped one names its groups)
+    grouped: bool = False  # the hidden dimension in magnitude groups, not one group
+    int16: bool = False  # `grouped_graph.forward(int16=True)`: only ops with correct TFLite int16 kernels
+    limit: float = _GROUPED_PARITY
+
+
+_KINDS = {
+    "plain": _Kind("it cannot be rewritten for XNNPACK", "XNNPACK", "static 2-D graph for XNNPACK"),
+    "grouped": _Kind("its hidden dimension cannot be grouped", "grouped", grouped=True),
+    "int16": _Kind(
+        "it cannot be rewritten for int16",
+        "int16",
+        "int16 kernels' graph: sums as matmuls, tanh-approximate GELU",
+        int16=True,
+        limit=_INT16_PARITY,
+    ),
+}
+
+
+def graph(
+    kind: str,
     loaded,
     representative: Mapping[str, np.ndarray],
     max_seq_length: int,
     pooling: str,
     architecture: bert_encoder.BertArchitecture | None,
 ) -> Rewrite:
-    """The classifier in one group: the same function as a graph XNNPACK can take whole (bar GATHER).
+    """The classifier re-expressed as `kind`, checked against the SavedModel in float.
+
+    Args:
+      kind: `plain` (one group, a graph XNNPACK takes whole bar GATHER), `grouped` (the
+        hidden dimension in magnitude groups, edge/grouped_graph.py) or `int16` (only ops
+        with correct TFLite int16 kernels).
+      loaded: The restored SavedModel (`variants.load_saved_model`).
+      representative: Model inputs the groups are chosen on and the float check runs on.
+      max_seq_length: The static sequence length.
+      pooling: The classifier's pooling (config `model.pooling`).
+      architecture: The encoder's stored architecture (epsilon, GELU form), or None.
 
     Returns:
-      `(call, description)`; `call` is None, and the description says why, when
-      the rewrite does not apply or does not match the SavedModel in float.
+      `(call, description)`; `call` is None, and the description says why, when the
+      encoder is not edgeline's BERT layout or the rewrite strays from the SavedModel in
+      float by more than its limit (`_GROUPED_PARITY`, `_INT16_PARITY` for int16).
     """
-
-    def build(w):
-        hidden = w["embeddings/word_embeddings"].shape[1]
-        call = grouped_graph.forward(w, [np.arange(hidden)], max_seq_length, pooling, architecture)
-        return call, "static 2-D graph for XNNPACK"
-
-    return _checked(loaded, representative, architecture, "it cannot be rewritten for XNNPACK", "XNNPACK", build)
-
-
-def integer_graph(
-    loaded,
-    representative: Mapping[str, np.ndarray],
-    max_seq_length: int,
-    pooling: str,
-    architecture: bert_encoder.BertArchitecture | None,
-) -> Rewrite:
-    """The classifier with its hidden dimension in magnitude groups (edge/grouped_graph.py), if it applies.
-
-    Returns:
-      `(call, description)`; `call` is None, and the description says why, when
-      the encoder is not edgeline's BERT layout or the rewrite does not match the
-      SavedModel in float.
-    """
-
-    def build(w):
-        groups = grouped_graph.magnitude_groups(w, representative, max_seq_length, pooling, architecture)
-        call = grouped_graph.forward(w, groups, max_seq_length, pooling, architecture)
-        sizes = ", ".join(str(len(g)) for g in groups)
-        return call, f"hidden dimension in {len(groups)} magnitude groups ({sizes} dims)"
-
-    return _checked(loaded, representative, architecture, "its hidden dimension cannot be grouped", "grouped", build)
-
-
-def int16_graph(
-    loaded,
-    representative: Mapping[str, np.ndarray],
-    max_seq_length: int,
-    pooling: str,
-    architecture: bert_encoder.BertArchitecture | None,
-) -> Rewrite:
-    """The classifier built only from ops with correct TFLite int16 kernels (`grouped_graph.forward(int16=True)`).
-
-    Returns:
-      `(call, description)`; `call` is None, and the description says why, when
-      the encoder is not edgeline's BERT layout or the rewrite strays from the
-      SavedModel in float by more than `_INT16_PARITY`.
-    """
-
-    def build(w):
-        hidden = w["embeddings/word_embeddings"].shape[1]
-        call = grouped_graph.forward(w, [np.arange(hidden)], max_seq_length, pooling, architecture, int16=True)
-        return call, "int16 kernels' graph: sums as matmuls, tanh-approximate GELU"
-
-    return _checked(
-        loaded, representative, architecture, "it cannot be rewritten for int16", "int16", build, _INT16_PARITY
-    )
-
-
-def _checked(
-    loaded,
-    representative: Mapping[str, np.ndarray],
-    architecture: bert_encoder.BertArchitecture | None,
-    purpose: str,
-    name: str,
-    build: Callable[[dict], tuple[Callable, str]],
-    limit: float = _GROUPED_PARITY,
-) -> Rewrite:
-    """The steps of every rewrite: its weights, `build(weights)` -> `(call, what)`, the float check."""
-    w, why = _weights(loaded, architecture, purpose)
+    spec = _KINDS[kind]
+    w, why = _weights(loaded, architecture, spec.purpose)
     if w is None:
         return None, why
-    call, what = build(w)
-    difference, mismatch = _float_mismatch(call, loaded, representative, limit, name)
+    if spec.grouped:
+        groups = grouped_graph.magnitude_groups(w, representative, max_seq_length, pooling, architecture)
+        sizes = ", ".join(str(len(g)) for g in groups)
+        what = f"hidden dimension in {len(groups)} magnitude groups ({sizes} dims)"
+    else:
+        groups, what = [np.arange(w["embeddings/word_embeddings"].shape[1])], spec.description
+    call = grouped_graph.forward(w, groups, max_seq_length, pooling, architecture, int16=spec.int16)
+    difference, mismatch = _float_mismatch(call, loaded, representative, spec.limit, spec.name)
     if mismatch:
         return None, mismatch
     return call, f"{what} (float max Δp {difference:.1g})"
@@ -155,15 +132,14 @@ def for_variant(
 
     Args:
       group_outliers: Config `export.group_outliers`; when false, int8 and edgetpu
-        take the one-group `plain_graph` instead of magnitude groups.
+        take the one-group `plain` graph instead of magnitude groups.
     """
     from edge.variants import REWRITES
 
     kind = REWRITES.get(variant)
     if kind == "grouped" and not group_outliers:
-        call, description = plain_graph(loaded, representative, max_seq_length, pooling, architecture)
+        call, description = graph("plain", loaded, representative, max_seq_length, pooling, architecture)
         return call, f"{description}; no magnitude groups (export.group_outliers is false)"
-    builders = {"plain": plain_graph, "grouped": integer_graph, "int16": int16_graph}
     if kind is None:
         return None, ""
-    return builders[kind](loaded, representative, max_seq_length, pooling, architecture)
+    return graph(kind, loaded, representative, max_seq_length, pooling, architecture)

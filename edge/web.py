@@ -6,9 +6,9 @@ import json
 import os
 from collections.abc import Mapping
 
+from common import artifact_io
 from edge.metadata import read_metadata
 from edge.student.vocab import REMAP_FILE
-from preprocessing import staging
 from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE
 
 # The folder beside the pushed variants: runs/NAME/edge/<version>/web/.
@@ -42,11 +42,11 @@ def check_runtime(runtime_dir: str = RUNTIME_DIR) -> None:
 
     The Kubeflow image runs it as a build check, so an image without LiteRT.js does not build.
     """
-    gfile = staging.gfile()
-    missing = [src for src, _ in RUNTIME_FILES if not gfile.exists(staging.join(runtime_dir, src))]
+    gfile = artifact_io.gfile()
+    missing = [src for src, _ in RUNTIME_FILES if not gfile.exists(artifact_io.join(runtime_dir, src))]
     if missing:
         raise FileNotFoundError(
-            f"{staging.join(runtime_dir, missing[0])}: LiteRT.js is not installed; "
+            f"{artifact_io.join(runtime_dir, missing[0])}: LiteRT.js is not installed; "
             "run `make venv` (npm ci --prefix web), or point EDGELINE_LITERTJS_DIR at node_modules/@litertjs"
         )
 
@@ -82,8 +82,8 @@ def build_web(
         if name not in files:
             raise FileNotFoundError(f"{model_path}: carries no {name}; re-export it with StudentExport")
     check_runtime(runtime_dir)
-    model = static_batch(staging.read_bytes(model_path))
-    runtime = json.loads(staging.read_text(staging.join(runtime_dir, "core/package.json")))
+    model = static_batch(artifact_io.read_bytes(model_path))
+    runtime = json.loads(artifact_io.read_text(artifact_io.join(runtime_dir, "core/package.json")))
     model_file = f"{info['variant']}.tflite"
     settings = {
         "variant": info["variant"],
@@ -102,12 +102,12 @@ def build_web(
         model_file: model,
         "model.json": (json.dumps(settings, indent=2) + "\n").encode(),
         **{name: files[name].encode() for name in (VOCAB_FILE, LABELS_FILE, REMAP_FILE)},
-        **{name: staging.read_bytes(staging.join(PAGE_DIR, name)) for name in PAGE_FILES},
+        **{name: artifact_io.read_bytes(artifact_io.join(PAGE_DIR, name)) for name in PAGE_FILES},
     }
     for src, dst in RUNTIME_FILES:
-        outputs[dst] = _without_source_map(staging.read_bytes(staging.join(runtime_dir, src)), dst)
+        outputs[dst] = _without_source_map(artifact_io.read_bytes(artifact_io.join(runtime_dir, src)), dst)
     for name, data in outputs.items():
-        staging.write_bytes(staging.join(out_dir, name), data)
+        artifact_io.write_bytes(artifact_io.join(out_dir, name), data)
     return {**settings, "dir": out_dir, "bytes": sum(len(d) for d in outputs.values())}
 
 
@@ -123,7 +123,7 @@ def build_pushed(push_dir: str | None, report: Mapping, runtime_dir: str = RUNTI
     if not push_dir or not row.get("pushed"):
         return None
     teacher = report.get("saved_model", {}).get("accuracy")
-    return build_web(row["path"], staging.join(push_dir, WEB_DIR), row, teacher, runtime_dir)
+    return build_web(row["path"], artifact_io.join(push_dir, WEB_DIR), row, teacher, runtime_dir)
 
 
 def static_batch(model: bytes) -> bytes:

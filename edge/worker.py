@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from configs import environment
-from edge.errors import error_line
+from common import environment
+from common.error_lines import error_line
 from preprocessing.asset_files import VOCAB_FILE, lines
 
 # A child that has not finished by then is stopped and its variant reported as timed out

@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from configs import EdgelineConfig
-from configs import encoders as handles
-from preprocessing import csv_check, staging
+from common import artifact_io
+from configs import EdgelineConfig, encoder_handles
+from preprocessing import csv_check
 
 PIPELINE_NAME = "edgeline"
 # A `data.path` ending so names one file; anything else is a directory of CSV files.
@@ -53,10 +53,10 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
             "data.path is empty; the bundled data is not on the cluster: set it to a CSV file or "
             "a directory of *.csv files on object storage, e.g. gs://BUCKET/data/reviews"
         )
-    if handles.is_builtin(config.model.encoder):
+    if encoder_handles.is_builtin(config.model.encoder):
         raise CompileError(
             f"model.encoder is {config.model.encoder!r}, which only exists in this machine's cache "
-            f"({handles.builtin_path(config.model.encoder)}); copy that directory to shared storage "
+            f"({encoder_handles.builtin_path(config.model.encoder)}); copy that directory to shared storage "
             "(e.g. gsutil cp -r) and set model.encoder to its gs:// path"
         )
     if config.eval.baseline != "serving":
@@ -75,7 +75,7 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
     root = runner.pipeline_root.rstrip("/")
     serving_dir = runner.serving_dir or f"{root}/serving"
     try:
-        staging.sibling(serving_dir, "edge")  # where EdgeExport pushes (pipeline.default_edge_dir)
+        artifact_io.sibling(serving_dir, "edge")  # where EdgeExport pushes (pipeline.default_edge_dir)
     except ValueError as e:
         raise CompileError(f"runner.serving_dir: {e}") from None
     return {

@@ -15,9 +15,9 @@ def main() -> int:
     check (components/checked_example_gen.py) refuses the data, the log ends with
     the check's own line instead, naming the file, row or column and the fix.
     """
-    from pipeline import env
+    from common import environment
 
-    env.configure()
+    environment.configure()
     from absl import app
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as launcher
 

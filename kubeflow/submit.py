@@ -7,7 +7,7 @@ import datetime
 import logging
 import pathlib
 
-from edge.errors import error_line
+from common.error_lines import error_line
 
 DEFAULT_EXPERIMENT = "edgeline"
 

@@ -1,1 +1,1 @@
-"""The edgeline pipeline definition, its local runner and the `edgeline` command."""
+"""The edgeline pipeline definition (`create_pipeline`) and the Beam worker plugin it names."""

@@ -8,9 +8,9 @@
 # switch is in place before TensorFlow loads and the ops are registered
 # whatever the runner, instead of relying on tf.Transform's and TFMA's
 # best-effort optional imports.
-from pipeline import env
+from common import environment
 
-env.configure()
+environment.configure()
 
 import csv  # noqa: E402
 

@@ -9,9 +9,9 @@ from typing import Any
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
+from common import artifact_io
 from components import baseline, checked_example_gen, distill, edge_export, evaluation, student_export, text_validation
 from configs import EdgelineConfig
-from preprocessing import staging
 
 # User code is passed as dotted paths, so compiling for Kubeflow never has to
 # package a module file into the pipeline root.
@@ -49,7 +49,7 @@ def with_worker_setup(beam_args: Sequence[str]) -> list[str]:
 
 def default_edge_dir(serving_dir: str) -> str:
     """Where EdgeExport pushes by default: `edge` beside the serving directory, for a path or a URI."""
-    return staging.sibling(serving_dir, "edge")
+    return artifact_io.sibling(serving_dir, "edge")
 
 
 def _sections(config: EdgelineConfig, *names: str) -> dict[str, Any]:

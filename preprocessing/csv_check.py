@@ -9,7 +9,8 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from preprocessing import csv_reader, datasets, staging
+from common import artifact_io
+from preprocessing import csv_reader, datasets
 from preprocessing.csv_reader import CsvFormat, DataError, Header
 
 # Row numbers quoted in an error message, at most.
@@ -85,15 +86,15 @@ def find_files(path: str) -> tuple[str, str, list[str]]:
       DataError: Nothing there, or a directory without CSV files.
     """
     base = path or str(datasets.default_data_dir())
-    if staging.is_local(base):
+    if artifact_io.is_local(base):
         base = os.path.abspath(base.removeprefix("file://"))
-    gfile = staging.gfile()
+    gfile = artifact_io.gfile()
     if not gfile.exists(base):
         raise DataError(f"{base}: no such file or directory; pass --data with a CSV file or a directory of CSV files")
     if not gfile.isdir(base):
         input_base, pattern = posixpath.split(base)
         return input_base, pattern, [base]
-    files = sorted({f for p in CSV_PATTERNS for f in staging.glob(staging.join(base, p))})
+    files = sorted({f for p in CSV_PATTERNS for f in artifact_io.glob(artifact_io.join(base, p))})
     if not files:
         raise DataError(f"{base}: directory holds no {' or '.join(CSV_PATTERNS)} file")
     return base, DIRECTORY_PATTERN, files

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from preprocessing import staging
+from common import artifact_io
 
 # Delimiters a file is sniffed for when its header lacks a required column.
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -84,7 +84,7 @@ class Header:
 
 def _open_binary(file: str) -> BinaryIO:
     # Through tf.io.gfile, so gs://, s3:// (tensorflow-io), HDFS and ram:// files read like local ones.
-    raw = staging.open_binary(file)
+    raw = artifact_io.open_binary(file)
     magic = raw.read(4)
     raw.seek(0)
     if magic.startswith(_ZIP_MAGIC):

@@ -9,7 +9,7 @@ import pathlib
 import tempfile
 from collections.abc import Sequence
 
-from configs.encoders import cache_dir
+from configs.encoder_handles import cache_dir
 from preprocessing.csv_reader import DataError
 
 # Rotten Tomatoes snippets (Pang & Lee) with mean human ratings in [-4, 4],

@@ -8,7 +8,8 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 
-from preprocessing import csv_check, staging
+from common import artifact_io
+from preprocessing import csv_check
 from preprocessing.csv_check import CsvInput
 from preprocessing.csv_reader import CsvFormat, Header
 
@@ -65,7 +66,7 @@ class _CopyWriter:
             self._types = self._inferrer.create_accumulator()
         name = f"part-{index:05d}.csv"
         self._digest.update(name.encode())
-        self._file = staging.gfile().GFile(staging.join(self._directory, name), "wb")
+        self._file = artifact_io.gfile().GFile(artifact_io.join(self._directory, name), "wb")
         # CsvExampleGen splits the header on "," without unquoting: bare names (the check refused unsafe ones).
         self.write(",".join(header.names) + "\n")
 
@@ -136,7 +137,7 @@ def check_and_copy(
     Raises:
       DataError: Naming the file, line and column, and what to do.
     """
-    gfile = staging.gfile()
+    gfile = artifact_io.gfile()
     gfile.makedirs(directory)
     writer = _CopyWriter(directory, infer_types_except)
     try:
@@ -175,15 +176,15 @@ def stage_by_content(
     Returns:
       The check's result and the copy, in `runs_input/<first 16 hex digits of its sha256>`.
     """
-    gfile = staging.gfile()
-    partial = staging.join(runs_input, f".partial-{uuid.uuid4().hex}")
+    gfile = artifact_io.gfile()
+    partial = artifact_io.join(runs_input, f".partial-{uuid.uuid4().hex}")
     copy = check_and_copy(path, text_column, label_column, partial, known_labels, slice_columns, fmt)
-    final = staging.join(runs_input, copy.sha256[:16])
+    final = artifact_io.join(runs_input, copy.sha256[:16])
     if gfile.exists(final):
         gfile.rmtree(partial)
     else:
         gfile.rename(partial, final)
     for name in gfile.listdir(runs_input):
-        if staging.join(runs_input, name.rstrip("/")) != final:
-            gfile.rmtree(staging.join(runs_input, name.rstrip("/")))
+        if artifact_io.join(runs_input, name.rstrip("/")) != final:
+            gfile.rmtree(artifact_io.join(runs_input, name.rstrip("/")))
     return dataclasses.replace(copy, directory=final)

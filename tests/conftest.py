@@ -2,8 +2,8 @@
 
 import os
 
-# Test harness set-up, before anything imports TensorFlow (see pipeline/env.py).
-from configs import environment  # noqa: E402  (configs imports no TensorFlow)
+# Test harness set-up, before anything imports TensorFlow (see common/environment.py).
+from common import environment  # noqa: E402  (configs imports no TensorFlow)
 
 for _name, _value in environment.TENSORFLOW.items():
     os.environ.setdefault(_name, _value)
@@ -57,9 +57,9 @@ def tiny_vocab_encoder(tmp_path_factory) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def tiny_encoder() -> str:
     """The randomly initialised 2-layer, 32-hidden encoder (built once, cached)."""
-    from trainers import encoders
+    from trainers import encoder_builder
 
-    return encoders.ensure_encoder("builtin:tiny-bert")
+    return encoder_builder.ensure_encoder("builtin:tiny-bert")
 
 
 def tree_hashes(root: pathlib.Path) -> dict[str, str]:
@@ -114,7 +114,7 @@ def tiny_run(tmp_path_factory, small_csv, tiny_encoder) -> dict:
     import csv
 
     from configs import apply_overrides, load_config
-    from pipeline import local_runner
+    from runner import local_runner
 
     runs_dir = tmp_path_factory.mktemp("runs")
     config = apply_overrides(

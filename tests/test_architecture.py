@@ -1,4 +1,4 @@
-"""The arrows of ARCHITECTURE.md: configs → preprocessing → trainers → edge → components → pipeline → kubeflow."""
+"""The arrows of ARCHITECTURE.md: common, configs → … → pipeline → results → runner, kubeflow → cli; no exceptions."""
 
 import ast
 import pathlib
@@ -6,20 +6,36 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = ("configs", "preprocessing", "trainers", "edge", "components", "pipeline", "kubeflow")
-
-# What each package may import from the project (itself always allowed).
+# Lowest floor first; each package may import only those below it that ALLOWED names (and itself).
+PACKAGES = (
+    "common",
+    "configs",
+    "preprocessing",
+    "trainers",
+    "edge",
+    "components",
+    "pipeline",
+    "serving",
+    "results",
+    "runner",
+    "kubeflow",
+    "cli",
+)
+_LIBRARY = {"common", "configs", "preprocessing", "trainers", "edge"}
 ALLOWED = {
+    "common": set(),
     "configs": set(),
-    "preprocessing": {"configs"},
-    "trainers": {"configs", "preprocessing"},
-    "edge": {"configs", "preprocessing", "trainers"},
-    "components": {"configs", "preprocessing", "trainers", "edge"},
-    "pipeline": {"configs", "preprocessing", "trainers", "edge", "components"},
-    "kubeflow": {"configs", "preprocessing", "trainers", "edge", "components", "pipeline"},
+    "preprocessing": {"common", "configs"},
+    "trainers": {"common", "configs", "preprocessing"},
+    "edge": {"common", "configs", "preprocessing", "trainers"},
+    "components": _LIBRARY,
+    "pipeline": _LIBRARY | {"components"},
+    "serving": _LIBRARY,
+    "results": _LIBRARY | {"serving"},
+    "runner": _LIBRARY | {"components", "pipeline", "serving", "results"},
+    "kubeflow": _LIBRARY | {"components", "pipeline"},
+    "cli": set(PACKAGES[:-1]),
 }
-# The CLI is the one entry point that dispatches to the Kubeflow commands.
-ENTRY_POINTS = {"pipeline/cli.py": {"kubeflow"}}
 HEAVY = ("tensorflow", "tfx", "apache_beam", "tensorflow_transform", "tensorflow_model_analysis")
 
 
@@ -45,7 +61,7 @@ def _modules():
 @pytest.mark.parametrize("package,path", list(_modules()), ids=lambda v: str(v).rsplit("/main/", 1)[-1])
 def test_imports_flow_one_way(package, path):
     rel = str(path.relative_to(ROOT))
-    allowed = ALLOWED[package] | {package} | ENTRY_POINTS.get(rel, set())
+    allowed = ALLOWED[package] | {package}
     backwards = (_project_imports(path) & set(PACKAGES)) - allowed
     assert not backwards, f"{rel} imports {sorted(backwards)}, against the arrows in ARCHITECTURE.md"
 
@@ -99,7 +115,14 @@ def test_the_runner_loads_no_tensorflow_before_its_first_line():
     import subprocess
     import sys
 
-    code = "import sys, pipeline.cli, pipeline.local_runner; print(sorted({'tensorflow', 'tfx'} & set(sys.modules)))"
+    code = "import sys, cli.edgeline, runner.local_runner; print(sorted({'tensorflow', 'tfx'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_every_shipped_package_has_a_layer():
+    import re
+
+    shipped = re.search(r"find_packages\(\s*include=\[([^\]]*)\]", (ROOT / "setup.py").read_text()).group(1)
+    assert sorted(re.findall(r'"([^"]+)"', shipped)) == sorted(PACKAGES)

@@ -8,9 +8,10 @@ import zipfile
 
 import pytest
 
-from pipeline import cli, predict
+from cli import edgeline
 from preprocessing import csv_check
 from preprocessing.csv_reader import DataError
+from serving import predict
 from tests.conftest import MESSY_TEXTS, tree_hashes
 
 pytestmark = pytest.mark.e2e
@@ -68,7 +69,7 @@ def served_run(tiny_run, tmp_path):
 
 
 def _run(runs: pathlib.Path, data: pathlib.Path, *extra: str) -> int:
-    return cli.main(
+    return edgeline.main(
         [
             "run",
             "--config",

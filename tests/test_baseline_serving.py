@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from pipeline import predict
+from serving import predict
 from tests.conftest import tree_hashes
 
 pytestmark = pytest.mark.e2e
@@ -51,7 +51,7 @@ def aba(tmp_path_factory, tiny_encoder) -> dict:
     CLI, so the regression gate's tests see what a user's terminal shows.
     """
     from configs import load_config
-    from pipeline import local_runner
+    from runner import local_runner
 
     work = tmp_path_factory.mktemp("aba")
     data = work / "easy.csv"
@@ -69,9 +69,7 @@ def aba(tmp_path_factory, tiny_encoder) -> dict:
     args = ["run", "--config", "configs/tiny.yaml", "--name", "aba"]
     for override in (*base, *RUN_A):
         args += ["--set", override]
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, text=True, capture_output=True, timeout=3600
-    )
+    proc = subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, text=True, capture_output=True, timeout=3600)
     assert proc.returncode == 0, proc.stderr
     summaries.append(json.loads((run_dir / "summary.json").read_text()))
     summaries.append(local_runner.run(config_a, name="aba", out=lambda _line: None))

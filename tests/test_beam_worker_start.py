@@ -88,7 +88,7 @@ def test_a_plugin_that_cannot_import_stops_with_its_own_error_line(tmp_path, mon
 def test_a_multi_process_run_with_a_broken_plugin_fails_before_any_component(
     tmp_path, monkeypatch, small_csv, tiny_encoder
 ):
-    from pipeline import local_runner
+    from runner import local_runner
 
     config = apply_overrides(
         load_config("configs/tiny.yaml"),

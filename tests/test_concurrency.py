@@ -10,15 +10,17 @@ import time
 
 import pytest
 
-from configs import encoders as encoder_handles
-from pipeline import predict, results
+from configs import encoder_handles
+from results import metadata_store
+from serving import predict
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 _HOLD_LOCK = """
 import pathlib, sys
-from pipeline import results, run_dir
-with run_dir.run_lock(results.RunPaths(pathlib.Path(sys.argv[1]))):
+from results import metadata_store
+from runner import run_dir
+with run_dir.run_lock(metadata_store.RunPaths(pathlib.Path(sys.argv[1]))):
     print("locked", flush=True)
     sys.stdin.read()
 """
@@ -35,7 +37,7 @@ def _snapshot(directory: pathlib.Path) -> dict[str, tuple[int, str]]:
 
 def _edgeline(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=ROOT,
         text=True,
         stdout=subprocess.PIPE,
@@ -90,9 +92,9 @@ def test_same_name_while_running_fails_at_once(tmp_path, small_csv):
 
 
 def test_lock_is_free_again_after_the_holder_exits(tmp_path):
-    from pipeline import run_dir
+    from runner import run_dir
 
-    paths = results.RunPaths(tmp_path / "run")
+    paths = metadata_store.RunPaths(tmp_path / "run")
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD_LOCK, str(paths.run_dir)],
         cwd=ROOT,
@@ -142,8 +144,8 @@ def test_encoder_export_keeps_the_first_complete_copy(tmp_path):
 @pytest.mark.slow
 def test_two_processes_build_the_same_builtin_encoder(tmp_path):
     build = (
-        "from pipeline import env; env.configure(); from trainers import encoders; "
-        "print(encoders.ensure_encoder('builtin:tiny-bert'))"
+        "from common import environment; environment.configure(); from trainers import encoder_builder; "
+        "print(encoder_builder.ensure_encoder('builtin:tiny-bert'))"
     )
     env = {**os.environ, "EDGELINE_CACHE_DIR": str(tmp_path / "cache")}
     procs = [
@@ -185,7 +187,7 @@ def test_two_names_run_side_by_side(tmp_path, small_csv, tiny_encoder):
         assert summary["status"] == "succeeded" and summary["blessed"] is True
         assert pathlib.Path(summary["pushed_model"]).parent == runs_dir / name / "serving"
         # Each name has its own ML Metadata store, holding only its own run.
-        store = results.open_store(runs_dir / name / "metadata.sqlite")
+        store = metadata_store.open_store(runs_dir / name / "metadata.sqlite")
         assert len(store.get_contexts_by_type("pipeline_run")) == 1
         assert all(a.uri.startswith(str(runs_dir / name) + "/") for a in store.get_artifacts())
         rows = predict.predict_texts(runs_dir / name / "serving", ["a gorgeous, witty movie", ""])

@@ -83,7 +83,8 @@ def test_a_single_value_is_a_list_of_one():
 
 @pytest.mark.parametrize("delimiter", [";", "|", ",", "tab"])
 def test_delimiter_and_encoding_reach_the_config_from_the_cli(delimiter, monkeypatch):
-    from pipeline import cli, local_runner
+    from cli import edgeline
+    from runner import local_runner
 
     seen = []
 
@@ -92,8 +93,8 @@ def test_delimiter_and_encoding_reach_the_config_from_the_cli(delimiter, monkeyp
         return {}
 
     monkeypatch.setattr(local_runner, "run", fake_run)
-    monkeypatch.setattr(cli, "_print_summary", lambda *args: None)
-    assert cli.main(["run", "--delimiter", delimiter, "--encoding", "cp1252"]) == 0
+    monkeypatch.setattr(edgeline, "_print_summary", lambda *args: None)
+    assert edgeline.main(["run", "--delimiter", delimiter, "--encoding", "cp1252"]) == 0
     assert [(d.delimiter, d.encoding) for d in seen] == [(delimiter, "cp1252")]
 
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from preprocessing import csv_check, example_gen_input, staging
+from common import artifact_io
+from preprocessing import csv_check, example_gen_input
 from preprocessing.csv_reader import CsvFormat
 from tests.csv_utils import checked_example_gen, split_examples
 
@@ -26,7 +27,7 @@ def _write(path, rows, delimiter=",", encoding="utf-8"):
 
 
 def _copy_rows(directory) -> list[list[str]]:
-    text = staging.read_text(staging.join(directory, "part-00000.csv"))
+    text = artifact_io.read_text(artifact_io.join(directory, "part-00000.csv"))
     return list(csv.reader(io.StringIO(text, newline="")))[1:]
 
 
@@ -58,8 +59,8 @@ def test_cells_with_carriage_returns_reach_the_examples_byte_for_byte(tmp_path):
 def test_the_check_and_the_copy_read_each_file_once(tmp_path, monkeypatch):
     _write(tmp_path / "data.csv", [[f"review {i}", str(i % 2)] for i in range(22)])
     opened = []
-    real = staging.open_binary
-    monkeypatch.setattr(staging, "open_binary", lambda uri: opened.append(uri) or real(uri))
+    real = artifact_io.open_binary
+    monkeypatch.setattr(artifact_io, "open_binary", lambda uri: opened.append(uri) or real(uri))
     example_gen_input.check_and_copy(str(tmp_path / "data.csv"), "text", "label", str(tmp_path / "copy"))
     assert opened == [str(tmp_path / "data.csv")]
 

@@ -8,7 +8,7 @@ from safetensors.numpy import load_file
 from scipy.special import erf
 
 from preprocessing import tokenizer as tok
-from trainers import bert_encoder, encoders
+from trainers import bert_encoder, encoder_builder
 
 SENTENCES = [
     "A gorgeous, witty, seductive movie.",
@@ -59,11 +59,11 @@ def _numpy_bert(w, arch, ids, mask, type_ids):
 
 @pytest.fixture(scope="module")
 def minilm():
-    return encoders.ensure_encoder("builtin:all-minilm-l6-v2")
+    return encoder_builder.ensure_encoder("builtin:all-minilm-l6-v2")
 
 
 def test_converted_encoder_matches_numpy_forward_pass(minilm):
-    source = encoders.minilm_dir()
+    source = encoder_builder.minilm_dir()
     arch = bert_encoder.BertArchitecture.from_hf_config(source / "config.json")
     assets = tok.assets_from_encoder(minilm)
     inputs = tok.bert_inputs(tf.constant(SENTENCES), tok.make_tokenizer(assets), assets, 24)
@@ -100,4 +100,4 @@ def test_tiny_encoder_has_the_test_shape(tiny_encoder):
 
 def test_unknown_builtin_encoder_lists_the_known_ones():
     with pytest.raises(ValueError, match="builtin:all-minilm-l6-v2"):
-        encoders.ensure_encoder("builtin:bert-huge")
+        encoder_builder.ensure_encoder("builtin:bert-huge")

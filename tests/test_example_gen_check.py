@@ -36,13 +36,13 @@ def _ram(name: str) -> str:
 
 @pytest.mark.parametrize("compressed", [False, True], ids=["csv", "gz"])
 def test_the_executor_checks_and_ingests_a_spreadsheet_export_read_through_gfile(compressed, tmp_path):
-    from preprocessing import staging
+    from common import artifact_io
 
     # The input on TF's in-memory filesystem: only tf.io.gfile sees it, as only gfile sees gs://.
     # (ExampleGen's own Beam read of the checked copy and its output stay on disk: Beam has no ram://.)
     name = EXCEL_NAME + (".gz" if compressed else "")
     source = _ram(name)
-    staging.write_bytes(source, gzip.compress(EXCEL_BYTES) if compressed else EXCEL_BYTES)
+    artifact_io.write_bytes(source, gzip.compress(EXCEL_BYTES) if compressed else EXCEL_BYTES)
     base, _, file_name = source.rpartition("/")
     examples = checked_example_gen(base, file_name, str(tmp_path / "examples"))
     assert _rows(examples) == EXCEL_ROWS
@@ -55,11 +55,11 @@ def test_the_executor_checks_and_ingests_a_spreadsheet_export_read_through_gfile
 
 
 def test_the_executor_refuses_a_bad_file_with_the_checks_line_and_writes_no_examples(tmp_path):
-    from preprocessing import staging
+    from common import artifact_io
     from preprocessing.csv_reader import DataError
 
     source = _ram("bad.csv")
-    staging.write_bytes(source, BAD_BYTES)
+    artifact_io.write_bytes(source, BAD_BYTES)
     base, _, file_name = source.rpartition("/")
     with pytest.raises(DataError) as error:
         checked_example_gen(base, file_name, str(tmp_path / "examples"))

@@ -4,7 +4,7 @@ On a cluster every artifact URI is object storage: `open`, `pathlib`, `glob`
 and `os.path.exists` see nothing there (glob returns [], exists is False), so
 code using them fails, or worse, silently skips a check. This scans the
 custom executors and everything they call for those APIs. Local files are
-staged in exactly one place, preprocessing/staging.py; the few other
+staged in exactly one place, common/artifact_io.py; the few other
 allowances below are for paths that are local by construction, each with its reason.
 """
 
@@ -38,26 +38,26 @@ WHOLE_MODULES = (
 # which may be remote: only their artifact readers are scanned (run_dir, summary.json, the
 # HTML template and the report's own output are local by definition).
 ARTIFACT_READERS = {
-    "pipeline/run_reader.py": ("data_statistics", "schema_features", "schema_anomalies", "training_history"),
-    "pipeline/results.py": ("split_counts", "edge_summary", "_report", "blessing"),
+    "results/run_reader.py": ("data_statistics", "schema_features", "schema_anomalies", "training_history"),
+    "results/metadata_store.py": ("split_counts", "edge_summary", "_report", "blessing"),
 }
 ALLOWED = {
     # The one helper: it copies between artifact URIs and local temp dirs, explicitly.
-    ("preprocessing/staging.py", "*"): "the staging helper itself",
+    ("common/artifact_io.py", "*"): "the artifact I/O helper itself",
     # The edge worker's job dir, its out dir and the SavedModel it reads are local copies
     # export_variants makes through staging (a child process cannot see ram://, and
     # conversion wants local files); export_variants copies the results to the artifact.
     ("edge/worker.py", "*"): "works only in the local job dir staged by edge/export.py",
     # edgetpu_compiler is a separate program with local paths only; report() runs it in
-    # staging.local_dir() and copies its files to the artifact.
+    # artifact_io.local_dir() and copies its files to the artifact.
     ("edge/edgetpu.py", "compile_model"): "the compiler's local work dir, staged by report()",
-    # numpy's .npy codec on in-memory buffers; the bytes go through staging.
+    # numpy's .npy codec on in-memory buffers; the bytes go through artifact_io.
     ("edge/student/build.py", "_npy"): "np.save into an in-memory buffer",
     ("edge/student/predict.py", "_npy_array"): "np.load from an in-memory buffer",
     # Distill's artifact: the calibration rows through in-memory .npy buffers; tf-keras saves and
-    # loads a SavedModel in a staging.local_dir copied out to (or in from) the artifact.
-    ("edge/student/saved.py", "save"): "np.save into an in-memory buffer; Keras in staging.local_dir",
-    ("edge/student/saved.py", "load"): "np.load from an in-memory buffer; Keras in staging.local_dir",
+    # loads a SavedModel in an artifact_io.local_dir copied out to (or in from) the artifact.
+    ("edge/student/saved.py", "save"): "np.save into an in-memory buffer; Keras in artifact_io.local_dir",
+    ("edge/student/saved.py", "load"): "np.load from an in-memory buffer; Keras in artifact_io.local_dir",
 }
 
 # Calls that only work on the local disk, by dotted name.
@@ -119,7 +119,8 @@ _LOCAL_METHODS = {
     "rmdir",
     "open",
 }
-_GFILE_RECEIVERS = {"gfile", "fileio", "staging", "io_utils"}
+# `staging`: common.artifact_io as a few modules import it (`from common import artifact_io as staging`).
+_GFILE_RECEIVERS = {"gfile", "fileio", "artifact_io", "staging", "io_utils"}
 
 
 def _dotted(node: ast.AST) -> str:
@@ -180,7 +181,7 @@ def test_artifact_code_uses_no_local_only_file_api(rel):
     violations = _violations(rel, ARTIFACT_READERS.get(rel, ()))
     assert not violations, (
         "local-only file APIs on artifact paths (they fail or see nothing on gs://); use tf.io.gfile, "
-        "tfx.dsl.io.fileio or preprocessing.staging (copy to a local temp dir there if a library needs one):\n"
+        "tfx.dsl.io.fileio or common.artifact_io (copy to a local temp dir there if a library needs one):\n"
         + "\n".join(violations)
     )
 
@@ -207,7 +208,7 @@ def read(uri):
     (uri_path / "x").read_text()
     tf.io.gfile.exists(uri)
     fileio.glob(uri)
-    staging.read_bytes(uri)
+    artifact_io.read_bytes(uri)
 """
     calls = [call for _, _, call in local_file_calls(source)]
     assert calls == ["open", "glob.glob", "os.path.exists", "pathlib.Path", "<path>.read_text"]
@@ -218,16 +219,16 @@ def test_text_validator_reads_raw_anomalies_from_any_filesystem():
     from tensorflow_metadata.proto.v0 import anomalies_pb2
     from tfx.types import artifact_utils, standard_artifacts
 
+    from common import artifact_io
     from components.text_validation import _raw_anomalies
-    from preprocessing import staging
 
     anomalies = anomalies_pb2.Anomalies()
     anomalies.anomaly_info["label"].description = "Unexpected string values"
     raw = standard_artifacts.ExampleAnomalies()
     raw.uri = "ram://test_file_apis/raw_anomalies"
     raw.split_names = artifact_utils.encode_split_names(["train", "eval"])
-    staging.write_bytes(staging.join(raw.uri, "Split-train", "SchemaDiff.pb"), anomalies.SerializeToString())
-    staging.write_bytes(staging.join(raw.uri, "Split-eval", "SchemaDiff.pb"), b"")
+    artifact_io.write_bytes(artifact_io.join(raw.uri, "Split-train", "SchemaDiff.pb"), anomalies.SerializeToString())
+    artifact_io.write_bytes(artifact_io.join(raw.uri, "Split-eval", "SchemaDiff.pb"), b"")
     assert _raw_anomalies(raw) == [
         "train split: column 'label': Unexpected string values (ExampleValidator, schema inferred by SchemaGen)"
     ]
@@ -235,20 +236,20 @@ def test_text_validator_reads_raw_anomalies_from_any_filesystem():
 
 def test_staging_copies_trees_between_ram_and_local_disk(tmp_path):
     """The helper's round trip, on `ram://`: what the edge workers and edgetpu_compiler rely on."""
-    from preprocessing import staging
+    from common import artifact_io
 
     uri = "ram://test_file_apis/tree"
-    staging.write_text(staging.join(uri, "a.txt"), "a")
-    staging.write_bytes(staging.join(uri, "sub", "b.bin"), b"\x00\x01")
-    local = staging.local_path(uri, tmp_path / "copy")
+    artifact_io.write_text(artifact_io.join(uri, "a.txt"), "a")
+    artifact_io.write_bytes(artifact_io.join(uri, "sub", "b.bin"), b"\x00\x01")
+    local = artifact_io.local_path(uri, tmp_path / "copy")
     assert sorted(str(p.relative_to(local)) for p in pathlib.Path(local).rglob("*") if p.is_file()) == [
         "a.txt",
         "sub/b.bin",
     ]
-    assert staging.local_path(str(tmp_path), tmp_path / "unused") == str(tmp_path)  # local: no copy
-    written = staging.copy_out(local, "ram://test_file_apis/back")
+    assert artifact_io.local_path(str(tmp_path), tmp_path / "unused") == str(tmp_path)  # local: no copy
+    written = artifact_io.copy_out(local, "ram://test_file_apis/back")
     assert written == ["ram://test_file_apis/back/a.txt", "ram://test_file_apis/back/sub/b.bin"]
-    assert staging.read_bytes(written[1]) == b"\x00\x01"
+    assert artifact_io.read_bytes(written[1]) == b"\x00\x01"
 
 
 @pytest.mark.parametrize("root", ["ram://test_file_apis/rewrite", "local"])
@@ -257,12 +258,12 @@ def test_rewriting_a_file_replaces_it(root, tmp_path):
 
     TF's ram:// filesystem appends to a file opened "wb" again; the report then held two JSON documents.
     """
-    from preprocessing import staging
+    from common import artifact_io
 
-    uri = staging.join(str(tmp_path) if root == "local" else root, "report.json")
-    staging.write_text(uri, '{"first": "a longer document"}')
-    staging.write_text(uri, '{"second": 2}')
-    assert staging.read_text(uri) == '{"second": 2}'
+    uri = artifact_io.join(str(tmp_path) if root == "local" else root, "report.json")
+    artifact_io.write_text(uri, '{"first": "a longer document"}')
+    artifact_io.write_text(uri, '{"second": 2}')
+    assert artifact_io.read_text(uri) == '{"second": 2}'
 
 
 @pytest.mark.parametrize("root", ["ram://test_file_apis/replace", "local"])
@@ -270,20 +271,23 @@ def test_replace_dir_leaves_exactly_the_new_tree(root, tmp_path):
     """EdgeExport's push: edge/<version>/ ends up holding what the latest gate passed, nothing of the run before."""
     import tensorflow as tf
 
-    from preprocessing import staging
+    from common import artifact_io
 
     base = str(tmp_path) if root == "local" else root
-    target, staged = staging.join(base, "edge", "7"), staging.beside(staging.join(base, "edge", "7"), "incoming")
-    staging.write_bytes(staging.join(target, "int8.tflite"), b"old")
-    staging.write_bytes(staging.join(target, "sub", "student.tflite"), b"old")
-    staging.write_bytes(staging.join(staged, "float32.tflite"), b"new")
-    staging.replace_dir(staged, target)
+    target, staged = (
+        artifact_io.join(base, "edge", "7"),
+        artifact_io.beside(artifact_io.join(base, "edge", "7"), "incoming"),
+    )
+    artifact_io.write_bytes(artifact_io.join(target, "int8.tflite"), b"old")
+    artifact_io.write_bytes(artifact_io.join(target, "sub", "student.tflite"), b"old")
+    artifact_io.write_bytes(artifact_io.join(staged, "float32.tflite"), b"new")
+    artifact_io.replace_dir(staged, target)
     files = sorted(
-        staging.join(directory, name)[len(target) + 1 :]
+        artifact_io.join(directory, name)[len(target) + 1 :]
         for directory, _, names in tf.io.gfile.walk(target)
         for name in names
     )
-    assert files == ["float32.tflite"] and staging.read_bytes(staging.join(target, "float32.tflite")) == b"new"
-    assert sorted(tf.io.gfile.listdir(staging.join(base, "edge"))) in (["7"], ["7/"])
-    staging.replace_dir(staged, target)  # nothing staged: nothing passed, so nothing stays
-    assert not tf.io.gfile.exists(target) and tf.io.gfile.listdir(staging.join(base, "edge")) == []
+    assert files == ["float32.tflite"] and artifact_io.read_bytes(artifact_io.join(target, "float32.tflite")) == b"new"
+    assert sorted(tf.io.gfile.listdir(artifact_io.join(base, "edge"))) in (["7"], ["7/"])
+    artifact_io.replace_dir(staged, target)  # nothing staged: nothing passed, so nothing stays
+    assert not tf.io.gfile.exists(target) and tf.io.gfile.listdir(artifact_io.join(base, "edge")) == []

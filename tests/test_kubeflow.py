@@ -8,8 +8,8 @@ import socket
 import pytest
 import yaml
 
+from cli import edgeline
 from configs import apply_overrides, load_config
-from pipeline import cli
 from pipeline import pipeline as pipeline_lib
 
 pytestmark = pytest.mark.compile
@@ -226,7 +226,7 @@ def test_round_trip_through_kfp_protos(compiled):
 
 def test_cli_compiles_with_overrides(tmp_path, capsys):
     out = tmp_path / "spec" / "nocache"
-    code = cli.main(
+    code = edgeline.main(
         [
             "compile",
             "kubeflow",
@@ -342,7 +342,7 @@ def _closed_port() -> int:
 
 def test_submit_to_an_unreachable_host_fails_in_one_line(compiled, capfd):
     host = f"http://127.0.0.1:{_closed_port()}"
-    code = cli.main(["submit", "kubeflow", "--host", host, "--spec", str(compiled[2])])
+    code = edgeline.main(["submit", "kubeflow", "--host", host, "--spec", str(compiled[2])])
     assert code == 3
     err = capfd.readouterr().err.strip()
     assert err.splitlines() == [err]
@@ -351,7 +351,7 @@ def test_submit_to_an_unreachable_host_fails_in_one_line(compiled, capfd):
 
 
 def test_submit_without_a_spec_says_how_to_make_one(tmp_path, capsys):
-    code = cli.main(["submit", "kubeflow", "--host", "http://127.0.0.1:1", "--spec", str(tmp_path / "x.yaml")])
+    code = edgeline.main(["submit", "kubeflow", "--host", "http://127.0.0.1:1", "--spec", str(tmp_path / "x.yaml")])
     assert code == 3
     assert "no such pipeline spec; run `edgeline compile kubeflow" in capsys.readouterr().err
 

@@ -34,7 +34,7 @@ VARIANTS = ("float32", "dynamic_range")
 def cluster(tiny_run, tmp_path_factory):
     """The tiny run's config compiled for Kubeflow, with every path on this machine."""
     from kubeflow import compile as kubeflow_compile
-    from trainers import encoders
+    from trainers import encoder_builder
 
     root = tmp_path_factory.mktemp("cluster")
     config = apply_overrides(
@@ -44,7 +44,7 @@ def cluster(tiny_run, tmp_path_factory):
             f"runner.serving_dir={root / 'serving'}",
             "runner.image=edgeline:test",
             "runner.beam_args=[]",  # DirectRunner, as locally
-            f"model.encoder={encoders.ensure_encoder(tiny_run['config'].model.encoder)}",
+            f"model.encoder={encoder_builder.ensure_encoder(tiny_run['config'].model.encoder)}",
             f"export.variants=[{','.join(VARIANTS)}]",
             # One one-epoch student keeps Distill to seconds; the local run trained the default three.
             "student.seeds=1",
@@ -63,9 +63,9 @@ def _local_outputs(run_dir: pathlib.Path, node_id: str) -> dict:
     from ml_metadata.proto import metadata_store_pb2
     from tfx.types import artifact_utils
 
-    from pipeline import results
+    from results import metadata_store
 
-    store = results.open_store(results.RunPaths(run_dir).metadata)
+    store = metadata_store.open_store(metadata_store.RunPaths(run_dir).metadata)
     context = store.get_context_by_type_and_name("node", f"edgeline.{node_id}")
     executions = store.get_executions_by_context(context.id)
     newest: dict[str, int] = {}
@@ -219,7 +219,7 @@ def test_edge_export_runs_through_the_kubeflow_entrypoint(cluster, tiny_run, tmp
 
 def test_distill_and_student_export_run_through_the_kubeflow_entrypoint(cluster, tiny_run, tmp_path):
     from edge.student import saved
-    from pipeline import predict
+    from serving import predict
 
     spec = cluster["spec"]
     distill_input = _executor_input(spec, "Distill", tiny_run["run_dir"], tmp_path)
@@ -267,49 +267,49 @@ def test_edge_export_reads_and_writes_only_through_gfile(cluster, tiny_run):
     `ram://` is TensorFlow's in-memory filesystem: only tf.io.gfile (and TFX's fileio)
     sees it, so a single `open`, `pathlib` or `glob` on an artifact fails here as it
     would on gs://. It lives inside one process, so the executor runs in this one
-    (the edge workers get local copies through preprocessing/staging.py, as on a cluster).
+    (the edge workers get local copies through common/artifact_io.py, as on a cluster).
     TextValidator's Beam pipeline cannot run here (Beam has no ram:// filesystem); its own
     file handling is checked on ram:// in tests/test_file_apis.py.
     """
     import tensorflow as tf
 
+    from common import artifact_io
     from components import EdgeModels
     from components.edge_export import EdgeExport
     from edge.metadata import read_metadata
-    from preprocessing import staging
 
     spec = cluster["spec"]
     base = f"ram://edgeline-{os.getpid()}-{time.monotonic_ns()}"
     inputs = {}
     for key in spec["root"]["dag"]["tasks"]["EdgeExport"]["inputs"]["artifacts"]:
         artifact = _local_input(spec, "EdgeExport", key, tiny_run["run_dir"])
-        local_uri, artifact.uri = artifact.uri, staging.join(base, "inputs", key)
-        staging.copy_out(local_uri, artifact.uri)
+        local_uri, artifact.uri = artifact.uri, artifact_io.join(base, "inputs", key)
+        artifact_io.copy_out(local_uri, artifact.uri)
         inputs[key] = [artifact]
     parameters = _parameters(spec, "EdgeExport")
     # The encoder (a parameter, not an artifact) stays on disk: ram:// reports any prefix of a
     # file name as a directory, so tf.train.list_variables mistakes the checkpoint prefix
     # `variables/variables` for a directory there (gs:// and local disk do not).
-    parameters["edge_dir"] = staging.join(base, "edge")
+    parameters["edge_dir"] = artifact_io.join(base, "edge")
     # Two MiniLM variants cover its file handling (float32; edgetpu with the compiler's staged dir);
     # the entrypoint test above builds all seven. The students write their own files (.npy, C array).
     config = json.loads(parameters["config"])
     config["export"]["variants"] = list(RAM_VARIANTS)
     parameters["config"] = json.dumps(config)
     output = EdgeModels()
-    output.uri = staging.join(base, "edge_models")
+    output.uri = artifact_io.join(base, "edge_models")
 
     EdgeExport.EXECUTOR_SPEC.executor_class().Do(inputs, {"edge_models": [output]}, parameters)
 
-    report = json.loads(staging.read_text(staging.join(output.uri, "edge_report.json")))
+    report = json.loads(artifact_io.read_text(artifact_io.join(output.uri, "edge_report.json")))
     assert list(report["variants"]) == list(RAM_VARIANTS)
     version = inputs["pushed_model"][0].get_string_custom_property("pushed_version")
-    assert report["pushed_dir"] == staging.join(base, "edge", version)
+    assert report["pushed_dir"] == artifact_io.join(base, "edge", version)
     for name, variant in report["variants"].items():
-        assert tf.io.gfile.stat(staging.join(output.uri, f"{name}.tflite")).length == variant["bytes"], name
-        assert tf.io.gfile.exists(staging.join(report["pushed_dir"], f"{name}.tflite")) == bool(variant["pushed"])
-    assert tf.io.gfile.exists(staging.join(output.uri, "edge_report.md"))
-    info, _ = read_metadata(staging.join(report["pushed_dir"], "float32.tflite"))
+        assert tf.io.gfile.stat(artifact_io.join(output.uri, f"{name}.tflite")).length == variant["bytes"], name
+        assert tf.io.gfile.exists(artifact_io.join(report["pushed_dir"], f"{name}.tflite")) == bool(variant["pushed"])
+    assert tf.io.gfile.exists(artifact_io.join(output.uri, "edge_report.md"))
+    info, _ = read_metadata(artifact_io.join(report["pushed_dir"], "float32.tflite"))
     assert info["variant"] == "float32"
     assert output.get_string_custom_property("pushed_dir") == report["pushed_dir"]
 
@@ -323,10 +323,10 @@ def test_edge_export_reads_and_writes_only_through_gfile(cluster, tiny_run):
         artifact = _local_input(spec, "Distill", key, tiny_run["run_dir"])
         distill_inputs[key] = inputs.get(key) or [artifact]
         if key not in inputs:  # the Transform graph: staged like the others
-            local_uri, artifact.uri = artifact.uri, staging.join(base, "inputs", key)
-            staging.copy_out(local_uri, artifact.uri)
+            local_uri, artifact.uri = artifact.uri, artifact_io.join(base, "inputs", key)
+            artifact_io.copy_out(local_uri, artifact.uri)
     student = StudentModel()
-    student.uri = staging.join(base, "student_model")
+    student.uri = artifact_io.join(base, "student_model")
     Distill.EXECUTOR_SPEC.executor_class().Do(
         distill_inputs, {"student_model": [student]}, _parameters(spec, "Distill")
     )
@@ -334,12 +334,12 @@ def test_edge_export_reads_and_writes_only_through_gfile(cluster, tiny_run):
     export_inputs = {k: inputs[k] for k in ("model", "examples", "blessing", "pushed_model")}
     export_inputs["student_model"] = [student]
     built = EdgeModels()
-    built.uri = staging.join(base, "student_models")
+    built.uri = artifact_io.join(base, "student_models")
     export_parameters = _parameters(spec, "StudentExport") | {"edge_dir": parameters["edge_dir"]}
     StudentExport.EXECUTOR_SPEC.executor_class().Do(export_inputs, {"student_models": [built]}, export_parameters)
-    student_report = json.loads(staging.read_text(staging.join(built.uri, "student_report.json")))
+    student_report = json.loads(artifact_io.read_text(artifact_io.join(built.uri, "student_report.json")))
     assert all(v["pushed"] for v in student_report["variants"].values()), student_report["variants"]
     for name in ("student_edgetpu_embedding.npy", "student_micro.cc", "student_report.md"):
-        assert tf.io.gfile.exists(staging.join(built.uri, name)), name
+        assert tf.io.gfile.exists(artifact_io.join(built.uri, name)), name
     pushed = sorted(n.rstrip("/") for n in tf.io.gfile.listdir(report["pushed_dir"]))
     assert {"float32.tflite", "student.tflite", "student_micro.tflite", "student_micro.cc"} <= set(pushed), pushed

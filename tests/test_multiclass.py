@@ -5,8 +5,9 @@ import csv
 import pytest
 
 from configs import apply_overrides, load_config
-from pipeline import local_runner, predict
 from preprocessing import datasets
+from runner import local_runner
+from serving import predict
 from trainers import export
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -14,7 +14,7 @@ MULTI_PROCESS = ("--direct_running_mode=multi_processing", "--direct_num_workers
 @pytest.fixture(scope="module")
 def multiprocess_run(tmp_path_factory, small_csv, tiny_encoder):
     from configs import apply_overrides, load_config
-    from pipeline import local_runner
+    from runner import local_runner
 
     runs_dir = tmp_path_factory.mktemp("mp_runs")
     config = apply_overrides(

@@ -6,7 +6,7 @@ import pathlib
 import pytest
 
 from pipeline import pipeline as pipeline_lib
-from pipeline import predict
+from serving import predict
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import shlex
 
 import pytest
 
-from pipeline import cli
+from cli import edgeline
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -78,7 +78,7 @@ def _makefile_targets() -> set[str]:
 
 def _parse_cli(args: list[str]) -> str | None:
     """None when `edgeline ARGS` parses, else argparse's complaint."""
-    parser = cli._build_parser()
+    parser = edgeline._build_parser()
     subcommands = next(a for a in parser._actions if a.dest == "command").choices
     if not args or args[0] not in subcommands:
         return f"no edgeline subcommand {args[:1]}; the CLI has {sorted(subcommands)}"

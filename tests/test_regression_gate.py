@@ -8,7 +8,7 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.proto import validation_result_pb2
 
-from pipeline import metrics
+from results import eval_metrics
 
 
 def _failure(value: float, threshold: tfma.MetricThreshold, is_diff: bool):
@@ -25,7 +25,7 @@ def test_change_failure_names_both_models_the_threshold_and_the_gap():
             direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -0.01}
         )
     )
-    out = metrics._threshold_failure(_failure(-0.125, threshold, True), "overall", "accuracy", 0.525)
+    out = eval_metrics._threshold_failure(_failure(-0.125, threshold, True), "overall", "accuracy", 0.525)
     assert out["message"] == (
         "overall: accuracy 0.5250 vs 0.6500 for the serving model: change -0.1250 "
         "is below the change threshold -0.0100 by 0.1150"
@@ -36,6 +36,6 @@ def test_change_failure_names_both_models_the_threshold_and_the_gap():
 
 def test_value_failure_names_the_value_the_bound_and_the_gap():
     threshold = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(lower_bound={"value": 0.8}))
-    out = metrics._threshold_failure(_failure(0.65, threshold, False), "overall", "accuracy", 0.65)
+    out = eval_metrics._threshold_failure(_failure(0.65, threshold, False), "overall", "accuracy", 0.65)
     assert out["message"] == "overall: accuracy 0.6500 is below the value threshold 0.8000 by 0.1500"
     assert out["kind"] == "value" and out["difference"] == pytest.approx(-0.15)

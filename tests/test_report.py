@@ -11,7 +11,8 @@ import subprocess
 
 import pytest
 
-from pipeline import cli, eval_reader, report
+from cli import edgeline
+from results import eval_tables, report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -122,7 +123,7 @@ def test_report_is_one_self_contained_file(run_report):
     page = _parse(path.read_text(encoding="utf-8"))
     assert page.external == [] and page.scripts == 0
     # The one link out: the pushed student's web build, beside the run (tests/test_web.py opens it).
-    from pipeline import serve_web
+    from serving import serve_web
 
     pages = serve_web.web_pages(path.parent.parent)
     assert page.links == ([f"../{pages[-1]}/index.html"] if pages else [])
@@ -260,7 +261,7 @@ def test_report_of_a_run_that_failed_before_any_component(tmp_path):
 
 
 def test_report_command_names_a_missing_run(tmp_path, capsys):
-    assert cli.main(["report", str(tmp_path / "nope")]) == 2
+    assert edgeline.main(["report", str(tmp_path / "nope")]) == 2
     assert "no summary.json" in capsys.readouterr().err
     assert not (tmp_path / "nope").exists()
 
@@ -270,7 +271,7 @@ def test_report_command_rewrites_the_page(tiny_run, capsys):
     run_dir = tiny_run["run_dir"]
     page = run_dir / "report" / "index.html"
     before = page.stat().st_mtime_ns
-    assert cli.main(["report", str(run_dir)]) == 0
+    assert edgeline.main(["report", str(run_dir)]) == 0
     assert capsys.readouterr().out.strip() == str(page)
     assert page.stat().st_mtime_ns > before
 
@@ -279,7 +280,7 @@ def test_report_command_rewrites_the_page(tiny_run, capsys):
 def test_tensorboard_command_points_at_per_epoch_training_scalars(tiny_run, capsys):
     from tensorboard.backend.event_processing import event_accumulator
 
-    assert cli.main(["tensorboard", str(tiny_run["run_dir"])]) == 0
+    assert edgeline.main(["tensorboard", str(tiny_run["run_dir"])]) == 0
     command = capsys.readouterr().out.split()
     assert pathlib.Path(command[0]).name == "tensorboard" and command[1] == "--logdir"
     logdir = pathlib.Path(command[2])
@@ -298,23 +299,23 @@ def test_tensorboard_command_points_at_per_epoch_training_scalars(tiny_run, caps
 def test_slices_too_small_to_compare_are_greyed_with_their_count(run_report):
     path, summary = run_report
     counts = {name: values["example_count"] for name, values in summary["metrics"]["slices"].items()}
-    small = {name for name, n in counts.items() if n < eval_reader.MIN_SLICE_EXAMPLES}
+    small = {name for name, n in counts.items() if n < eval_tables.MIN_SLICE_EXAMPLES}
     # The tiny run's eval split is too small for its length buckets: the case must be there to be checked.
-    assert small and summary["metrics"]["overall"]["example_count"] >= eval_reader.MIN_SLICE_EXAMPLES, counts
+    assert small and summary["metrics"]["overall"]["example_count"] >= eval_tables.MIN_SLICE_EXAMPLES, counts
     rows = re.findall(
         r"<tr( class=\"sparse\")?><td>([^<]+)(?: <span class=\"few\">([^<]*)</span>)?</td>", path.read_text()
     )
     shown = {name.strip(): (bool(grey), note) for grey, name, note in rows}
     assert shown["overall"] == (False, "")
     for name, n in counts.items():
-        expected = (True, f"(n={n}: fewer than {eval_reader.MIN_SLICE_EXAMPLES} examples, too few to compare)")
+        expected = (True, f"(n={n}: fewer than {eval_tables.MIN_SLICE_EXAMPLES} examples, too few to compare)")
         assert shown[name] == (expected if name in small else (False, "")), name
 
 
 @pytest.mark.e2e
 def test_a_failed_run_writes_its_own_page_and_leaves_the_good_runs_page(tiny_run, tmp_path):
     from configs import apply_overrides
-    from pipeline import local_runner
+    from runner import local_runner
 
     # A copy of the good run's directory (its artifact URIs are absolute, so the copy reads them).
     runs = tmp_path / "runs"

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from pipeline import plots
+from results import plots
 
 VARIANTS = [
     {

@@ -14,7 +14,9 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import pipeline as pipeline_lib
-from pipeline import predict, results, run_dir
+from results import metadata_store
+from runner import run_dir
+from serving import predict
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -31,7 +33,7 @@ def _start(runs_dir: pathlib.Path, csv: pathlib.Path) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "pipeline.cli",
+            "cli",
             "run",
             "--config",
             "configs/tiny.yaml",
@@ -80,7 +82,7 @@ def _statuses(lines: list[str]) -> dict[str, str]:
     return statuses
 
 
-def _lock_is_free(paths: results.RunPaths) -> bool:
+def _lock_is_free(paths: metadata_store.RunPaths) -> bool:
     try:
         with run_dir.run_lock(paths):
             return True
@@ -88,9 +90,9 @@ def _lock_is_free(paths: results.RunPaths) -> bool:
         return False
 
 
-def _executions(paths: results.RunPaths) -> dict[str, list[str]]:
+def _executions(paths: metadata_store.RunPaths) -> dict[str, list[str]]:
     """Every execution's state, by component, oldest first."""
-    store = results.open_store(paths.metadata)
+    store = metadata_store.open_store(paths.metadata)
     node_type = store.get_context_type("node")
     by_node: dict[str, list[str]] = {}
     for execution in sorted(store.get_executions(), key=lambda e: e.id):
@@ -100,9 +102,9 @@ def _executions(paths: results.RunPaths) -> dict[str, list[str]]:
     return by_node
 
 
-def _partial_outputs(paths: results.RunPaths, component: str) -> list[pathlib.Path]:
+def _partial_outputs(paths: metadata_store.RunPaths, component: str) -> list[pathlib.Path]:
     """Output and scratch directories of `component`'s RUNNING execution(s)."""
-    store = results.open_store(paths.metadata)
+    store = metadata_store.open_store(paths.metadata)
     running = {e.id for e in store.get_executions() if e.last_known_state == metadata_store_pb2.Execution.RUNNING}
     node_dir = paths.pipeline_root / component
     return sorted(p for p in node_dir.glob("*/*") if p.name.isdigit() and int(p.name) in running) + sorted(
@@ -112,7 +114,7 @@ def _partial_outputs(paths: results.RunPaths, component: str) -> list[pathlib.Pa
 
 def test_killed_runs_resume_and_push(tmp_path, small_csv, tiny_encoder):
     runs_dir = tmp_path / "runs"
-    paths = results.RunPaths(runs_dir / "resume")
+    paths = metadata_store.RunPaths(runs_dir / "resume")
 
     # 1. Killed while Transform runs: the lock goes with the process.
     first = _statuses(_kill_once_started(_start(runs_dir, small_csv), "Transform"))
@@ -120,7 +122,7 @@ def test_killed_runs_resume_and_push(tmp_path, small_csv, tiny_encoder):
     assert _lock_is_free(paths)
     after_first = _executions(paths)
     assert after_first["Transform"] == ["RUNNING"], after_first
-    assert results.latest_run(results.open_store(paths.metadata))["Transform"].state == "RUNNING"
+    assert metadata_store.latest_run(metadata_store.open_store(paths.metadata))["Transform"].state == "RUNNING"
     killed_transform = _partial_outputs(paths, "Transform")
     assert killed_transform and all(p.is_dir() for p in killed_transform), killed_transform
 
@@ -153,7 +155,7 @@ def test_killed_runs_resume_and_push(tmp_path, small_csv, tiny_encoder):
     assert executions["Transform"] == ["CANCELED", "COMPLETE", "CACHED"], executions
     assert executions["Trainer"] == ["CANCELED", "COMPLETE"], executions
     assert all(state in ("COMPLETE", "CACHED", "CANCELED") for states in executions.values() for state in states)
-    nodes = results.latest_run(results.open_store(paths.metadata))
+    nodes = metadata_store.latest_run(metadata_store.open_store(paths.metadata))
     assert {n.node_id: n.state for n in nodes.values() if n.node_id != "latest_blessed_model_resolver"} == {
         **dict.fromkeys(BEFORE_TRAINER, "CACHED"),
         **dict.fromkeys((i for i in IDS[len(BEFORE_TRAINER) :] if i != "latest_blessed_model_resolver"), "COMPLETE"),

@@ -9,10 +9,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from cli import edgeline
 from configs import features
-from pipeline import cli, predict, results
 from preprocessing import datasets, example_gen_input
 from preprocessing.csv_reader import CsvFormat
+from results import metadata_store
+from serving import predict
 from tests.csv_utils import example_gen_examples, hash_split, plain
 from trainers import export
 
@@ -69,7 +71,7 @@ def sheet_run(tmp_path_factory, tiny_encoder):
     data = tmp_path / "reviews.csv.gz"
     data.write_bytes(_sheet(rows))
     runs = tmp_path / "runs"
-    code = cli.main(
+    code = edgeline.main(
         [
             "run",
             "--config",
@@ -89,7 +91,7 @@ def sheet_run(tmp_path_factory, tiny_encoder):
         ]
     )
     summary = json.loads((runs / "sheet" / "summary.json").read_text())
-    nodes = results.latest_run(results.open_store(runs / "sheet" / "metadata.sqlite"))
+    nodes = metadata_store.latest_run(metadata_store.open_store(runs / "sheet" / "metadata.sqlite"))
     return code, summary, nodes, rows, data
 
 

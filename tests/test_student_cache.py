@@ -10,7 +10,7 @@ import pytest
 
 from configs import apply_overrides, load_config
 from pipeline import pipeline as pipeline_lib
-from pipeline import results
+from results import metadata_store
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,8 @@ ALWAYS = {"latest_blessed_model_resolver"}
 def _states(run_dir: pathlib.Path) -> dict[str, str]:
     """Component id -> MLMD state (COMPLETE, CACHED, ...) of the newest pipeline run."""
     return {
-        name: node.state for name, node in results.latest_run(results.open_store(run_dir / "metadata.sqlite")).items()
+        name: node.state
+        for name, node in metadata_store.latest_run(metadata_store.open_store(run_dir / "metadata.sqlite")).items()
     }
 
 
@@ -36,7 +37,7 @@ def runs(tmp_path_factory, small_csv, tiny_encoder):
 
     An unchanged rerun is fully cached: tests/test_pipeline_e2e.py checks that on the tiny run.
     """
-    from pipeline import local_runner
+    from runner import local_runner
 
     runs_dir = tmp_path_factory.mktemp("cache_runs")
     base = apply_overrides(

@@ -5,8 +5,10 @@ import math
 
 import pytest
 
-from pipeline import cli, eval_reader, local_runner, report, run_reader
-from pipeline.metrics import evaluation_metrics
+from cli import edgeline
+from results import eval_tables, report, run_reader
+from results.eval_metrics import evaluation_metrics
+from runner import local_runner
 
 OVERALL, SHORT = (), (("token_length_bucket", 3),)
 
@@ -91,10 +93,10 @@ def test_metrics_a_slice_cannot_define_are_null(metrics):
 
 
 def test_report_table_and_terminal_show_undefined(metrics, capsys):
-    table = eval_reader.slice_table(metrics)
+    table = eval_tables.slice_table(metrics)
     assert report._metric(table.loc["token_length_bucket=3", "auc"]) == "undefined"
     assert report._metric(table.loc["token_length_bucket=3", "accuracy"]) == "0.0000"
-    cli._print_summary({"wall_seconds": 3.0, "metrics": metrics, "components": []}, "runs", "x")
+    edgeline._print_summary({"wall_seconds": 3.0, "metrics": metrics, "components": []}, "runs", "x")
     out = capsys.readouterr().out
     (line,) = [line for line in out.splitlines() if "token_length_bucket=3" in line]
     assert line.split() == ["token_length_bucket=3", "accuracy", "0.0000", "auc", "undefined", "n=1"] + [

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from configs import load_config
-from pipeline import predict
+from serving import predict
 from tests.transform_utils import read_csv_rows, train_and_export
 from trainers import export
 

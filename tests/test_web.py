@@ -80,16 +80,16 @@ def page(web_build, texts, tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def python_side(web_build, texts) -> dict:
     """The pipeline's tokenizer and LiteRT Python on the web folder's .tflite."""
+    from common import artifact_io
     from edge.eval_data import tokenize
     from edge.metadata import read_metadata
     from edge.student.predict import pushed_runner
     from edge.student.runner import StudentRunner
-    from preprocessing import staging
 
     info, files = read_metadata(str(web_build["model"]))
     runner, assets = pushed_runner(str(web_build["model"]), info, files)
     encoder_ids = tokenize(texts, assets, int(info["max_seq_length"]))["input_word_ids"]
-    web_model = staging.read_bytes(str(web_build["dir"] / f"{info['variant']}.tflite"))
+    web_model = artifact_io.read_bytes(str(web_build["dir"] / f"{info['variant']}.tflite"))
     probabilities = StudentRunner(web_model, runner.vocab).predict(encoder_ids)
     return {
         "encoder_ids": encoder_ids,
@@ -158,7 +158,8 @@ def test_serve_web_finds_the_newest_build_and_serves_wasm(tmp_path):
     import threading
     import urllib.request
 
-    from pipeline import report, serve_web
+    from results import report
+    from serving import serve_web
 
     for version in ("9", "10"):
         (tmp_path / "edge" / version / "web").mkdir(parents=True)

@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see pipeline/env.py).
+tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see common/environment.py).
 
 
 @dataclasses.dataclass(frozen=True)

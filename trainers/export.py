@@ -13,11 +13,11 @@ from collections.abc import Sequence
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from common import artifact_io
 from configs import features
-from preprocessing import staging
 from preprocessing.asset_files import LABELS_FILE, lines
 
-tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see pipeline/env.py).
+tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see common/environment.py).
 
 
 def _raw_text_features(texts: tf.Tensor, text_column: str, raw_spec: dict) -> dict:
@@ -85,11 +85,11 @@ def export_serving_model(
     Returns:
       `export_dir`.
     """
-    with staging.local_dir("edgeline-labels-") as scratch:
+    with artifact_io.local_dir("edgeline-labels-") as scratch:
         # tf.saved_model copies asset files into export_dir/assets when saving (to any
         # tf.io.gfile filesystem); the source is a local scratch file.
         labels_path = str(scratch / LABELS_FILE)
-        staging.write_text(labels_path, lines(class_names))
+        artifact_io.write_text(labels_path, lines(class_names))
         # A fresh, uncompiled Model over the same layers: the trained one tracks its optimizer,
         # whose AdamW slots would otherwise be two thirds of the SavedModel's bytes.
         serving_classifier = tf_keras.Model(classifier.input, classifier.output, name=classifier.name)
@@ -105,4 +105,4 @@ def export_serving_model(
 
 def read_class_names(saved_model_dir: str) -> list[str]:
     """Reads the class names a SavedModel exported by edgeline carries."""
-    return staging.read_text(staging.join(saved_model_dir, "assets", LABELS_FILE)).splitlines()
+    return artifact_io.read_text(artifact_io.join(saved_model_dir, "assets", LABELS_FILE)).splitlines()

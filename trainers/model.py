@@ -7,7 +7,7 @@ import tensorflow_hub as hub
 
 from configs import ModelConfig, features
 
-tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see pipeline/env.py).
+tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see common/environment.py).
 
 
 class MaskedMeanPooling(tf_keras.layers.Layer):

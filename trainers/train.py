@@ -12,7 +12,7 @@ import tensorflow as tf
 from configs import ModelConfig, TrainConfig, features
 from trainers import model as model_lib
 
-tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see pipeline/env.py).
+tf_keras = tf.keras  # tf-keras when TF_USE_LEGACY_KERAS=1 (see common/environment.py).
 log = logging.getLogger("edgeline")
 
 

@@ -21,7 +21,7 @@ import os
 import pathlib
 import sys
 
-from configs import environment
+from common import environment
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     from configs import EdgelineConfig, features, load_config
     from edge import eval_data, variants
     from edge import examples as examples_lib  # EdgeExport's own reading of the eval split and its labels
-    from pipeline import results
     from preprocessing import tokenizer as tok
-    from trainers import encoders
+    from results import metadata_store
+    from trainers import encoder_builder
     from trainers.export import read_class_names
 
     summary_path = args.run_dir / "summary.json"
@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     saved_model_dir = args.saved_model or _saved_model_dir(args.run_dir, summary)
     max_seq_length = config.tokenizer.max_seq_length
     class_names = read_class_names(str(saved_model_dir))
-    assets = tok.assets_from_encoder(encoders.ensure_encoder(config.model.encoder))
+    assets = tok.assets_from_encoder(encoder_builder.ensure_encoder(config.model.encoder))
 
-    nodes = results.latest_run(results.open_store(results.RunPaths(args.run_dir).metadata))
+    nodes = metadata_store.latest_run(metadata_store.open_store(metadata_store.RunPaths(args.run_dir).metadata))
     (record,) = nodes["CsvExampleGen"].outputs["examples"]
     eval_files = examples_lib.split_files(str(pathlib.Path(record.uri) / "Split-eval"))
     texts, labels = examples_lib.eval_rows(eval_files, config.data.text_column, config.data.label_column, class_names)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from common import artifact_io as staging
 from configs import features
 from configs.config import StudentConfig
 from edge import edgetpu
@@ -22,7 +23,6 @@ from edge.student import convert, micro
 from edge.student.model import Student
 from edge.student.runner import StudentRunner
 from edge.student.vocab import REMAP_FILE, StudentVocab
-from preprocessing import staging
 from preprocessing import tokenizer as tok
 
 EMBEDDING_FILE = "student_edgetpu_embedding.npy"

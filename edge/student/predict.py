@@ -11,12 +11,12 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from common import artifact_io
 from configs import features
 from edge.eval_data import tokenize
 from edge.metadata import VOCAB_FILE
 from edge.student.runner import StudentRunner
 from edge.student.vocab import StudentVocab
-from preprocessing import staging
 from preprocessing import tokenizer as tok
 
 
@@ -61,11 +61,11 @@ def pushed_runner(
     vocab = StudentVocab.from_text(files[info["remap_file"]], len(assets.vocab), assets.vocab.index(tok.UNK))
     embedding = None
     if info.get("embedding_file"):
-        table = staging.join(posixpath.dirname(model_path), info["embedding_file"])
+        table = artifact_io.join(posixpath.dirname(model_path), info["embedding_file"])
         if not tf.io.gfile.exists(table):
             raise FileNotFoundError(f"{table}: {info['variant']} needs its int8 embedding table beside the model")
-        embedding = _npy_array(staging.read_bytes(table))
-    return StudentRunner(staging.read_bytes(model_path), vocab, embedding, num_threads=num_threads), assets
+        embedding = _npy_array(artifact_io.read_bytes(table))
+    return StudentRunner(artifact_io.read_bytes(model_path), vocab, embedding, num_threads=num_threads), assets
 
 
 def _npy_array(data: bytes) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 
+from common import artifact_io
 from configs.config import StudentConfig
 from edge import edgetpu
 from edge.eval_data import EvalData
@@ -12,7 +13,6 @@ from edge.markdown import markdown_report
 from edge.scoring import reference_metrics
 from edge.student.build import EDGETPU_REPORT, StudentBuild
 from edge.student.saved import DistillReport
-from preprocessing import staging
 
 REPORT_JSON = "student_report.json"
 REPORT_MD = "student_report.md"
@@ -51,13 +51,13 @@ def write_report(
             "training": distilled.training or build.training,
             "sizing": distilled.sizing,
             "seeds": distilled.seeds,
-            "edgetpu_report": staging.join(out_dir, EDGETPU_REPORT) if build.edgetpu_report is not None else None,
+            "edgetpu_report": artifact_io.join(out_dir, EDGETPU_REPORT) if build.edgetpu_report is not None else None,
             "edgetpu": edgetpu.summarize(build.edgetpu_report) if build.edgetpu_report is not None else None,
         },
     }
-    staging.write_text(staging.join(out_dir, REPORT_JSON), json.dumps(report, indent=2) + "\n")
+    artifact_io.write_text(artifact_io.join(out_dir, REPORT_JSON), json.dumps(report, indent=2) + "\n")
     table = markdown_report(report, None).replace("# Edge variants", "# Student variants", 1) if data else ""
-    staging.write_text(staging.join(out_dir, REPORT_MD), table + student_markdown(report))
+    artifact_io.write_text(artifact_io.join(out_dir, REPORT_MD), table + student_markdown(report))
     return report
 
 

@@ -8,10 +8,10 @@ import json
 
 import numpy as np
 
+from common import artifact_io
 from edge.student.model import EMBEDDING, Student, _keras
 from edge.student.training import Distilled
 from edge.student.vocab import REMAP_FILE, StudentVocab
-from preprocessing import staging
 
 SAVED_MODEL_DIR = "saved_model"
 REPRESENTATIVE_FILE = "representative.npy"
@@ -74,27 +74,27 @@ def save(distilled: Distilled, encoder_vocab: tuple[str, ...], unk_id: int, uri:
         seeds=distilled.seeds,
         training=distilled.facts,
     )
-    with staging.local_dir("edgeline-student-") as local:
+    with artifact_io.local_dir("edgeline-student-") as local:
         # tf-keras writes a SavedModel to local paths only; the artifact may be gs:// or ram://.
         distilled.student.ids_model().save(str(local / SAVED_MODEL_DIR), save_format="tf")
-        staging.copy_out(local, uri)
+        artifact_io.copy_out(local, uri)
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(distilled.representative, np.int32))
-    staging.write_bytes(staging.join(uri, REPRESENTATIVE_FILE), buffer.getvalue())
-    staging.write_text(staging.join(uri, REMAP_FILE), distilled.vocab.to_text())
-    staging.write_text(staging.join(uri, REPORT_FILE), report.to_json())
+    artifact_io.write_bytes(artifact_io.join(uri, REPRESENTATIVE_FILE), buffer.getvalue())
+    artifact_io.write_text(artifact_io.join(uri, REMAP_FILE), distilled.vocab.to_text())
+    artifact_io.write_text(artifact_io.join(uri, REPORT_FILE), report.to_json())
     return report
 
 
 def save_skipped(reason: str, uri: str) -> DistillReport:
     """Writes a report saying why no student was trained (e.g. the teacher was not blessed)."""
     report = DistillReport(distilled=False, reason=reason)
-    staging.write_text(staging.join(uri, REPORT_FILE), report.to_json())
+    artifact_io.write_text(artifact_io.join(uri, REPORT_FILE), report.to_json())
     return report
 
 
 def read_report(uri: str) -> DistillReport:
-    return DistillReport.from_json(staging.read_text(staging.join(uri, REPORT_FILE)))
+    return DistillReport.from_json(artifact_io.read_text(artifact_io.join(uri, REPORT_FILE)))
 
 
 def load(uri: str) -> SavedStudent:
@@ -109,14 +109,14 @@ def load(uri: str) -> SavedStudent:
     if not report.distilled:
         raise ValueError(f"no student was distilled: {report.reason}")
     keras = _keras()
-    with staging.local_dir("edgeline-student-") as local:
-        path = staging.copy_in(staging.join(uri, SAVED_MODEL_DIR), local / SAVED_MODEL_DIR)
+    with artifact_io.local_dir("edgeline-student-") as local:
+        path = artifact_io.copy_in(artifact_io.join(uri, SAVED_MODEL_DIR), local / SAVED_MODEL_DIR)
         with tfmot.quantization.keras.quantize_scope():  # the QAT wrappers are tfmot's custom layers
             ids_model = keras.models.load_model(str(path), compile=False)
     body = ids_model.get_layer(_BODY)
     student = Student(ids_model.get_layer(EMBEDDING), body, int(ids_model.input_shape[1]))
     vocab = StudentVocab.from_text(
-        staging.read_text(staging.join(uri, REMAP_FILE)), report.encoder_vocab_size, report.unk_id
+        artifact_io.read_text(artifact_io.join(uri, REMAP_FILE)), report.encoder_vocab_size, report.unk_id
     )
-    representative = np.load(io.BytesIO(staging.read_bytes(staging.join(uri, REPRESENTATIVE_FILE))))
+    representative = np.load(io.BytesIO(artifact_io.read_bytes(artifact_io.join(uri, REPRESENTATIVE_FILE))))
     return SavedStudent(student, vocab, representative, report)

@@ -27,9 +27,9 @@ def built(tmp_path_factory, tiny_encoder):
     eval_rows = [r for i, r in enumerate(rows) if i % 5 == 0]
     data = eval_data.make_eval_data(loaded, [t for t, _ in eval_rows], np.array([y for _, y in eval_rows]), assets, L)
     architecture = bert_encoder.read_architecture(tiny_encoder)
-    plain, plain_description = rewrites.plain_graph(loaded, representative, L, CONFIG.model.pooling, architecture)
-    grouped, graph = rewrites.integer_graph(loaded, representative, L, CONFIG.model.pooling, architecture)
-    int16, int16_description = rewrites.int16_graph(loaded, representative, L, CONFIG.model.pooling, architecture)
+    plain, plain_description = rewrites.graph("plain", loaded, representative, L, CONFIG.model.pooling, architecture)
+    grouped, graph = rewrites.graph("grouped", loaded, representative, L, CONFIG.model.pooling, architecture)
+    int16, int16_description = rewrites.graph("int16", loaded, representative, L, CONFIG.model.pooling, architecture)
     chosen = {"plain": plain, "grouped": grouped, "int16": int16}
     models = {}
     for variant in variants.VARIANTS:

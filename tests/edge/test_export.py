@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from edge import edgetpu, export, variants
 from edge.student.convert import STUDENT_VARIANTS
-from pipeline import predict, results
+from results import metadata_store
+from serving import predict
 from tests.edge.conftest import L
 
 
@@ -87,7 +88,7 @@ def test_pipeline_run_reports_and_pushes_edge_variants(tiny_run):
         },
     }
     for name, v in measured.items():
-        assert set(v) == set(results.EDGE_KEYS) | extra.get(name, set()), name
+        assert set(v) == set(metadata_store.EDGE_KEYS) | extra.get(name, set()), name
         if v["pushed"] and name in variants.VARIANTS:
             # XNNPACK has no int16 kernels, and TF's interpreter (the text variant) delegates none of it.
             assert 0 < v["delegated_ops"] if name not in ("int16x8", "text") else 0 <= v["delegated_ops"], name

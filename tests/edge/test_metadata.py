@@ -1,7 +1,7 @@
 """edgeline metadata in a .tflite round-trips and `predict` answers from it."""
 
 from edge import metadata
-from pipeline import predict
+from serving import predict
 from tests.edge.conftest import L, model_of
 from tests.test_trainer import STRINGS
 

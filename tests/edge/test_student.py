@@ -11,7 +11,7 @@ from edge.push import PushDir, student_file, teacher_file
 from edge.student import budget, build, micro, saved, training, transfer_set
 from edge.student import model as student_model
 from edge.student.vocab import StudentVocab, candidates, restricted
-from pipeline import predict
+from serving import predict
 from tests.edge.conftest import CONFIG, L
 
 # Small enough to train in seconds on the fixture rows; the same code path as the default.

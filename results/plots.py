@@ -6,7 +6,7 @@ import base64
 import io
 from typing import Any
 
-from pipeline.metrics import POSITIVE_CLASS, UNDEFINED
+from results.eval_metrics import POSITIVE_CLASS, UNDEFINED
 
 
 def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kwargs):

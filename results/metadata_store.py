@@ -10,7 +10,7 @@ from typing import Any
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
-from preprocessing import staging
+from common import artifact_io
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,8 +154,8 @@ def split_counts(statistics_uri: str) -> dict[str, int]:
 
     counts = {}
     # tf.io.gfile, not pathlib: with a remote pipeline root the URI is gs://.
-    for split_dir in sorted(tf.io.gfile.glob(staging.join(statistics_uri, "Split-*"))):
-        stats = tfdv.load_stats_binary(staging.join(split_dir, "FeatureStats.pb"))
+    for split_dir in sorted(tf.io.gfile.glob(artifact_io.join(statistics_uri, "Split-*"))):
+        stats = tfdv.load_stats_binary(artifact_io.join(split_dir, "FeatureStats.pb"))
         counts[posixpath.basename(split_dir)[len("Split-") :]] = int(stats.datasets[0].num_examples)
     return counts
 
@@ -216,8 +216,8 @@ def edge_summary(edge_uri: str | None, student_uri: str | None = None) -> dict[s
     first = teacher or student
     variants = {**(teacher or {}).get("variants", {}), **(student or {}).get("variants", {})}
     return {
-        "report": staging.join(edge_uri, "edge_report.json") if teacher else None,
-        "student_report": staging.join(student_uri, "student_report.json") if student else None,
+        "report": artifact_io.join(edge_uri, "edge_report.json") if teacher else None,
+        "student_report": artifact_io.join(student_uri, "student_report.json") if student else None,
         "pushed_dir": (teacher or {}).get("pushed_dir") or (student or {}).get("pushed_dir"),
         "saved_model": first.get("saved_model"),
         "max_accuracy_drop": (teacher or {}).get("max_accuracy_drop"),
@@ -234,13 +234,13 @@ def _report(uri: str | None, name: str) -> dict | None:
 
     import tensorflow as tf
 
-    if uri is None or not tf.io.gfile.exists(staging.join(uri, name)):
+    if uri is None or not tf.io.gfile.exists(artifact_io.join(uri, name)):
         return None
-    return json.loads(staging.read_text(staging.join(uri, name)))
+    return json.loads(artifact_io.read_text(artifact_io.join(uri, name)))
 
 
 def blessing(blessing_uri: str) -> bool:
     """Whether an Evaluator blessing artifact says BLESSED."""
     import tensorflow as tf
 
-    return tf.io.gfile.exists(staging.join(blessing_uri, "BLESSED"))
+    return tf.io.gfile.exists(artifact_io.join(blessing_uri, "BLESSED"))

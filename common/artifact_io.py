@@ -13,9 +13,10 @@ local disk, and the SavedModel export needs a scratch file to turn into its
 (`local_dir`, `copy_in`, `local_path`) and results copied back to the artifact
 (`copy_out`) here, explicitly, and nowhere else.
 
-Lives in `preprocessing/`, the lowest package with TensorFlow, so that
-`trainers/` (the SavedModel export), `edge/` and `components/` can all import it
-without an arrow running backwards; `configs/` stays free of TensorFlow and I/O.
+Lives in `common/`, below every other package and importing none, so that
+`preprocessing/`, `trainers/` (the SavedModel export), `edge/`, `components/` and the
+run readers can all import it without an arrow running backwards. TensorFlow is
+imported on first use, so `configs/` stays free of TensorFlow and I/O.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from pipeline import metrics as metrics_lib
-from pipeline.metrics import METRIC_COLUMNS, POSITIVE_CLASS, SHORT_BY_CLASS
+from results import eval_metrics
+from results.eval_metrics import METRIC_COLUMNS, POSITIVE_CLASS, SHORT_BY_CLASS
 
 # Slices with fewer eval examples are shown greyed with their count rather than beside the
 # others as equals: under 30, one example moves accuracy by more than 3 points, and a slice of
@@ -23,7 +23,7 @@ def sparse_slices(table, min_examples: int = MIN_SLICE_EXAMPLES) -> set[str]:
 
 
 def slice_table(metrics: dict[str, Any]):
-    """The sliced metrics of `metrics_lib.evaluation_metrics` as a pandas DataFrame (overall first).
+    """The sliced metrics of `eval_metrics.evaluation_metrics` as a pandas DataFrame (overall first).
 
     Args:
       metrics: `{"overall": {...}, "slices": {...}}` (summary.json's `metrics`).
@@ -79,8 +79,8 @@ def baseline_comparison(evaluation_uri: str):
     names = model_names(evaluation_uri)
     if not names["baseline"]:
         return None
-    candidate = slice_table(metrics_lib.evaluation_metrics(evaluation_uri, model_name=names["candidate"]))
-    baseline = slice_table(metrics_lib.evaluation_metrics(evaluation_uri, model_name=names["baseline"]))
+    candidate = slice_table(eval_metrics.evaluation_metrics(evaluation_uri, model_name=names["candidate"]))
+    baseline = slice_table(eval_metrics.evaluation_metrics(evaluation_uri, model_name=names["baseline"]))
     metrics = [m for m in ("accuracy", "auc", "precision", "recall", "calibration") if m in candidate.columns]
     frame = pd.DataFrame(
         {
@@ -103,7 +103,7 @@ def _plots_by_slice(evaluation_uri: str) -> dict[str, dict]:
     for slice_key, by_output in result.plots:
         data = by_output.get("", {}).get(f"classId:{POSITIVE_CLASS}")
         if data:
-            plots[metrics_lib.slice_name(slice_key)] = data
+            plots[eval_metrics.slice_name(slice_key)] = data
     return dict(sorted(plots.items(), key=lambda kv: (kv[0] != "overall", kv[0])))
 
 
@@ -165,7 +165,7 @@ def thresholds(evaluation_uri: str, metrics: dict[str, Any]) -> list[dict[str, A
 
     Args:
       evaluation_uri: The Evaluator's `evaluation` artifact.
-      metrics: `metrics_lib.evaluation_metrics(evaluation_uri)`.
+      metrics: `eval_metrics.evaluation_metrics(evaluation_uri)`.
 
     Returns:
       One row per threshold: metric, kind ("value" or "change vs baseline"),

@@ -174,7 +174,7 @@ def evaluation_metrics(evaluation_uri: str, model_name: str | None = None) -> di
     Args:
       evaluation_uri: The Evaluator's `evaluation` artifact.
       model_name: TFMA model name to read when a baseline was evaluated too
-        (see `pipeline.eval_reader.model_names`); None reads the candidate.
+        (see `results.eval_tables.model_names`); None reads the candidate.
 
     Returns:
       `{"overall": {...}, "slices": {"token_length_bucket=1": {...}, ...},

@@ -9,7 +9,7 @@ import os
 import pathlib
 from collections.abc import Iterator
 
-from pipeline import results
+from results import metadata_store
 
 log = logging.getLogger("edgeline")
 
@@ -19,7 +19,7 @@ class RunInProgressError(RuntimeError):
 
 
 @contextlib.contextmanager
-def run_lock(paths: results.RunPaths) -> Iterator[None]:
+def run_lock(paths: metadata_store.RunPaths) -> Iterator[None]:
     """Holds an exclusive lock on the run directory for the whole run.
 
     Raises:
@@ -46,7 +46,7 @@ def run_lock(paths: results.RunPaths) -> Iterator[None]:
         yield
 
 
-def recover_killed_executions(paths: results.RunPaths) -> dict[str, int]:
+def recover_killed_executions(paths: metadata_store.RunPaths) -> dict[str, int]:
     """Closes the executions a killed run left RUNNING, and deletes their partial outputs.
 
     Call only while holding `run_lock`: then no live process owns an execution
@@ -66,7 +66,7 @@ def recover_killed_executions(paths: results.RunPaths) -> dict[str, int]:
 
     from ml_metadata.proto import metadata_store_pb2
 
-    store = results.open_store(paths.metadata)
+    store = metadata_store.open_store(paths.metadata)
     state = metadata_store_pb2.Execution.State
     stale = [e for e in store.get_executions() if e.last_known_state in (state.NEW, state.RUNNING)]
     if not stale:

@@ -15,8 +15,8 @@ import shutil
 import sys
 from typing import Any
 
-from pipeline import results
-from preprocessing import staging
+from common import artifact_io
+from results import metadata_store
 
 
 @dataclasses.dataclass
@@ -57,9 +57,9 @@ def find_artifacts(run_dir: str | os.PathLike) -> RunArtifacts:
       The artifact URIs and per-component states; fields stay None for
       components that did not run (e.g. after a failure).
     """
-    paths = results.RunPaths(pathlib.Path(run_dir))
-    store = results.open_store(paths.metadata)
-    nodes = results.latest_run(store)
+    paths = metadata_store.RunPaths(pathlib.Path(run_dir))
+    store = metadata_store.open_store(paths.metadata)
+    nodes = metadata_store.latest_run(store)
     runs = store.get_contexts_by_type("pipeline_run")
     started = max((c.create_time_since_epoch for c in runs), default=None)
     found = RunArtifacts(
@@ -81,7 +81,7 @@ def load_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
     Raises:
       FileNotFoundError: No summary: the run never started.
     """
-    path = results.RunPaths(pathlib.Path(run_dir)).summary
+    path = metadata_store.RunPaths(pathlib.Path(run_dir)).summary
     if not path.exists():
         name = pathlib.Path(run_dir).name
         raise FileNotFoundError(f"{path}: no summary.json; run `edgeline run --name {name}` first")
@@ -103,8 +103,8 @@ def data_statistics(statistics_uri: str) -> dict[str, list[dict[str, Any]]]:
 
     splits = {}
     # tf.io.gfile, not pathlib: with a remote pipeline root the URI is gs://.
-    for split_dir in sorted(tf.io.gfile.glob(staging.join(statistics_uri, "Split-*"))):
-        dataset = tfdv.load_stats_binary(staging.join(split_dir, "FeatureStats.pb")).datasets[0]
+    for split_dir in sorted(tf.io.gfile.glob(artifact_io.join(statistics_uri, "Split-*"))):
+        dataset = tfdv.load_stats_binary(artifact_io.join(split_dir, "FeatureStats.pb")).datasets[0]
         rows = []
         for feature in dataset.features:
             kind = feature.WhichOneof("stats")
@@ -135,7 +135,7 @@ def schema_features(schema_uri: str) -> list[dict[str, str]]:
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    schema = tfdv.load_schema_text(staging.join(schema_uri, "schema.pbtxt"))
+    schema = tfdv.load_schema_text(artifact_io.join(schema_uri, "schema.pbtxt"))
     rows = []
     for feature in schema.feature:
         domain = feature.WhichOneof("domain_info") or ""
@@ -156,9 +156,9 @@ def schema_anomalies(anomalies_uri: str) -> dict[str, list[dict[str, str]]]:
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     splits = {}
-    for split_dir in sorted(tf.io.gfile.glob(staging.join(anomalies_uri, "Split-*"))):
+    for split_dir in sorted(tf.io.gfile.glob(artifact_io.join(anomalies_uri, "Split-*"))):
         anomalies = anomalies_pb2.Anomalies()
-        anomalies.ParseFromString(staging.read_bytes(staging.join(split_dir, "SchemaDiff.pb")))
+        anomalies.ParseFromString(artifact_io.read_bytes(artifact_io.join(split_dir, "SchemaDiff.pb")))
         rows = []
         infos = list(anomalies.anomaly_info.items())
         if anomalies.HasField("dataset_anomaly_info"):
@@ -179,8 +179,8 @@ def training_history(model_run_uri: str) -> dict[str, Any]:
     """The Trainer's `train_stats.json` (per-epoch history, batch and step figures)."""
     import tensorflow as tf
 
-    path = staging.join(model_run_uri, "train_stats.json")
-    return json.loads(staging.read_text(path)) if tf.io.gfile.exists(path) else {}
+    path = artifact_io.join(model_run_uri, "train_stats.json")
+    return json.loads(artifact_io.read_text(path)) if tf.io.gfile.exists(path) else {}
 
 
 def edge_variants(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -211,7 +211,7 @@ def component_times(summary: dict, artifacts: RunArtifacts | None) -> list[dict[
 
     A component taken from the cache costs this run almost nothing, but its
     artifacts cost what the execution that produced them took; ML Metadata
-    records both (`results.NodeRun.produced_seconds`).
+    records both (`metadata_store.NodeRun.produced_seconds`).
 
     Returns:
       `[{"name", "state", "cached", "seconds", "produced_seconds", "bar"}]`,

@@ -1,4 +1,9 @@
-"""Process set-up that must happen before TensorFlow is imported."""
+"""The environment TensorFlow must find when first imported, and the process set-up that puts it there.
+
+Every entry point (the CLI, the Beam worker plugin, the Kubeflow container entrypoint, the
+notebook, the benchmarks) calls `configure()` first; the edge worker and the tests read the
+variables below for the child processes they start.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,13 @@ import logging
 import os
 import warnings
 
-from configs import environment
-
 log = logging.getLogger("edgeline")
+
+# hub.KerasLayer only works with tf-keras; TF 2.16 reads this when TensorFlow is first imported.
+KERAS_2 = {"TF_USE_LEGACY_KERAS": "1"}
+# TensorFlow's C++ logs: warnings and errors only.
+QUIET_LOGS = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+TENSORFLOW = {**KERAS_2, **QUIET_LOGS}
 
 
 def configure(verbose: bool = False) -> None:
@@ -20,7 +29,7 @@ def configure(verbose: bool = False) -> None:
     when TensorFlow is first imported, so every entry point calls this first.
     Child processes (Beam workers) inherit the environment.
     """
-    for name, value in {**environment.KERAS_2, **({} if verbose else environment.QUIET_LOGS)}.items():
+    for name, value in {**KERAS_2, **({} if verbose else QUIET_LOGS)}.items():
         os.environ.setdefault(name, value)
     if not verbose:
         # Child processes read PYTHONWARNINGS; this process needs the filter.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline import results
+from results import metadata_store
 
 PUSHER = "Pusher"
 # The components that push into `edge/<version>/`: their output key and the files each owns there.
@@ -41,7 +41,7 @@ def stale_edge_pushes(metadata_path: str) -> dict[str, str]:
     """EdgeExport / StudentExport from the cache whose files in `edge/<version>/` another run has replaced since."""
     from edge import push
 
-    nodes = results.latest_run(results.open_store(metadata_path))
+    nodes = metadata_store.latest_run(metadata_store.open_store(metadata_path))
     stale = {}
     for node_id, (key, owns) in EDGE_PUSHERS.items():
         node = nodes.get(node_id)
@@ -68,11 +68,11 @@ def stale_cached_push(metadata_path: str) -> str | None:
       candidate is blessed, and the newest push in the store is another model's.
     """
     # Imported here: the components package loads TFX and TensorFlow, which must start inside
-    # the runner's quiet context (pipeline/console.py), after the run's first line.
+    # the runner's quiet context (runner/console.py), after the run's first line.
     from components import baseline
 
-    store = results.open_store(metadata_path)
-    nodes = results.latest_run(store)
+    store = metadata_store.open_store(metadata_path)
+    nodes = metadata_store.latest_run(store)
     pusher, trainer = nodes.get(PUSHER), nodes.get("Trainer")
     if pusher is None or trainer is None or pusher.state != "CACHED":
         return None

@@ -8,23 +8,23 @@ import os
 import pathlib
 from typing import Any
 
-from pipeline import metrics, results
 from preprocessing.asset_files import LABELS_FILE
+from results import eval_metrics, metadata_store
 
 
-def collect_summary(paths: results.RunPaths, components: list[dict]) -> dict[str, Any]:
+def collect_summary(paths: metadata_store.RunPaths, components: list[dict]) -> dict[str, Any]:
     """Gathers data counts, metrics, blessing and the pushed model from the newest run."""
-    store = results.open_store(paths.metadata)
-    nodes = results.latest_run(store)
+    store = metadata_store.open_store(paths.metadata)
+    nodes = metadata_store.latest_run(store)
     summary: dict[str, Any] = {"data": None, "metrics": None, "blessed": None, "pushed_model": None}
     if "StatisticsGen" in nodes:
         (stats,) = nodes["StatisticsGen"].outputs["statistics"]
-        summary["data"] = results.split_counts(stats.uri)
+        summary["data"] = metadata_store.split_counts(stats.uri)
     if "Evaluator" in nodes:
         (evaluation,) = nodes["Evaluator"].outputs["evaluation"]
-        summary["metrics"] = metrics.evaluation_metrics(evaluation.uri)
+        summary["metrics"] = eval_metrics.evaluation_metrics(evaluation.uri)
         (blessing,) = nodes["Evaluator"].outputs["blessing"]
-        summary["blessed"] = results.blessing(blessing.uri)
+        summary["blessed"] = metadata_store.blessing(blessing.uri)
         summary["evaluation_uri"] = evaluation.uri
     if "Trainer" in nodes:
         (model,) = nodes["Trainer"].outputs["model"]
@@ -37,7 +37,7 @@ def collect_summary(paths: results.RunPaths, components: list[dict]) -> dict[str
     if "EdgeExport" in nodes or "StudentExport" in nodes:
         edge_uri = nodes["EdgeExport"].outputs["edge_models"][0].uri if "EdgeExport" in nodes else None
         student_uri = nodes["StudentExport"].outputs["student_models"][0].uri if "StudentExport" in nodes else None
-        summary["edge"] = results.edge_summary(edge_uri, student_uri)
+        summary["edge"] = metadata_store.edge_summary(edge_uri, student_uri)
     summary["latest_pushed_model"] = latest_pushed(paths.serving)
     for component in components:
         node = nodes.get(component["name"])
@@ -50,7 +50,7 @@ def collect_summary(paths: results.RunPaths, components: list[dict]) -> dict[str
     return summary
 
 
-def pushed_before_failure(paths: results.RunPaths, components: list[dict]) -> str | None:
+def pushed_before_failure(paths: metadata_store.RunPaths, components: list[dict]) -> str | None:
     """Where a failed run's Pusher pushed, if it finished pushing before the failure (else None).
 
     Only a Pusher this run finished counts: the newest pipeline run in the store
@@ -59,7 +59,7 @@ def pushed_before_failure(paths: results.RunPaths, components: list[dict]) -> st
     if not any(c["name"] == "Pusher" and not c["cached"] for c in components):
         return None
     try:
-        pusher = results.latest_run(results.open_store(paths.metadata)).get("Pusher")
+        pusher = metadata_store.latest_run(metadata_store.open_store(paths.metadata)).get("Pusher")
     except Exception:  # noqa: BLE001 - reading the store must not hide the run's own error
         return None
     if pusher is None or pusher.state != "COMPLETE":
@@ -88,7 +88,7 @@ def serving_labels(serving_dir: pathlib.Path) -> tuple[str, ...]:
     return tuple(labels.read_text().splitlines()) if labels and labels.exists() else ()
 
 
-def write_summary(paths: results.RunPaths, summary: dict) -> None:
+def write_summary(paths: metadata_store.RunPaths, summary: dict) -> None:
     tmp = paths.summary.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=False, default=str) + "\n")
     os.replace(tmp, paths.summary)

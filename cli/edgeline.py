@@ -7,7 +7,22 @@ import json
 import sys
 from collections.abc import Sequence
 
-from pipeline import env
+from common import environment
+
+
+def _config_options(config_help: str, set_help: str, default: str | None = None) -> argparse.ArgumentParser:
+    """`--config` and `--set`, for the subcommands that load a config (a parent parser, `parents=`)."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--config", default=default, help=config_help)
+    options.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    return options
+
+
+def _verbose_option(help_text: str) -> argparse.ArgumentParser:
+    """`--verbose`, for the subcommands whose log lines are hidden by default (a parent parser, `parents=`)."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--verbose", action="store_true", help=help_text)
+    return options
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -16,42 +31,48 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the whole pipeline (ExampleGen → Pusher)")
-    run.add_argument("--config", help="YAML config (default: configs/default.yaml)")
+    run = sub.add_parser(
+        "run",
+        help="run the whole pipeline (ExampleGen → Pusher)",
+        parents=[
+            _config_options(
+                "YAML config (default: configs/default.yaml)",
+                "override a config field, e.g. --set train.epochs=1 (repeatable)",
+            ),
+            _verbose_option("show every log line"),
+        ],
+    )
     run.add_argument("--name", default="default", help="run name; outputs go to runs/NAME (default: default)")
     run.add_argument("--data", help="CSV file or directory of CSV files (default: bundled movie reviews)")
     run.add_argument("--text-column", help="column holding the text (default: text)")
     run.add_argument("--label-column", help="column holding the label (default: label)")
     run.add_argument("--delimiter", help="character between cells, e.g. ';' or tab (default: ,)")
     run.add_argument("--encoding", help="text encoding of the CSV, e.g. cp1252 (default: utf-8)")
-    run.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, e.g. --set train.epochs=1 (repeatable)",
-    )
-    run.add_argument("--verbose", action="store_true", help="show every log line")
 
-    predict = sub.add_parser("predict", help="classify text with a pushed SavedModel")
+    predict = sub.add_parser(
+        "predict",
+        help="classify text with a pushed SavedModel",
+        parents=[_verbose_option("show TensorFlow's log lines")],
+    )
     predict.add_argument("--model", required=True, help="runs/NAME/serving (newest version) or one version directory")
     predict.add_argument("texts", nargs="+", help="texts to classify; `-` reads one per line from stdin")
-    predict.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
 
-    compile_ = sub.add_parser("compile", help="compile the pipeline for an orchestrator (offline)")
+    compile_ = sub.add_parser(
+        "compile",
+        help="compile the pipeline for an orchestrator (offline)",
+        parents=[
+            _config_options(
+                "YAML config (default: %(default)s)",
+                "override a config field, e.g. --set runner.image=REGISTRY/edgeline:TAG",
+                default="configs/kubeflow.yaml",
+            ),
+            _verbose_option("show every log line"),
+        ],
+    )
     compile_.add_argument("target", choices=["kubeflow"], help="kubeflow: KFP v2 pipelineSpec YAML + Vertex JSON")
-    compile_.add_argument("--config", default="configs/kubeflow.yaml", help="YAML config (default: %(default)s)")
     compile_.add_argument(
         "--output", default="build/kubeflow/edgeline", help="writes OUTPUT.yaml and OUTPUT.json (default: %(default)s)"
     )
-    compile_.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, e.g. --set runner.image=REGISTRY/edgeline:TAG",
-    )
-    compile_.add_argument("--verbose", action="store_true", help="show every log line")
 
     submit = sub.add_parser("submit", help="submit a compiled pipeline to an orchestrator")
     submit.add_argument("target", choices=["kubeflow"], help="kubeflow: a Kubeflow Pipelines endpoint")
@@ -70,10 +91,11 @@ def _build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--run-name", help="run name (default: edgeline-<UTC time>)")
 
     report = sub.add_parser(
-        "report", help="write a run's HTML report (runs/NAME/report/index.html, failed.html for a failed run)"
+        "report",
+        help="write a run's HTML report (runs/NAME/report/index.html, failed.html for a failed run)",
+        parents=[_verbose_option("show TensorFlow's log lines")],
     )
     report.add_argument("run_dir", metavar="runs/NAME", help="run directory")
-    report.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
 
     serve_web = sub.add_parser("serve-web", help="serve a run's web build (the student in the browser) on localhost")
     serve_web.add_argument("run_dir", metavar="runs/NAME", help="run directory")
@@ -106,8 +128,8 @@ def _run(args) -> int:
         print(f"edgeline: config error: {e}", file=sys.stderr)
         return 2
 
-    from pipeline import local_runner, run_dir
     from preprocessing.csv_reader import DataError
+    from runner import local_runner, run_dir
 
     print(f"edgeline run {args.name!r}: outputs in {config.runner.runs_dir}/{args.name}")
     try:
@@ -169,7 +191,7 @@ def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
                 f"{k} {'undefined' if v is None else f'{v:+.4f}'}" for k, v in change.items() if k != "example_count"
             )
         )
-    from pipeline.eval_reader import MIN_SLICE_EXAMPLES
+    from results.eval_tables import MIN_SLICE_EXAMPLES
 
     for slice_name, values in (metrics.get("slices") or {}).items():
         count = values.get("example_count") or 0
@@ -193,7 +215,7 @@ def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
 
 
 def _predict(args) -> int:
-    from pipeline import predict
+    from serving import predict
 
     texts = list(predict.iter_lines(sys.stdin)) if args.texts == ["-"] else args.texts
     try:
@@ -217,7 +239,7 @@ def _compile(args) -> int:
     import pathlib
 
     from kubeflow import compile as kubeflow_compile
-    from pipeline.console import quiet_output
+    from runner.console import quiet_output
 
     # TensorFlow and TFMA print import-time noise from C++; it goes to a log file.
     log_file = pathlib.Path(args.output).with_suffix(".compile.log")
@@ -246,9 +268,10 @@ def _submit(args) -> int:
 def _report(args) -> int:
     import pathlib
 
-    from pipeline import console, report, results, run_reader
+    from results import metadata_store, report, run_reader
+    from runner import console
 
-    log_file = results.RunPaths(pathlib.Path(args.run_dir)).logs / "report.log"
+    log_file = metadata_store.RunPaths(pathlib.Path(args.run_dir)).logs / "report.log"
     try:
         run_reader.load_summary(args.run_dir)  # fails fast, before creating any directory
         # TensorFlow and TFMA print import noise from C++; it goes to the log file.
@@ -262,7 +285,7 @@ def _report(args) -> int:
 
 
 def _serve_web(args) -> int:
-    from pipeline import serve_web
+    from serving import serve_web
 
     try:
         page = serve_web.newest_web_page(args.run_dir)
@@ -285,7 +308,7 @@ def _tensorboard(args) -> int:
     import os
     import shlex
 
-    from pipeline import run_reader
+    from results import run_reader
 
     try:
         command = run_reader.tensorboard_command(args.run_dir)
@@ -302,7 +325,7 @@ def _tensorboard(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `edgeline` console script."""
     args = _build_parser().parse_args(argv)
-    env.configure(verbose=getattr(args, "verbose", False))
+    environment.configure(verbose=getattr(args, "verbose", False))
     handlers = {
         "run": _run,
         "predict": _predict,

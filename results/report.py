@@ -13,10 +13,10 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from pipeline import eval_reader, plots, results, run_reader, serve_web
-from pipeline import metrics as metrics_lib
-from pipeline.metrics import POSITIVE_CLASS, UNDEFINED
-from pipeline.run_reader import RunArtifacts
+from results import eval_metrics, eval_tables, metadata_store, plots, run_reader
+from results.eval_metrics import POSITIVE_CLASS, UNDEFINED
+from results.run_reader import RunArtifacts
+from serving import serve_web
 
 log = logging.getLogger("edgeline")
 
@@ -107,12 +107,12 @@ def _evaluation_section(artifacts: RunArtifacts, metrics: Callable[[], dict[str,
     if not artifacts.evaluation:
         return {"missing": "the Evaluator did not run in the newest pipeline run."}
     metrics = metrics()
-    table = eval_reader.slice_table(metrics)
+    table = eval_tables.slice_table(metrics)
     class_names = _class_names(artifacts)
     positive = class_names[POSITIVE_CLASS] if len(class_names) > POSITIVE_CLASS else str(POSITIVE_CLASS)
-    matrices = eval_reader.confusion_matrices(artifacts.evaluation)
-    bins = eval_reader.calibration_bins(artifacts.evaluation)
-    sparse = eval_reader.sparse_slices(table)
+    matrices = eval_tables.confusion_matrices(artifacts.evaluation)
+    bins = eval_tables.calibration_bins(artifacts.evaluation)
+    sparse = eval_tables.sparse_slices(table)
     rows = [
         {"slice": name, "sparse": name in sparse, **{c: row[c] for c in table.columns}}
         for name, row in table.iterrows()
@@ -122,7 +122,7 @@ def _evaluation_section(artifacts: RunArtifacts, metrics: Callable[[], dict[str,
         "columns": list(table.columns),
         "rows": rows,
         "positive": positive,
-        "min_examples": eval_reader.MIN_SLICE_EXAMPLES,
+        "min_examples": eval_tables.MIN_SLICE_EXAMPLES,
         "slice_plot": plots.figure_to_data_uri(plots.plot_slice_metrics(table, sparse)),
         "confusion_plot": plots.figure_to_data_uri(confusion_plot) if confusion_plot else None,
         "confusion": matrices,
@@ -142,17 +142,17 @@ def _blessing_section(artifacts: RunArtifacts, metrics: Callable[[], dict[str, A
     if not artifacts.evaluation:
         return {"missing": "the Evaluator did not run, so nothing was blessed."}
     metrics = metrics()
-    comparison = eval_reader.baseline_comparison(artifacts.evaluation)
+    comparison = eval_tables.baseline_comparison(artifacts.evaluation)
     rows = []
     if comparison is not None:
         rows = [{"slice": s, "metric": m, **row.to_dict()} for (s, m), row in comparison.iterrows()]
     configured = (summary.get("config") or {}).get("eval") or {}
     return {
-        "blessed": results.blessing(artifacts.blessing) if artifacts.blessing else None,
-        "thresholds": eval_reader.thresholds(artifacts.evaluation, metrics),
+        "blessed": metadata_store.blessing(artifacts.blessing) if artifacts.blessing else None,
+        "thresholds": eval_tables.thresholds(artifacts.evaluation, metrics),
         "configured": configured,
         "comparison": rows,
-        "baseline_model": eval_reader.baseline_uri(artifacts.evaluation),
+        "baseline_model": eval_tables.baseline_uri(artifacts.evaluation),
         "pushed": summary.get("pushed_model"),
         "serving": summary.get("latest_pushed_model"),
     }
@@ -212,7 +212,7 @@ def render(run_dir: str | os.PathLike) -> str:
         log.warning("report: %s", e)
     missing = _Section(error="no metadata store: the pipeline did not start")
     # Read once, on first use, by the two sections that need it (a failure shows in both).
-    metrics = functools.cache(lambda: metrics_lib.evaluation_metrics(artifacts.evaluation))
+    metrics = functools.cache(lambda: eval_metrics.evaluation_metrics(artifacts.evaluation))
     # Lenient undefined: a summary.json from a failed or older run lacks keys, and
     # the page must still render (missing values show as "–").
     environment = jinja2.Environment(autoescape=True)

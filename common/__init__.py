@@ -1,0 +1,1 @@
+"""Project-wide helpers below every other package: artifact file I/O, error lines, the process environment."""
