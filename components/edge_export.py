@@ -137,7 +137,7 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     if push_dir is not None:
         push_dir.commit()
     edge_models.set_string_custom_property("pushed_dir", report["pushed_dir"] or "")
-    if push_dir is not None:  # what a cached rerun checks the directory against (pipeline/repush.py)
+    if push_dir is not None:  # what a cached rerun checks the directory against (runner/repush.py)
         edge_models.set_string_custom_property("push_target", push_dir.target)
         edge_models.set_string_custom_property("pushed_digest", push_dir.digest())
     edge_models.set_int_custom_property(

@@ -91,7 +91,7 @@ def StudentExport(  # noqa: N802  (TFX names components like classes)
     # The page reads the pushed student, so it is built into the committed directory.
     _web(report, push_dir.target if push_dir is not None else None, student_models)
     student_models.set_string_custom_property("pushed_dir", report["pushed_dir"] or "")
-    if push_dir is not None:  # after the page: what a cached rerun checks the directory against (pipeline/repush.py)
+    if push_dir is not None:  # after the page: what a cached rerun checks the directory against (runner/repush.py)
         student_models.set_string_custom_property("push_target", push_dir.target)
         student_models.set_string_custom_property("pushed_digest", push_dir.digest())
     student_models.set_int_custom_property(

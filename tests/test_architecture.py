@@ -124,5 +124,5 @@ def test_the_runner_loads_no_tensorflow_before_its_first_line():
 def test_every_shipped_package_has_a_layer():
     import re
 
-    shipped = re.search(r"find_packages\(\s*include=\[([^\]]*)\]", (ROOT / "setup.py").read_text()).group(1)
+    shipped = re.search(r"TOP_LEVEL = \[([^\]]*)\]", (ROOT / "setup.py").read_text()).group(1)
     assert sorted(re.findall(r'"([^"]+)"', shipped)) == sorted(PACKAGES)

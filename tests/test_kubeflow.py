@@ -436,7 +436,7 @@ def test_dockerfile_installs_the_pinned_project():
     # EdgeExport would have failed to import on the cluster).
     import setuptools
 
-    shipped = re.search(r"find_packages\(\s*include=\[([^\]]*)\]", (ROOT / "setup.py").read_text()).group(1)
+    shipped = re.search(r"TOP_LEVEL = \[([^\]]*)\]", (ROOT / "setup.py").read_text()).group(1)
     include = re.findall(r'"([\w.]+)"', shipped)
     assert "edge" in include
     for package in setuptools.find_packages(str(ROOT), include=include):
@@ -448,3 +448,37 @@ def test_dockerfile_installs_the_pinned_project():
     for name, version in re.findall(r"\b([A-Za-z][\w.-]*)==([\w.]+)", docker):
         if name.lower() != "pip":
             assert constraints[name.lower()] == version, name
+
+
+def test_the_wheel_the_image_installs_ships_every_module_and_data_file(tmp_path):
+    """`pip install .` (the Dockerfile's, not editable) ships every project module, subpackages included
+    (edge/student was once left out: StudentExport would have failed on the cluster), and the page and template."""
+    import subprocess
+    import sys
+    import zipfile
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("edgeline-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = re.search(r"TOP_LEVEL = \[([^\]]*)\]", (ROOT / "setup.py").read_text()).group(1)
+    for top in re.findall(r'"([\w.]+)"', shipped):
+        for module in (ROOT / top).rglob("*.py"):
+            assert module.relative_to(ROOT).as_posix() in names, module
+    assert {"edge/web_page/index.html", "edge/web_page/app.js", "results/report_template.html"} <= names
