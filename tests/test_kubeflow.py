@@ -457,19 +457,14 @@ def test_the_wheel_the_image_installs_ships_every_module_and_data_file(tmp_path)
     import sys
     import zipfile
 
+    import shutil
+
+    # Built from a copy: setuptools writes build/ and *.egg-info beside setup.py.
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "runs", "build", "node_modules", "*.egg-info"))
+    wheel_command = ["pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
+        [sys.executable, "-m", *wheel_command],
         capture_output=True,
         text=True,
         timeout=300,
