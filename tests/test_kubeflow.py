@@ -453,11 +453,10 @@ def test_dockerfile_installs_the_pinned_project():
 def test_the_wheel_the_image_installs_ships_every_module_and_data_file(tmp_path):
     """`pip install .` (the Dockerfile's, not editable) ships every project module, subpackages included
     (edge/student was once left out: StudentExport would have failed on the cluster), and the page and template."""
+    import shutil
     import subprocess
     import sys
     import zipfile
-
-    import shutil
 
     # Built from a copy: setuptools writes build/ and *.egg-info beside setup.py.
     source = tmp_path / "src"
