@@ -98,7 +98,7 @@ def test_int16x8_has_no_op_without_an_int16_kernel(built):
 
 
 def test_int8_keeps_attention_matmuls_in_float_and_edgetpu_is_full_integer(built):
-    """int8 leaves the activation x activation BATCH_MATMULs in float (XNNPACK runs them; LiteRT's int8 one is its
+    """int8 leaves attention's BATCH_MATMULs and SOFTMAX in float (XNNPACK runs them; LiteRT's int8 BATCH_MATMUL is its
     reference kernel); every other matmul is int8. edgetpu, for a device that runs integers only, keeps every matmul
     int8 (the converter's full-integer graph, as before)."""
     int8 = runtime.make_interpreter(model_of(built, "int8"))._get_ops_details()
@@ -107,7 +107,8 @@ def test_int8_keeps_attention_matmuls_in_float_and_edgetpu_is_full_integer(built
         by_op.setdefault(op["op_name"], []).append(op)
     runner = runtime.make_interpreter(model_of(built, "int8"))
     tensors = {t["index"]: t for t in runner.get_tensor_details()}
-    assert by_op["BATCH_MATMUL"] and all(tensors[o["outputs"][0]]["dtype"] == np.float32 for o in by_op["BATCH_MATMUL"])
+    for name in variants.INT8_FLOAT_OPS:
+        assert by_op[name] and all(tensors[o["outputs"][0]]["dtype"] == np.float32 for o in by_op[name]), name
     assert all(tensors[o["outputs"][0]]["dtype"] == np.int8 for o in by_op["FULLY_CONNECTED"])
     tpu = runtime.make_interpreter(model_of(built, "edgetpu"))
     tpu_tensors = {t["index"]: t for t in tpu.get_tensor_details()}
