@@ -108,7 +108,8 @@ def test_going_back_pushes_the_first_student_again(runs):
     states = runs["back"]["states"]
     assert states["Distill"] == "CACHED" and states["StudentExport"] == "COMPLETE", states
     assert states["Trainer"] == "CACHED" and states["Pusher"] == "CACHED", states
-    assert any(line.startswith("[") and "StudentExport: " in line and "pushing again" in line for line in runs["back"]["lines"])
+    lines = runs["back"]["lines"]
+    assert any(line.startswith("[") and "StudentExport: " in line and "pushing again" in line for line in lines)
     # The report the run points at is the one whose files are served.
     report = json.loads(pathlib.Path(runs["back"]["summary"]["edge"]["student_report"]).read_text())
     assert report["student"]["seeds"] == runs["first"]["summary"]["edge"]["student"]["seeds"]
