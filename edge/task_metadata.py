@@ -52,7 +52,7 @@ def populate(
         elif kind == TEXT_INPUT:
             writer = writers.nl_classifier.MetadataWriter.create_for_inference(model, None, [str(paths[LABELS_FILE])])
         else:
-            writer = _student_writer(writers, model, {n: str(p) for n, p in paths.items()}, remap_file)
+            writer = _student_writer(writers, model, kind, {n: str(p) for n, p in paths.items()}, remap_file)
         populated = bytes(writer.populate())
         unnamed = {name: content for name, content in files.items() if name not in _packed(populated)}
     if not unnamed:
@@ -78,8 +78,8 @@ def _bert_writer(writers, model: bytes, vocab_path: str, lower_case: bool, label
     )
 
 
-def _student_writer(writers, model: bytes, paths: Mapping[str, str], remap_file: str | None):
-    """A student's input, output and labels: no process unit fits its input.
+def _student_writer(writers, model: bytes, kind: str, paths: Mapping[str, str], remap_file: str | None):
+    """A student's input, output and labels; no process unit.
 
     No standard tokenizer expresses "WordPiece on the encoder's vocab, then map ids
     through the student's table": BertTokenizer on the student's own pieces would
@@ -88,19 +88,24 @@ def _student_writer(writers, model: bytes, paths: Mapping[str, str], remap_file:
     RegexTokenizer looks whole words up. The vocab and the remap are named on the
     input, so an app finds what it must apply on the host.
     """
-    info = writers.metadata_info
-    input_files = [info.AssociatedFileMd(paths[VOCAB_FILE], "WordPiece vocabulary: tokenize with it first.")]
+    info, schema = writers.metadata_info, _schema()
+    input_files = [
+        info.AssociatedFileMd(
+            paths[VOCAB_FILE], "WordPiece vocabulary: tokenize with it first.", schema.AssociatedFileType.VOCABULARY
+        )
+    ]
     if remap_file:
         input_files.append(
             info.AssociatedFileMd(
                 paths[remap_file], "Line i is the vocabulary id of input row i; other ids map to [UNK]'s row."
             )
         )
-    (name,) = writers.writer_utils.get_input_tensor_names(model)
+    (tensor_name,) = writers.writer_utils.get_input_tensor_names(model)
     student_input = info.TensorMd(
-        name=name,
-        description="Student rows of the WordPiece ids (vocab.txt, then the remap file).",
+        name=kind,
+        description="Student rows of the WordPiece ids: vocab.txt, then the remap file.",
         associated_files=input_files,
+        tensor_name=tensor_name,
     )
     output = info.ClassificationTensorMd(
         name=SCORE_NAME,
@@ -128,6 +133,12 @@ def _tensor_named(names: Sequence[str], feature: str) -> str:
 def _packed(model: bytes) -> list[str]:
     _, metadata = _modules()
     return metadata.MetadataDisplayer.with_model_buffer(model).get_packed_associated_file_list()
+
+
+def _schema():
+    from tensorflow_lite_support.metadata import metadata_schema_py_generated
+
+    return metadata_schema_py_generated
 
 
 def _modules():

@@ -118,12 +118,20 @@ def test_the_task_library_s_bert_nl_classifier_answers_as_litert(built, tmp_path
         assert sum(not text.isascii() for text in texts) == 2
 
 
-def test_the_task_library_s_runtime_has_no_int16_rsqrt_kernel(built, tmp_path, task_library):
-    # int16x8 carries the same metadata, but tflite-support 0.4.4's bundled TFLite predates int16 RSQRT.
+def test_what_the_task_library_cannot_run_is_named(built, tmp_path, task_library):
+    """Both files carry the standard metadata; the Task Library's runtime stops at their ops."""
+    from tensorflow_lite_support.python.task.text import nl_classifier
+
+    # int16x8: tflite-support 0.4.4's bundled TFLite predates the int16 RSQRT kernel.
     path = tmp_path / "int16x8.tflite"
     path.write_bytes(metadata.package(model_of(built, "int16x8"), "int16x8", built["assets"], L, CLASSES))
     with pytest.raises(RuntimeError, match="AllocateTensors"):
         task_library.BertNLClassifier.create_from_file(str(path))
+    # text: its tokenizer is TF Text custom ops, which the Task Library's op resolver does not register.
+    path = tmp_path / "text.tflite"
+    path.write_bytes(metadata.package(model_of(built, "text"), "text", built["assets"], L, CLASSES))
+    with pytest.raises(ValueError, match="unresolved custom op: FastBertNormalize"):
+        nl_classifier.NLClassifier.create_from_file(str(path))
 
 
 def _scores(classifier, text: str) -> dict[str, float]:
