@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pathlib
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 
 from configs import features
+from preprocessing import staging
 from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE
 
 # The name the Task Library looks the score tensor up by (its BertNLClassifier/NLClassifier).
@@ -42,17 +41,17 @@ def populate(
       The .tflite bytes.
     """
     writers, metadata = _modules()
-    with tempfile.TemporaryDirectory() as tmp:
-        # The writers take associated files by path only.
-        paths = {name: pathlib.Path(tmp) / name for name in files}
+    # The writers take associated files by local path only.
+    with staging.local_dir(prefix="edgeline-metadata-") as tmp:
+        paths = {name: staging.join(tmp, name) for name in files}
         for name, content in files.items():
-            paths[name].write_bytes(content)
+            staging.write_bytes(paths[name], content)
         if kind == BERT_INPUT:
-            writer = _bert_writer(writers, model, str(paths[VOCAB_FILE]), lower_case, str(paths[LABELS_FILE]))
+            writer = _bert_writer(writers, model, paths[VOCAB_FILE], lower_case, paths[LABELS_FILE])
         elif kind == TEXT_INPUT:
-            writer = writers.nl_classifier.MetadataWriter.create_for_inference(model, None, [str(paths[LABELS_FILE])])
+            writer = writers.nl_classifier.MetadataWriter.create_for_inference(model, None, [paths[LABELS_FILE]])
         else:
-            writer = _student_writer(writers, model, kind, {n: str(p) for n, p in paths.items()}, remap_file)
+            writer = _student_writer(writers, model, kind, paths, remap_file)
         populated = bytes(writer.populate())
         unnamed = {name: content for name, content in files.items() if name not in _packed(populated)}
     if not unnamed:
