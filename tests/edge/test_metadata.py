@@ -44,7 +44,7 @@ def test_each_id_variant_carries_the_standard_metadata_beside_edgeline_s(built, 
     packaged = metadata.package(bare, variant, built["assets"], L, CLASSES)
     standard, packed, displayer = _standard(packaged)
     (subgraph,) = standard["subgraph_metadata"]
-    # BertNLClassifier's roles in the model's input order (the Task Library feeds inputs 0, 1, 2 as ids, segment, mask).
+    # BertNLClassifier's roles, in the model's input order (the Task Library finds them by these names).
     assert [t["name"] for t in subgraph["input_tensor_metadata"]] == ["ids", "segment_ids", "mask"]
     (tokenizer,) = subgraph["input_process_units"]
     assert tokenizer["options_type"] == "BertTokenizerOptions"
