@@ -82,7 +82,7 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     import tensorflow_transform as tft
     from tfx.utils import path_utils
 
-    from common import artifact_io as staging
+    from common import artifact_io
     from edge import eval_data, export, variants
     from edge.push import PushDir, teacher_file
     from preprocessing import tokenizer as tok
@@ -117,7 +117,9 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     version = pushed_model.get_string_custom_property("pushed_version")
     # Every variant that passes is written beside edge/<version>/ and swapped in at the end,
     # so the directory holds exactly what this report marks pushed (edge/push.py).
-    push_dir = PushDir(staging.join(edge_dir, version), owns=teacher_file) if blessed and pushed and version else None
+    push_dir = (
+        PushDir(artifact_io.join(edge_dir, version), owns=teacher_file) if blessed and pushed and version else None
+    )
     result = export.export_variants(
         saved_model_dir,
         assets,

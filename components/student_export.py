@@ -43,7 +43,7 @@ def StudentExport(  # noqa: N802  (TFX names components like classes)
     from tfx.types import artifact_utils
     from tfx.utils import path_utils
 
-    from common import artifact_io as staging
+    from common import artifact_io
     from edge import eval_data, variants
     from edge import examples as examples_lib
     from edge.push import PushDir, student_file
@@ -57,7 +57,9 @@ def StudentExport(  # noqa: N802  (TFX names components like classes)
     blessed = bool(blessing.get_int_custom_property("blessed"))
     pushed = bool(pushed_model.get_int_custom_property("pushed"))
     version = pushed_model.get_string_custom_property("pushed_version")
-    push_dir = PushDir(staging.join(edge_dir, version), owns=student_file) if blessed and pushed and version else None
+    push_dir = (
+        PushDir(artifact_io.join(edge_dir, version), owns=student_file) if blessed and pushed and version else None
+    )
     distilled = saved.read_report(student_model.uri)
     data = None
     if not distilled.distilled:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from common import artifact_io as staging
+from common import artifact_io
 from configs import features
 from edge import edgetpu, worker
 from edge.eval_data import EvalData
@@ -94,10 +94,10 @@ def export_variants(
     out_dir = os.fspath(out_dir)  # an artifact URI: local, gs://, s3://...; every access below is tf.io.gfile
     tf.io.gfile.makedirs(out_dir)
     workers = workers or min(_MAX_WORKERS, os.cpu_count() or 1)
-    with staging.local_dir("edgeline-edge-") as job_dir:
+    with artifact_io.local_dir("edgeline-edge-") as job_dir:
         # The children are other processes: they read a local copy of the SavedModel and write
         # their .tflite files to a local dir, copied to the artifact once they are done.
-        local_model = staging.local_path(saved_model_dir, job_dir / "saved_model")
+        local_model = artifact_io.local_path(saved_model_dir, job_dir / "saved_model")
         worker.write_job(
             job_dir,
             local_model,
@@ -113,7 +113,7 @@ def export_variants(
             dataclasses.asdict(architecture) if architecture else None,
         )
         outcomes = worker.run_all(job_dir, list(variants), workers)
-        staging.copy_out(job_dir / "out", out_dir)
+        artifact_io.copy_out(job_dir / "out", out_dir)
     results: dict[str, dict] = {}
     tpu_report = None
     for variant in variants:
@@ -122,14 +122,14 @@ def export_variants(
         outcome = outcomes[variant]
         if outcome.get("graph"):
             entry["graph"] = outcome["graph"]
-        path = staging.join(out_dir, f"{variant}.tflite")
-        bare = staging.read_bytes(path) if tf.io.gfile.exists(path) else None
+        path = artifact_io.join(out_dir, f"{variant}.tflite")
+        bare = artifact_io.read_bytes(path) if tf.io.gfile.exists(path) else None
         if variant == "edgetpu" and bare is not None:
-            tpu_report = edgetpu.report(bare, staging.join(out_dir, "edgetpu_compiler"))
+            tpu_report = edgetpu.report(bare, artifact_io.join(out_dir, "edgetpu_compiler"))
         if "metrics" not in outcome:
             entry.update(pushed=False, reason=outcome["reason"])
             if bare is not None:
-                staging.write_bytes(path, package(bare, variant, assets, max_seq_length, class_names))
+                artifact_io.write_bytes(path, package(bare, variant, assets, max_seq_length, class_names))
                 entry["bytes"] = tf.io.gfile.stat(path).length
             continue
         entry.update(outcome["metrics"])
@@ -137,7 +137,7 @@ def export_variants(
         # Packaged once timed, so the file carries the thread count it runs fastest at.
         threads = {"num_threads": entry["num_threads"]}
         model = package(bare, variant, assets, max_seq_length, class_names, extra_info=threads)
-        staging.write_bytes(path, model)
+        artifact_io.write_bytes(path, model)
         entry["bytes"] = len(model)
         passes, reason = gate(variant, entry, max_accuracy_drop, blessed=push_dir is not None)
         if variant == "edgetpu" and (unmappable := device_gate(tpu_report)):
@@ -158,10 +158,12 @@ def export_variants(
         "pushed_dir": pushing.target if pushing and any(r.get("pushed") for r in results.values()) else None,
         "variants": results,
     }
-    staging.write_text(staging.join(out_dir, "edge_report.json"), json.dumps(report, indent=2) + "\n")
-    staging.write_text(staging.join(out_dir, "edge_report.md"), markdown_report(report, tpu_report))
+    artifact_io.write_text(artifact_io.join(out_dir, "edge_report.json"), json.dumps(report, indent=2) + "\n")
+    artifact_io.write_text(artifact_io.join(out_dir, "edge_report.md"), markdown_report(report, tpu_report))
     if tpu_report is not None:
-        staging.write_text(staging.join(out_dir, "edgetpu_report.json"), json.dumps(tpu_report, indent=2) + "\n")
+        artifact_io.write_text(
+            artifact_io.join(out_dir, "edgetpu_report.json"), json.dumps(tpu_report, indent=2) + "\n"
+        )
     if pushing is not None and pushing is not push_dir:
         pushing.commit()
     return ExportResult(report, tpu_report, report["pushed_dir"])

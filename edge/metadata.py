@@ -1,4 +1,4 @@
-"""edgeline's metadata and associated files (labels, vocab) inside a .tflite."""
+"""Metadata (edgeline's and the standard TFLite one) and associated files (labels, vocab) inside a .tflite."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from common import artifact_io as staging
+from common import artifact_io
 from configs import features
 from edge.variants import VARIANTS
 from preprocessing import tokenizer as tok
@@ -21,21 +21,41 @@ METADATA_NAME = "edgeline"
 
 
 def with_metadata(model: bytes, info: Mapping, files: Mapping[str, str]) -> bytes:
-    """Adds edgeline's JSON metadata entry and packs associated files into a .tflite.
+    """Adds edgeline's JSON metadata entry, the standard TFLite metadata and the associated files to a .tflite.
 
-    The standard TFLite metadata writers live in tflite-support, which is not
-    installed; this follows the same container layout by hand: a named entry in
-    the flatbuffer's `metadata` list, and the associated files as a zip archive
-    appended to the flatbuffer (the interpreter ignores trailing bytes, and
-    `zipfile` reads an archive that has a prefix).
+    Two entries in the flatbuffer's `metadata` list: `TFLITE_METADATA`, written
+    by tflite-support's metadata writers (edge/task_metadata.py) for the TFLite
+    Task Library and MediaPipe, and edgeline's own JSON entry, which carries what
+    the standard schema has no field for (the variant, casing, max_seq_length, a
+    student's remap). The associated files follow the flatbuffer as one zip
+    archive (the interpreter ignores trailing bytes, and `zipfile` reads an
+    archive that has a prefix).
 
     Args:
       model: The .tflite flatbuffer.
-      info: JSON-serialisable facts a device needs (labels, tokenizer settings).
-      files: Associated file name -> text content (e.g. vocab.txt, labels.txt).
+      info: JSON-serialisable facts a device needs; `input` (the input kind) and
+        `lower_case` choose the standard metadata.
+      files: Associated file name -> text content (labels.txt, vocab.txt, a student's remap).
 
     Returns:
       The .tflite bytes with metadata and files.
+    """
+    from edge import task_metadata
+
+    return task_metadata.populate(
+        _with_entry(model, info),
+        info["input"],
+        bool(info["lower_case"]),
+        {name: content.encode() for name, content in files.items()},
+        remap_file=info.get("remap_file"),
+    )
+
+
+def _with_entry(model: bytes, info: Mapping) -> bytes:
+    """The flatbuffer with edgeline's JSON entry added to its `metadata` list.
+
+    Hand-written: the standard writers only write `TFLITE_METADATA`, whose schema
+    has no place for edgeline's extra facts; the populator keeps other entries.
     """
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
@@ -48,12 +68,7 @@ def with_metadata(model: bytes, info: Mapping, files: Mapping[str, str]) -> byte
     entry.name = METADATA_NAME
     entry.buffer = len(flat.buffers) - 1
     flat.metadata = [*(flat.metadata or []), entry]
-    packed = bytes(flatbuffer_utils.convert_object_to_bytearray(flat))
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, content in files.items():
-            zf.writestr(name, content)
-    return packed + archive.getvalue()
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(flat))
 
 
 def read_metadata(path: str | pathlib.Path) -> tuple[dict, dict[str, str]]:
@@ -67,7 +82,7 @@ def read_metadata(path: str | pathlib.Path) -> tuple[dict, dict[str, str]]:
     """
     from tensorflow.lite.tools import flatbuffer_utils
 
-    data = staging.read_bytes(path)  # any tf.io.gfile filesystem: a pushed variant may be on gs://
+    data = artifact_io.read_bytes(path)  # any tf.io.gfile filesystem: a pushed variant may be on gs://
     flat = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
     entries = [
         m for m in (flat.metadata or []) if (m.name.decode() if isinstance(m.name, bytes) else m.name) == METADATA_NAME

@@ -119,8 +119,7 @@ _LOCAL_METHODS = {
     "rmdir",
     "open",
 }
-# `staging`: common.artifact_io as a few modules import it (`from common import artifact_io as staging`).
-_GFILE_RECEIVERS = {"gfile", "fileio", "artifact_io", "staging", "io_utils"}
+_GFILE_RECEIVERS = {"gfile", "fileio", "artifact_io", "io_utils"}
 
 
 def _dotted(node: ast.AST) -> str:

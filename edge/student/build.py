@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from common import artifact_io as staging
+from common import artifact_io
 from configs import features
 from configs.config import StudentConfig
 from edge import edgetpu
@@ -102,7 +102,7 @@ def build_students(
             if variant == "student_edgetpu":
                 embedding = convert.int8_embedding(student, bare)
                 files[EMBEDDING_FILE] = _npy(embedding)
-                tpu_report = edgetpu.report(bare, staging.join(out_dir, "student_edgetpu_compiler"))
+                tpu_report = edgetpu.report(bare, artifact_io.join(out_dir, "student_edgetpu_compiler"))
                 entry["edgetpu_ops"] = f"{tpu_report['num_mappable']}/{tpu_report['num_ops']}"
             stage = "interpreter failed"
             if variant == "student_micro":
@@ -129,9 +129,9 @@ def build_students(
                 bare, variant, kind, vocab, assets, eval_ids.shape[1], class_names, entry.get("num_threads", 1)
             )
             entry["bytes"] = len(packaged)
-            staging.write_bytes(staging.join(out_dir, f"{variant}.tflite"), packaged)
+            artifact_io.write_bytes(artifact_io.join(out_dir, f"{variant}.tflite"), packaged)
             for name, content in files.items():
-                staging.write_bytes(staging.join(out_dir, name), content)
+                artifact_io.write_bytes(artifact_io.join(out_dir, name), content)
         except Exception as e:  # the row says why; one failing variant must not hide the others
             entry.update(pushed=False, reason=f"{stage}: {type(e).__name__}: {str(e).strip()[:300]}")
             continue
@@ -153,7 +153,7 @@ def build_students(
             pushing.put_text(LABELS_FILE, lines(class_names))
             entry["path"] = pushing.path(f"{variant}.tflite")
     if tpu_report is not None:
-        staging.write_text(staging.join(out_dir, EDGETPU_REPORT), json.dumps(tpu_report, indent=2) + "\n")
+        artifact_io.write_text(artifact_io.join(out_dir, EDGETPU_REPORT), json.dumps(tpu_report, indent=2) + "\n")
     if pushing is not None and pushing is not push_dir:
         pushing.commit()
     return StudentBuild(rows, tpu_report, dict(training or {}))

@@ -1,12 +1,13 @@
 """The distilled student: seeds, budgets, the Distill artifact, its variants in LiteRT and TFLM, gate, Edge TPU."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 
 from configs import features
-from edge import edgetpu, variants
+from edge import edgetpu, metadata, variants
 from edge.push import PushDir, student_file, teacher_file
 from edge.student import budget, build, micro, saved, training, transfer_set
 from edge.student import model as student_model
@@ -199,6 +200,33 @@ def test_edgeline_predict_answers_with_each_student_variant(students, teacher):
         assert all(abs(sum(r["probabilities"].values()) - 1.0) < 0.02 for r in rows), (name, rows)
     labels = {name: [r["label"] for r in rows] for name, rows in answers.items()}
     assert labels["student"] == labels["student_micro"], labels
+
+
+def test_each_student_carries_standard_input_output_and_label_metadata_beside_edgeline_s(students):
+    from tensorflow_lite_support.metadata.python import metadata as tflite_metadata
+
+    pushed = students["out"] / "edge" / "1"
+    remap = students["loaded"].vocab.to_text()
+    for name, kind in {"student": "student_ids", "student_edgetpu": "embedded", "student_micro": "student_ids"}.items():
+        model = (pushed / f"{name}.tflite").read_bytes()
+        displayer = tflite_metadata.MetadataDisplayer.with_model_buffer(model)
+        (subgraph,) = json.loads(displayer.get_metadata_json())["subgraph_metadata"]
+        # No tokenizer process unit: none expresses WordPiece on the encoder's vocab, then the remap.
+        assert not subgraph.get("input_process_units"), name
+        (tensor,) = subgraph["input_tensor_metadata"]
+        assert tensor["name"] == kind, name
+        files = [(f["name"], f.get("type", "UNKNOWN")) for f in tensor["associated_files"]]
+        assert files == [("vocab.txt", "VOCABULARY"), ("student_ids.txt", "UNKNOWN")], name
+        (output,) = subgraph["output_tensor_metadata"]
+        assert output["name"] == "probability" and output["associated_files"][0]["name"] == "labels.txt", name
+        assert sorted(displayer.get_packed_associated_file_list()) == ["labels.txt", "student_ids.txt", "vocab.txt"]
+        assert model.count(b"PK\x05\x06") == 1, name
+        assert displayer.get_associated_file_buffer("student_ids.txt").decode() == remap
+        info, edgeline_files = metadata.read_metadata(pushed / f"{name}.tflite")
+        assert info["variant"] == name and edgeline_files["student_ids.txt"] == remap
+    # Flash is the bare flatbuffer's size (the C array); the metadata and files only travel in the .tflite.
+    micro_row = students["result"].variants["student_micro"]
+    assert micro_row["flash_bytes"] == micro_row["model_bytes"] < micro_row["bytes"]
 
 
 def test_gate_blocks_a_student_with_an_impossible_threshold(students, teacher, tmp_path):
