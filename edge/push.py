@@ -37,13 +37,7 @@ def owned_digest(target: str | os.PathLike, owns: Callable[[str], bool]) -> str:
     gfile = artifact_io.gfile()
     if not gfile.isdir(target):
         return ""
-    files = []
-    for directory, _, names in gfile.walk(target):
-        relative = directory.rstrip("/")[len(target) :].lstrip("/")
-        top = relative.split("/", 1)[0]
-        for name in names:
-            if owns(top or name):
-                files.append(artifact_io.join(relative, name) if relative else name)
+    files = [name for name in _files_under(target) if owns(name.split("/", 1)[0])]
     if not files:
         return ""
     digest = hashlib.sha256()
@@ -52,6 +46,23 @@ def owned_digest(target: str | os.PathLike, owns: Callable[[str], bool]) -> str:
             name.encode() + b"\0" + hashlib.sha256(artifact_io.read_bytes(artifact_io.join(target, name))).digest()
         )
     return digest.hexdigest()
+
+
+def _files_under(root: str) -> list[str]:
+    """Every file under `root`, relative to it (`web/app.js`).
+
+    Each is checked to exist: TF's ram:// filesystem lists by key prefix, so a folder `wasm`
+    beside a file `wasm-utils.js` also "holds" a file `-utils.js`.
+    """
+    gfile = artifact_io.gfile()
+    found = []
+    for directory, _, names in gfile.walk(root):
+        relative = directory.rstrip("/")[len(root) :].lstrip("/")
+        for name in names:
+            path = artifact_io.join(relative, name) if relative else name
+            if not gfile.isdir(artifact_io.join(root, path)) and gfile.exists(artifact_io.join(root, path)):
+                found.append(path)
+    return found
 
 
 class PushDir:
@@ -116,10 +127,5 @@ class PushDir:
         if not artifact_io.gfile().isdir(source):
             self.put_bytes(name, artifact_io.read_bytes(source))
             return
-        for directory, _, files in artifact_io.gfile().walk(source):
-            relative = directory.rstrip("/")[len(source) :].lstrip("/")
-            inside = artifact_io.join(name, relative) if relative else name
-            for file in files:
-                self.put_bytes(
-                    artifact_io.join(inside, file), artifact_io.read_bytes(artifact_io.join(directory, file))
-                )
+        for relative in _files_under(source):
+            self.put_bytes(artifact_io.join(name, relative), artifact_io.read_bytes(artifact_io.join(source, relative)))
