@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pathlib
 import statistics
-import time
 from collections.abc import Callable, Sequence
+
+from common.latency import call_times_ms
 
 LATENCY_CALLS = 40  # calls timed per repeat for every latency figure
 
@@ -24,14 +25,7 @@ def spread(samples: Sequence[float], digits: int = 4) -> dict:
 
 def per_call_ms(fn: Callable[[int], object], calls: int) -> float:
     """Median milliseconds of `fn(i)` over `calls` calls (after two warm-up calls)."""
-    fn(0)
-    fn(1)
-    times = []
-    for i in range(calls):
-        start = time.perf_counter()
-        fn(i)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
+    return statistics.median(call_times_ms(fn, calls, warmup=2))
 
 
 def dir_bytes(path: pathlib.Path) -> int:

@@ -85,6 +85,7 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     from common import artifact_io
     from edge import eval_data, export, variants
     from edge.push import PushDir, teacher_file
+    from edge.report_row import VariantRow
     from preprocessing import tokenizer as tok
     from trainers import bert_encoder
     from trainers.export import read_class_names
@@ -143,5 +144,5 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
         edge_models.set_string_custom_property("push_target", push_dir.target)
         edge_models.set_string_custom_property("pushed_digest", push_dir.digest())
     edge_models.set_int_custom_property(
-        "pushed_variants", sum(1 for v in report["variants"].values() if v.get("pushed"))
+        "pushed_variants", sum(1 for v in report["variants"].values() if VariantRow.from_json(v).pushed)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import tensorflow_model_analysis as tfma
@@ -10,6 +11,8 @@ from configs import EvalConfig, features
 
 ACCURACY = "sparse_categorical_accuracy"
 AUC = "auc"
+# Bins of the calibration plot (equal width over [0, 1]) the report draws.
+CALIBRATION_BINS = 10
 
 
 def build_eval_config(
@@ -51,7 +54,12 @@ def build_eval_config(
     )
     binary = [
         tfma.MetricConfig(class_name=name)
-        for name in ("AUC", "Precision", "Recall", "Calibration", "CalibrationPlot", "ConfusionMatrixPlot")
+        for name in ("AUC", "Precision", "Recall", "Calibration", "ConfusionMatrixPlot")
+    ]
+    # The report's figures, as TFMA computes them: the confusion matrix at 0.5 and a 10-bin reliability diagram.
+    binary += [
+        tfma.MetricConfig(class_name="ConfusionMatrixAtThresholds", config=json.dumps({"thresholds": [0.5]})),
+        tfma.MetricConfig(class_name="CalibrationPlot", config=json.dumps({"num_buckets": CALIBRATION_BINS})),
     ]
     class_ids = [1] if num_classes == 2 else list(range(num_classes))
     overall_metrics = [tfma.MetricConfig(class_name="ExampleCount"), accuracy]

@@ -47,6 +47,7 @@ def StudentExport(  # noqa: N802  (TFX names components like classes)
     from edge import eval_data, variants
     from edge import examples as examples_lib
     from edge.push import PushDir, student_file
+    from edge.report_row import VariantRow
     from edge.student import build, saved
     from edge.student.report import write_report
     from preprocessing import tokenizer as tok
@@ -97,7 +98,7 @@ def StudentExport(  # noqa: N802  (TFX names components like classes)
         student_models.set_string_custom_property("push_target", push_dir.target)
         student_models.set_string_custom_property("pushed_digest", push_dir.digest())
     student_models.set_int_custom_property(
-        "pushed_variants", sum(1 for v in report["variants"].values() if v.get("pushed"))
+        "pushed_variants", sum(1 for v in report["variants"].values() if VariantRow.from_json(v).pushed)
     )
 
 

@@ -19,6 +19,7 @@ from edge.gate import device_gate, gate
 from edge.markdown import markdown_report
 from edge.metadata import package
 from edge.push import PushDir, teacher_file
+from edge.report_row import VariantRow
 from edge.scoring import latency, reference_metrics
 from edge.variants import VARIANTS
 from preprocessing import tokenizer as tok
@@ -114,49 +115,46 @@ def export_variants(
         )
         outcomes = worker.run_all(job_dir, list(variants), workers)
         artifact_io.copy_out(job_dir / "out", out_dir)
-    results: dict[str, dict] = {}
+    results: dict[str, VariantRow] = {}
     tpu_report = None
     for variant in variants:
         kind, description = VARIANTS[variant]
-        entry = results[variant] = {"input": kind, "description": description}
+        entry = results[variant] = VariantRow(input=kind, description=description)
         outcome = outcomes[variant]
-        if outcome.get("graph"):
-            entry["graph"] = outcome["graph"]
+        entry.graph = outcome.get("graph") or None
         path = artifact_io.join(out_dir, f"{variant}.tflite")
         bare = artifact_io.read_bytes(path) if tf.io.gfile.exists(path) else None
         if variant == "edgetpu" and bare is not None:
             tpu_report = edgetpu.report(bare, artifact_io.join(out_dir, "edgetpu_compiler"))
         if "metrics" not in outcome:
-            entry.update(pushed=False, reason=outcome["reason"])
+            entry.failed(outcome["reason"])
             if bare is not None:
                 artifact_io.write_bytes(path, package(bare, variant, assets, max_seq_length, class_names))
-                entry["bytes"] = tf.io.gfile.stat(path).length
+                entry.bytes = tf.io.gfile.stat(path).length
             continue
         entry.update(outcome["metrics"])
         entry.update(latency(bare, data, latency_examples))
         # Packaged once timed, so the file carries the thread count it runs fastest at.
-        threads = {"num_threads": entry["num_threads"]}
+        threads = {"num_threads": entry.num_threads}
         model = package(bare, variant, assets, max_seq_length, class_names, extra_info=threads)
         artifact_io.write_bytes(path, model)
-        entry["bytes"] = len(model)
+        entry.bytes = len(model)
         passes, reason = gate(variant, entry, max_accuracy_drop, blessed=push_dir is not None)
         if variant == "edgetpu" and (unmappable := device_gate(tpu_report)):
             passes, reason = False, "; ".join(r for r in (reason, unmappable) if r)
-        entry["pushed"] = passes
-        if reason:
-            entry["reason"] = reason
+        entry.pushed, entry.reason = passes, reason or None
         if passes:
             pushing.put_bytes(f"{variant}.tflite", model)
             pushing.put_text(LABELS_FILE, lines(class_names))
             pushing.put_text(VOCAB_FILE, lines(assets.vocab))
-            entry["path"] = pushing.path(f"{variant}.tflite")
+            entry.path = pushing.path(f"{variant}.tflite")
     report = {
         "saved_model": reference_metrics(data),
         "max_accuracy_drop": max_accuracy_drop,
         "representative_examples": int(len(representative[features.INPUT_WORD_IDS])),
         "max_seq_length": max_seq_length,
-        "pushed_dir": pushing.target if pushing and any(r.get("pushed") for r in results.values()) else None,
-        "variants": results,
+        "pushed_dir": pushing.target if pushing and any(r.pushed for r in results.values()) else None,
+        "variants": {name: row.to_json() for name, row in results.items()},
     }
     artifact_io.write_text(artifact_io.join(out_dir, "edge_report.json"), json.dumps(report, indent=2) + "\n")
     artifact_io.write_text(artifact_io.join(out_dir, "edge_report.md"), markdown_report(report, tpu_report))

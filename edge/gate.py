@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edge import edgetpu
+from edge.report_row import VariantRow
 
 # Largest |probability difference| from the SavedModel a float32 variant may show: it
 # computes the same function, so anything larger is a conversion bug, not rounding.
@@ -10,13 +11,13 @@ FLOAT32_PARITY = 1e-3
 
 
 def gate(
-    variant: str, metrics: dict, max_accuracy_drop: float, blessed: bool, setting: str = "export.max_accuracy_drop"
+    variant: str, row: VariantRow, max_accuracy_drop: float, blessed: bool, setting: str = "export.max_accuracy_drop"
 ) -> tuple[bool, str | None]:
     """Whether a measured variant may be pushed, and why not.
 
     Args:
       variant: The variant's name (`float32` must also match the SavedModel's numbers).
-      metrics: From `evaluate` (its `accuracy_delta` is in points).
+      row: The variant's measured row (its `accuracy_delta` is in points).
       max_accuracy_drop: Largest tolerated accuracy drop vs the SavedModel, in points.
       blessed: Whether the SavedModel itself was blessed and pushed.
       setting: The config key of `max_accuracy_drop`, named in the reason.
@@ -26,16 +27,16 @@ def gate(
     """
     if not blessed:
         return False, "the SavedModel was not blessed and pushed, so no edge variant is pushed"
-    if variant == "float32" and metrics["max_abs_prob_diff"] > FLOAT32_PARITY:
+    if variant == "float32" and row.max_abs_prob_diff > FLOAT32_PARITY:
         return False, (
-            f"float32 differs from the SavedModel by {metrics['max_abs_prob_diff']:.2g} in probability "
+            f"float32 differs from the SavedModel by {row.max_abs_prob_diff:.2g} in probability "
             f"(limit {FLOAT32_PARITY:g}): the conversion changed the function"
         )
-    drop = -metrics["accuracy_delta"]
+    drop = -row.accuracy_delta
     if drop > max_accuracy_drop:
         return False, (
             f"accuracy drop {drop:.2f} points > {setting} {max_accuracy_drop:g} "
-            f"(accuracy {metrics['accuracy']:.4f}, agreement {metrics['agreement']:.4f})"
+            f"(accuracy {row.accuracy:.4f}, agreement {row.agreement:.4f})"
         )
     return True, None
 

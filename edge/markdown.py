@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edge import edgetpu
+from edge.report_row import VariantRow
 
 
 def markdown_report(report: dict, tpu_report: dict | None) -> str:
@@ -21,10 +22,11 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
         "p95 ms 1 thr | p50 ms 2 thr | threads | runtime | pushed | reason |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
-    for name, r in report["variants"].items():
+    rows = {name: VariantRow.from_json(r) for name, r in report["variants"].items()}
+    for name, r in rows.items():
 
         def cell(key, fmt="{}", r=r):  # r bound now; cell is only used for this row
-            return fmt.format(r[key]) if r.get(key) is not None else "–"
+            return fmt.format(getattr(r, key)) if getattr(r, key) is not None else "–"
 
         lines.append(
             f"| {name} | {cell('bytes', '{:,}')} | {cell('accuracy', '{:.4f}')} | {cell('auc', '{:.4f}')} | "
@@ -32,17 +34,15 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
             f"{cell('max_abs_prob_diff', '{:.4f}')} | "
             f"{_delegated(r)} | {cell('latency_ms_p50', '{:.2f}')} | {cell('latency_ms_p95', '{:.2f}')} | "
             f"{cell('latency_ms_p50_2t', '{:.2f}')} | {cell('num_threads')} | {cell('runtime')} | "
-            f"{'yes' if r.get('pushed') else 'no'} | "
-            f"{r.get('reason') or ''} |"
+            f"{'yes' if r.pushed else 'no'} | "
+            f"{r.reason or ''} |"
         )
-    if any(r.get("cpu_ops") for r in report["variants"].values()):
+    if any(r.cpu_ops for r in rows.values()):
         lines += ["", "Ops XNNPACK leaves to the CPU kernels:"] + [
-            f"- {name}: {r['cpu_ops']}" for name, r in report["variants"].items() if r.get("cpu_ops")
+            f"- {name}: {r.cpu_ops}" for name, r in rows.items() if r.cpu_ops
         ]
-    if any(r.get("graph") for r in report["variants"].values()):
-        lines += ["", "Integer graphs:"] + [
-            f"- {name}: {r['graph']}" for name, r in report["variants"].items() if r.get("graph")
-        ]
+    if any(r.graph for r in rows.values()):
+        lines += ["", "Integer graphs:"] + [f"- {name}: {r.graph}" for name, r in rows.items() if r.graph]
     if tpu_report is not None:
         lines += [
             "",
@@ -54,7 +54,7 @@ def markdown_report(report: dict, tpu_report: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _delegated(row: dict) -> str:
-    if row.get("total_ops") is None:
+def _delegated(row: VariantRow) -> str:
+    if row.total_ops is None:
         return "–"
-    return f"{row['delegated_ops']}/{row['total_ops']} ({row['delegated_share']:.0%})"
+    return f"{row.delegated_ops}/{row.total_ops} ({row.delegated_share:.0%})"

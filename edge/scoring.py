@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from common.latency import call_times_ms, p50_p95
 from edge.eval_data import EvalData
 from edge.runtime import VariantRunner
 
@@ -33,15 +33,11 @@ def _auc(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
 def _latency(runner: VariantRunner, data: EvalData, examples: int) -> tuple[float, float]:
     """p50/p95 milliseconds per example at batch 1 on the runner's threads, after 3 warm-up calls."""
     n = min(examples, len(data.texts))
-    one = lambda i: data.texts[i : i + 1] if runner.takes_text else {k: v[i : i + 1] for k, v in data.ids.items()}  # noqa: E731
-    for i in range(min(3, n)):
-        runner(one(i))
-    times = []
-    for i in range(n):
-        start = time.perf_counter()
-        runner(one(i))
-        times.append((time.perf_counter() - start) * 1000.0)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+    def one(i: int) -> np.ndarray:
+        return runner(data.texts[i : i + 1] if runner.takes_text else {k: v[i : i + 1] for k, v in data.ids.items()})
+
+    return p50_p95(call_times_ms(one, n, warmup=min(3, n)))
 
 
 def score(probabilities: np.ndarray, data: EvalData, model_bytes: int) -> dict:

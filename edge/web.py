@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from common import artifact_io
 from edge.metadata import read_metadata
+from edge.report_row import VariantRow
 from edge.student.vocab import REMAP_FILE
 from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE
 
@@ -119,11 +120,11 @@ def build_pushed(push_dir: str | None, report: Mapping, runtime_dir: str = RUNTI
       report: The merged `edge_report.json` content.
       runtime_dir: `node_modules/@litertjs` holding LiteRT.js.
     """
-    row = report.get("variants", {}).get(WEB_VARIANT, {})
-    if not push_dir or not row.get("pushed"):
+    row = VariantRow.from_json(report.get("variants", {}).get(WEB_VARIANT, {}))
+    if not push_dir or not row.pushed:
         return None
     teacher = report.get("saved_model", {}).get("accuracy")
-    return build_web(row["path"], artifact_io.join(push_dir, WEB_DIR), row, teacher, runtime_dir)
+    return build_web(row.path, artifact_io.join(push_dir, WEB_DIR), row.to_json(), teacher, runtime_dir)
 
 
 def static_batch(model: bytes) -> bytes:

@@ -68,6 +68,9 @@ def _per_class(class_values: dict[str, dict[str, float | None]]) -> dict[str, fl
     """One-vs-rest metrics: unsuffixed for one binarized class (binary models),
     else `auc/<class index>` per class plus the unweighted (macro) mean of the
     defined ones as `auc` (None when no class has it defined)."""
+    # The mean stays hand-made: TFMA's `AggregationOptions(macro_average=True)` sums every class's
+    # value, so one undefined class (NaN precision of a class never predicted) makes the mean NaN,
+    # and a slice's AUC of 0.0 for a class it does not hold would count where this leaves it out.
     if len(class_values) == 1:
         return next(iter(class_values.values()))
     out: dict[str, float | None] = {}

@@ -13,6 +13,10 @@ from results.eval_metrics import METRIC_COLUMNS, POSITIVE_CLASS, SHORT_BY_CLASS
 # one scores 0 or 1 (the default data's longest token-length bucket holds a single review).
 # TFMA's own `min_slice_size` drops such slices' metrics and their count too, so it is not used.
 MIN_SLICE_EXAMPLES = 30
+# The name components/evaluation.py's ConfusionMatrixAtThresholds reports under (TFMA's default).
+_CONFUSION_METRIC = "confusion_matrix_at_thresholds"
+# A calibration bucket's sums, in the order calibration_bins adds them: examples, predictions, labels.
+_CALIBRATION_SUMS = ("numWeightedExamples", "totalWeightedRefinedPrediction", "totalWeightedLabel")
 
 
 def sparse_slices(table, min_examples: int = MIN_SLICE_EXAMPLES) -> set[str]:
@@ -94,28 +98,33 @@ def baseline_comparison(evaluation_uri: str):
 
 
 @functools.lru_cache(maxsize=4)
-def _plots_by_slice(evaluation_uri: str) -> dict[str, dict]:
-    # Cached: the confusion matrices and the calibration read the same plots file.
+def _positive_class_results(evaluation_uri: str) -> tuple[dict[str, dict], dict[str, dict]]:
+    # Cached: the confusion matrices and the calibration read the same result.
     import tensorflow_model_analysis as tfma
 
     result = tfma.load_eval_result(evaluation_uri, model_name=model_names(evaluation_uri)["candidate"])
-    plots = {}
-    for slice_key, by_output in result.plots:
-        data = by_output.get("", {}).get(f"classId:{POSITIVE_CLASS}")
-        if data:
-            plots[eval_metrics.slice_name(slice_key)] = data
-    return dict(sorted(plots.items(), key=lambda kv: (kv[0] != "overall", kv[0])))
+    metrics, plots = {}, {}
+    for read, into in ((result.slicing_metrics, metrics), (result.plots, plots)):
+        for slice_key, by_output in read:
+            data = by_output.get("", {}).get(f"classId:{POSITIVE_CLASS}")
+            if data:
+                into[eval_metrics.slice_name(slice_key)] = data
+    return _overall_first(metrics), _overall_first(plots)
+
+
+def _overall_first(by_slice: dict[str, dict]) -> dict[str, dict]:
+    return dict(sorted(by_slice.items(), key=lambda kv: (kv[0] != "overall", kv[0])))
 
 
 def confusion_matrices(evaluation_uri: str, threshold: float = 0.5) -> dict[str, dict[str, float]]:
-    """TFMA's confusion matrix nearest `threshold`, per slice, for the positive class.
+    """TFMA's confusion matrix (`ConfusionMatrixAtThresholds`) nearest `threshold`, per slice, for the positive class.
 
     Returns:
       `{slice: {"threshold", "tp", "fp", "tn", "fn"}}`.
     """
     matrices = {}
-    for name, data in _plots_by_slice(evaluation_uri).items():
-        rows = data.get("confusionMatrixAtThresholds", {}).get("matrices", [])
+    for name, data in _positive_class_results(evaluation_uri)[0].items():
+        rows = (data.get(_CONFUSION_METRIC) or {}).get("confusionMatrixAtThresholds", {}).get("matrices", [])
         if not rows:
             continue
         best = min(rows, key=lambda m: abs(float(m.get("threshold", 0.0)) - threshold))
@@ -134,27 +143,38 @@ def confusion_matrices(evaluation_uri: str, threshold: float = 0.5) -> dict[str,
     return matrices
 
 
-def calibration_bins(evaluation_uri: str, bins: int = 10) -> dict[str, list[dict[str, float]]]:
-    """TFMA's calibration histogram (1,000 fine buckets) regrouped into `bins` equal-width bins, per slice.
+def _bound(value, default: float) -> float:
+    return default if value in ("-Infinity", "Infinity", None) else float(value)
+
+
+def calibration_bins(evaluation_uri: str) -> dict[str, list[dict[str, float]]]:
+    """TFMA's calibration plot (`CalibrationPlot`, equal-width bins over [0, 1]) per slice.
+
+    TFMA adds an open bin on each side, below 0 and from 1 up; their examples
+    (a probability of exactly 1.0) are counted in the first and last bin.
 
     Returns:
       `{slice: [{"low", "high", "count", "mean_prediction", "positive_rate"}, ...]}`,
       empty bins left out.
     """
     calibration = {}
-    for name, data in _plots_by_slice(evaluation_uri).items():
-        buckets = data.get("calibrationHistogramBuckets", {}).get("buckets", [])
-        totals = [[0.0, 0.0, 0.0] for _ in range(bins)]
-        for bucket in buckets:
-            low = bucket.get("lowerThresholdInclusive", 0.0)
-            low = 0.0 if low in ("-Infinity", None) else float(low)
-            index = min(bins - 1, max(0, int(low * bins + 1e-9)))
-            totals[index][0] += float(bucket.get("numWeightedExamples", 0.0))
-            totals[index][1] += float(bucket.get("totalWeightedRefinedPrediction", 0.0))
-            totals[index][2] += float(bucket.get("totalWeightedLabel", 0.0))
+    for name, data in _positive_class_results(evaluation_uri)[1].items():
+        inner, below, above = [], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+        for bucket in data.get("calibrationHistogramBuckets", {}).get("buckets", []):
+            low = _bound(bucket.get("lowerThresholdInclusive"), 0.0)
+            high = _bound(bucket.get("upperThresholdExclusive"), 1.0)
+            sums = [float(bucket.get(key, 0.0)) for key in _CALIBRATION_SUMS]
+            if high <= 0.0 or low >= 1.0:
+                edge = below if high <= 0.0 else above
+                edge[:] = [a + b for a, b in zip(edge, sums, strict=True)]
+            else:
+                inner.append([low, high, *sums])
+        if inner:
+            for row, edge in ((inner[0], below), (inner[-1], above)):
+                row[2:] = [a + b for a, b in zip(row[2:], edge, strict=True)]
         calibration[name] = [
-            {"low": i / bins, "high": (i + 1) / bins, "count": n, "mean_prediction": p / n, "positive_rate": y / n}
-            for i, (n, p, y) in enumerate(totals)
+            {"low": low, "high": high, "count": n, "mean_prediction": p / n, "positive_rate": y / n}
+            for low, high, n, p, y in inner
             if n > 0
         ]
     return calibration

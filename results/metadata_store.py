@@ -11,6 +11,7 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
 from common import artifact_io
+from edge.report_row import SUMMARY_FIELDS, VariantRow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,37 +161,8 @@ def split_counts(statistics_uri: str) -> dict[str, int]:
     return counts
 
 
-# Per-variant keys summary.json carries under edge.variants.<name>.
-EDGE_KEYS = (
-    "bytes",
-    "accuracy",
-    "auc",
-    "accuracy_delta",
-    "agreement",
-    "max_abs_prob_diff",
-    "latency_ms_p50",
-    "latency_ms_p95",
-    "latency_ms_p50_2t",
-    "latency_ms_p95_2t",
-    "num_threads",
-    "delegated_ops",
-    "total_ops",
-    "delegated_share",
-    "cpu_ops",
-    "runtime",
-    "pushed",
-    "reason",
-)
-# Extra keys a distilled student variant carries when it has them (edge/student/build.py).
-STUDENT_KEYS = (
-    "model_bytes",
-    "agreement_float_student",
-    "flash_bytes",
-    "arena_bytes",
-    "litert_accuracy",
-    "agreement_litert",
-    "edgetpu_ops",
-)
+# Per-variant keys summary.json carries under edge.variants.<name> (a student's extra ones: STUDENT_FIELDS).
+EDGE_KEYS = SUMMARY_FIELDS
 
 
 def edge_summary(edge_uri: str | None, student_uri: str | None = None) -> dict[str, Any] | None:
@@ -206,7 +178,7 @@ def edge_summary(edge_uri: str | None, student_uri: str | None = None) -> dict[s
       latency_ms_p50, latency_ms_p95 (1 thread), latency_ms_p50_2t, latency_ms_p95_2t (2 threads),
       num_threads (the fastest thread count, which the .tflite's metadata carries), delegated_ops,
       total_ops, delegated_share (XNNPACK), cpu_ops, runtime, pushed, reason} plus a student's
-      STUDENT_KEYS}, "student": budgets, sizing, seeds and training facts}`; a metric a variant
+      STUDENT_FIELDS}, "student": budgets, sizing, seeds and training facts}`; a metric a variant
       could not produce (it failed to convert or run) is None.
     """
     teacher = _report(edge_uri, "edge_report.json")
@@ -221,10 +193,7 @@ def edge_summary(edge_uri: str | None, student_uri: str | None = None) -> dict[s
         "pushed_dir": (teacher or {}).get("pushed_dir") or (student or {}).get("pushed_dir"),
         "saved_model": first.get("saved_model"),
         "max_accuracy_drop": (teacher or {}).get("max_accuracy_drop"),
-        "variants": {
-            name: {**{k: v.get(k) for k in EDGE_KEYS}, **{k: v[k] for k in STUDENT_KEYS if k in v}}
-            for name, v in variants.items()
-        },
+        "variants": {name: VariantRow.from_json(v).summary_json() for name, v in variants.items()},
         "student": (student or {}).get("student"),
     }
 

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from common.latency import call_times_ms, p50_p95
+
 
 def one_repeat(call: Callable[[int], object], calls: int) -> tuple[float, float]:
     """p50 and p95 milliseconds of `call(i)` over `calls` timed calls (inputs cycle with `i`)."""
-    times = []
-    for i in range(calls):
-        start = time.perf_counter()
-        call(i)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+    return p50_p95(call_times_ms(call, calls))
 
 
 def summarize(p50s: Sequence[float], p95s: Sequence[float], calls: int) -> dict:

@@ -18,6 +18,7 @@ from edge.eval_data import EvalData
 from edge.gate import device_gate, gate
 from edge.metadata import LABELS_FILE, lines, package
 from edge.push import PushDir, student_file
+from edge.report_row import VariantRow
 from edge.scoring import latency_by_threads, score
 from edge.student import convert, micro
 from edge.student.model import Student
@@ -31,7 +32,8 @@ EDGETPU_REPORT = "student_edgetpu_report.json"
 
 @dataclasses.dataclass(frozen=True)
 class StudentBuild:
-    """What `build_students` measured: report rows by variant, the Edge TPU report, and training facts."""
+    """What `build_students` measured: report rows by variant (`VariantRow.to_json()`), the Edge TPU report,
+    and training facts."""
 
     variants: dict[str, dict]
     edgetpu_report: dict | None
@@ -40,10 +42,10 @@ class StudentBuild:
 
 def not_built(variants: Sequence[str], reason: str) -> StudentBuild:
     """Every requested variant as a failed row with `reason` (no student was distilled)."""
-    rows = {
-        v: dict(zip(("input", "description"), convert.STUDENT_VARIANTS[v], strict=True), pushed=False, reason=reason)
-        for v in variants
-    }
+    rows = {}
+    for v in variants:
+        kind, description = convert.STUDENT_VARIANTS[v]
+        rows[v] = VariantRow(input=kind, description=description, pushed=False, reason=reason).to_json()
     return StudentBuild(rows, None, {"error": reason})
 
 
@@ -90,10 +92,11 @@ def build_students(
     pushing = push_dir if isinstance(push_dir, PushDir) or push_dir is None else PushDir(push_dir, owns=student_file)
     eval_ids = data.ids[features.INPUT_WORD_IDS]
     keras_probabilities = student.ids_model().predict(vocab.apply(eval_ids), batch_size=256, verbose=0)
-    rows, tpu_report = {}, None
+    rows: dict[str, VariantRow] = {}
+    tpu_report = None
     for variant in config.variants:
         kind, description = convert.STUDENT_VARIANTS[variant]
-        entry = rows[variant] = {"input": kind, "description": description}
+        entry = rows[variant] = VariantRow(input=kind, description=description)
         stage = "conversion failed"
         try:
             bare = convert.convert(variant, student, representative)
@@ -103,37 +106,37 @@ def build_students(
                 embedding = convert.int8_embedding(student, bare)
                 files[EMBEDDING_FILE] = _npy(embedding)
                 tpu_report = edgetpu.report(bare, artifact_io.join(out_dir, "student_edgetpu_compiler"))
-                entry["edgetpu_ops"] = f"{tpu_report['num_mappable']}/{tpu_report['num_ops']}"
+                entry.edgetpu_ops = f"{tpu_report['num_mappable']}/{tpu_report['num_ops']}"
             stage = "interpreter failed"
             if variant == "student_micro":
                 arena = micro.smallest_arena(bare, representative[:1].astype(np.int32))
                 source, header = micro.c_source(bare, arena)
                 files.update({"student_micro.cc": source.encode(), "student_micro.h": header.encode()})
-                entry.update(flash_bytes=len(bare), arena_bytes=arena)
+                entry.flash_bytes, entry.arena_bytes = len(bare), arena
             runner = StudentRunner(bare, vocab, embedding, micro_arena=arena)
             probabilities = runner.predict(eval_ids)
             entry.update(score(probabilities, data, len(bare)))
-            entry["model_bytes"] = len(bare)
-            entry["agreement_float_student"] = round(
+            entry.model_bytes = len(bare)
+            entry.agreement_float_student = round(
                 float(np.mean(probabilities.argmax(1) == keras_probabilities.argmax(1))), 6
             )
             if variant == "student_micro":
                 # The same flatbuffer in LiteRT: how far TFLM's kernels are from LiteRT's (the issue's 0.2-point goal).
                 litert = StudentRunner(bare, vocab).predict(eval_ids).argmax(1)
-                entry["litert_accuracy"] = round(float(np.mean(litert == data.labels)), 6)
-                entry["agreement_litert"] = round(float(np.mean(litert == probabilities.argmax(1))), 6)
+                entry.litert_accuracy = round(float(np.mean(litert == data.labels)), 6)
+                entry.agreement_litert = round(float(np.mean(litert == probabilities.argmax(1))), 6)
             else:  # TFLM's reference kernels are for accuracy, not for timing
                 entry.update(_latency(bare, vocab, embedding, eval_ids, latency_examples))
             # Packaged once timed, so the file carries the thread count it runs fastest at (TFLM: one).
             packaged = _package(
-                bare, variant, kind, vocab, assets, eval_ids.shape[1], class_names, entry.get("num_threads", 1)
+                bare, variant, kind, vocab, assets, eval_ids.shape[1], class_names, entry.num_threads or 1
             )
-            entry["bytes"] = len(packaged)
+            entry.bytes = len(packaged)
             artifact_io.write_bytes(artifact_io.join(out_dir, f"{variant}.tflite"), packaged)
             for name, content in files.items():
                 artifact_io.write_bytes(artifact_io.join(out_dir, name), content)
         except Exception as e:  # the row says why; one failing variant must not hide the others
-            entry.update(pushed=False, reason=f"{stage}: {type(e).__name__}: {str(e).strip()[:300]}")
+            entry.failed(f"{stage}: {type(e).__name__}: {str(e).strip()[:300]}")
             continue
         passes, reason = gate(
             variant,
@@ -143,31 +146,29 @@ def build_students(
             setting="student.max_accuracy_drop",
         )
         passes, reason = _budgets(entry, tpu_report if variant == "student_edgetpu" else None, config, passes, reason)
-        entry["pushed"] = passes
-        if reason:
-            entry["reason"] = reason
+        entry.pushed, entry.reason = passes, reason or None
         if passes:
             pushing.put_bytes(f"{variant}.tflite", packaged)
             for name, content in files.items():
                 pushing.put_bytes(name, content)
             pushing.put_text(LABELS_FILE, lines(class_names))
-            entry["path"] = pushing.path(f"{variant}.tflite")
+            entry.path = pushing.path(f"{variant}.tflite")
     if tpu_report is not None:
         artifact_io.write_text(artifact_io.join(out_dir, EDGETPU_REPORT), json.dumps(tpu_report, indent=2) + "\n")
     if pushing is not None and pushing is not push_dir:
         pushing.commit()
-    return StudentBuild(rows, tpu_report, dict(training or {}))
+    return StudentBuild({name: row.to_json() for name, row in rows.items()}, tpu_report, dict(training or {}))
 
 
 def _budgets(
-    entry: dict, tpu_report: dict | None, config: StudentConfig, passes: bool, reason: str | None
+    entry: VariantRow, tpu_report: dict | None, config: StudentConfig, passes: bool, reason: str | None
 ) -> tuple[bool, str | None]:
     """The gate's verdict plus the device budgets: micro's flash and arena, the Edge TPU's op list."""
     problems = [reason] if reason else []
-    if "flash_bytes" in entry and entry["flash_bytes"] > config.max_flash_bytes:
-        problems.append(f"flash {entry['flash_bytes']:,} B > student.max_flash_bytes {config.max_flash_bytes:,}")
-    if "arena_bytes" in entry and entry["arena_bytes"] > config.max_arena_bytes:
-        problems.append(f"arena {entry['arena_bytes']:,} B > student.max_arena_bytes {config.max_arena_bytes:,}")
+    if entry.flash_bytes is not None and entry.flash_bytes > config.max_flash_bytes:
+        problems.append(f"flash {entry.flash_bytes:,} B > student.max_flash_bytes {config.max_flash_bytes:,}")
+    if entry.arena_bytes is not None and entry.arena_bytes > config.max_arena_bytes:
+        problems.append(f"arena {entry.arena_bytes:,} B > student.max_arena_bytes {config.max_arena_bytes:,}")
     if tpu_report is not None and (unmappable := device_gate(tpu_report)):
         problems.append(unmappable)
     return passes and len(problems) == 0, "; ".join(problems) or None

@@ -10,6 +10,7 @@ from configs.config import StudentConfig
 from edge import edgetpu
 from edge.eval_data import EvalData
 from edge.markdown import markdown_report
+from edge.report_row import VariantRow
 from edge.scoring import reference_metrics
 from edge.student.build import EDGETPU_REPORT, StudentBuild
 from edge.student.saved import DistillReport
@@ -39,10 +40,11 @@ def write_report(
     Returns:
       The report, in the shape of EdgeExport's (`saved_model`, `variants`, `pushed_dir`) plus `student`.
     """
+    pushed = any(VariantRow.from_json(r).pushed for r in build.variants.values())
     report = {
         "saved_model": reference_metrics(data) if data is not None else None,
         "max_accuracy_drop": config.max_accuracy_drop,
-        "pushed_dir": str(push_dir) if push_dir and any(r.get("pushed") for r in build.variants.values()) else None,
+        "pushed_dir": str(push_dir) if push_dir and pushed else None,
         "variants": build.variants,
         "student": {
             "max_accuracy_drop": config.max_accuracy_drop,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from common.latency import call_times_ms, p50_p95
 from edge.student.vocab import StudentVocab
 
 
@@ -89,11 +88,8 @@ class StudentRunner:
     def latency(self, encoder_ids: np.ndarray, examples: int = 100) -> tuple[float, float]:
         """p50/p95 milliseconds per example at batch 1 (host remap and lookup included), after 3 warm-up calls."""
         n = min(examples, len(encoder_ids))
-        for i in range(min(3, n)):
-            self._invoke(self._feed(encoder_ids[i : i + 1]))
-        times = []
-        for i in range(n):
-            start = time.perf_counter()
-            self._invoke(self._feed(encoder_ids[i : i + 1]))
-            times.append((time.perf_counter() - start) * 1000.0)
-        return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+        def one(i: int) -> np.ndarray:
+            return self._invoke(self._feed(encoder_ids[i : i + 1]))
+
+        return p50_p95(call_times_ms(one, n, warmup=min(3, n)))
