@@ -66,7 +66,7 @@ def drive(
                 "timeoutMs": int(timeout_s * 1000),
             }
             if screenshot is not None:
-                job["screenshot"] = {"path": os.fspath(screenshot[0]), "text": screenshot[1]}
+                job["screenshot"] = {"path": os.path.abspath(screenshot[0]), "text": screenshot[1]}
             done = subprocess.run(
                 ["node", str(DRIVER)],
                 input=json.dumps(job).encode(),

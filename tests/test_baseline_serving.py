@@ -215,7 +215,7 @@ def test_blessed_candidate_is_pushed_again_when_another_model_serves(aba):
     pushed = pathlib.Path(again["pushed_model"])
     assert tree_hashes(pushed) == tree_hashes(run_dir / "serving" / pathlib.Path(b["pushed_model"]).name)
     assert [c["name"] for c in again["components"]].count("Pusher") == 1
-    assert any("pushing the blessed candidate again" in line for line in aba["b_again_lines"]), aba["b_again_lines"]
+    assert any("Pusher: " in line and "pushing again" in line for line in aba["b_again_lines"]), aba["b_again_lines"]
 
 
 def test_renamed_text_column_under_the_same_name_stops_before_comparing_with_garbage(aba):

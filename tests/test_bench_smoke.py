@@ -64,7 +64,7 @@ def test_every_row_is_measured_with_its_spread(smoke):
         assert timed == (built[name]["accuracy"] is not None or name.startswith("student")), (name, variant)
         assert variant["pushed"] or variant["reason"], name
         if timed:
-            assert variant["num_threads"] == built[name].get("num_threads", 1), name
+            assert variant["num_threads"] == (built[name].get("num_threads") or 1), name  # student_micro: TFLM, none
             ratio = variant["latency_ms_2_thread"]["median"] / variant["latency_ms_1_thread"]["median"]
             assert variant["two_threads_over_one"] == pytest.approx(ratio, abs=1e-3), name
     assert variants["dynamic_range"]["size_ratio"] > variants["float32"]["size_ratio"] > 0
