@@ -98,7 +98,7 @@ def test_int16x8_has_no_op_without_an_int16_kernel(built):
 
 
 def test_int8_keeps_attention_matmuls_in_float_and_edgetpu_is_full_integer(built):
-    """int8 leaves attention's BATCH_MATMULs and SOFTMAX in float (XNNPACK runs them; LiteRT's int8 BATCH_MATMUL is its
+    """int8 leaves attention's BATCH_MATMULs in float (XNNPACK runs them; LiteRT's int8 BATCH_MATMUL is its
     reference kernel); every other matmul is int8. edgetpu, for a device that runs integers only, keeps every matmul
     int8 (the converter's full-integer graph, as before)."""
     int8 = runtime.make_interpreter(model_of(built, "int8"))._get_ops_details()
