@@ -42,14 +42,16 @@ def _representative(run_dir: pathlib.Path, count: int) -> dict:
     return examples.transformed_rows(files, spec, features.MODEL_INPUTS, limit=count)
 
 
-def _convert(recipe: str, loaded, representative: dict, max_seq_length: int, pooling: str) -> tuple[bytes, str]:
+def _convert(
+    recipe: str, loaded, representative: dict, max_seq_length: int, pooling: str, architecture
+) -> tuple[bytes, str]:
     """The int8 variant by `recipe`: `plain` (the classifier as trained) or `grouped` (EdgeExport's rewrite)."""
     from edge import rewrites, variants
 
     if recipe == "plain":
         return variants.convert("int8", loaded, None, max_seq_length, representative), "plain graph"
     if recipe == "grouped":
-        call, graph = rewrites.graph("grouped", loaded, representative, max_seq_length, pooling)
+        call, graph = rewrites.graph("grouped", loaded, representative, max_seq_length, pooling, architecture)
         return variants.convert("int8", loaded, None, max_seq_length, representative, call), graph
     raise ValueError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
 
@@ -80,7 +82,12 @@ def _measure(recipe: str, size: int) -> dict:
     b, data = _STATE["bench"], _STATE["data"]
     representative = {k: v[:size] for k, v in _STATE["representative"].items()}
     start = time.perf_counter()
-    model, graph = _convert(recipe, b.loaded, representative, b.max_seq_length, b.config["model"]["pooling"])
+    from trainers import bert_encoder, encoder_builder
+
+    architecture = bert_encoder.read_architecture(encoder_builder.ensure_encoder(b.config["model"]["encoder"]))
+    model, graph = _convert(
+        recipe, b.loaded, representative, b.max_seq_length, b.config["model"]["pooling"], architecture
+    )
     seconds = time.perf_counter() - start
     probabilities = runtime.VariantRunner(model, num_threads=1).predict(data)
     row = {
