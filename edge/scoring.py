@@ -109,7 +109,9 @@ def latency(model: bytes, data: EvalData, examples: int = 100) -> dict:
     """
     runner = VariantRunner(model, num_threads=1)
     left, total = runner.cpu_ops()
-    out = latency_by_threads(lambda threads: _latency(VariantRunner(model, num_threads=threads), data, examples))
+    out = latency_by_threads(
+        lambda threads: _latency(runner if threads == 1 else VariantRunner(model, num_threads=threads), data, examples)
+    )
     out.update(
         delegated_ops=total - len(left),
         total_ops=total,

@@ -30,18 +30,23 @@ EDGE_PUSHERS = {"EdgeExport": ("edge_models", "teacher_file"), "StudentExport": 
 
 def stale_cached_pushes(metadata_path: str) -> dict[str, str]:
     """The newest run's cached pushing nodes whose push is not what serves, with a one-line reason each."""
+    store = metadata_store.open_store(metadata_path)
+    nodes = metadata_store.latest_run(store)
     stale = {}
-    if reason := stale_cached_push(metadata_path):
+    if reason := stale_cached_push(store, nodes):
         stale[PUSHER] = reason
-    stale.update(stale_edge_pushes(metadata_path))
+    stale.update(stale_edge_pushes(nodes))
     return stale
 
 
-def stale_edge_pushes(metadata_path: str) -> dict[str, str]:
-    """EdgeExport / StudentExport from the cache whose files in `edge/<version>/` another run has replaced since."""
+def stale_edge_pushes(nodes: dict) -> dict[str, str]:
+    """EdgeExport / StudentExport from the cache whose files in `edge/<version>/` another run has replaced since.
+
+    Args:
+      nodes: The newest run's executions by component id (`metadata_store.latest_run`).
+    """
     from edge import push
 
-    nodes = metadata_store.latest_run(metadata_store.open_store(metadata_path))
     stale = {}
     for node_id, (key, owns) in EDGE_PUSHERS.items():
         node = nodes.get(node_id)
@@ -57,11 +62,12 @@ def stale_edge_pushes(metadata_path: str) -> dict[str, str]:
     return stale
 
 
-def stale_cached_push(metadata_path: str) -> str | None:
+def stale_cached_push(store, nodes: dict) -> str | None:
     """Why the newest run must push again, or None when what serves is what its gate passed.
 
     Args:
-      metadata_path: The run's ML Metadata store.
+      store: The run's ML Metadata store.
+      nodes: Its newest run's executions by component id (`metadata_store.latest_run`).
 
     Returns:
       A one-line reason when the newest run's Pusher came from the cache, its
@@ -71,8 +77,6 @@ def stale_cached_push(metadata_path: str) -> str | None:
     # the runner's quiet context (runner/console.py), after the run's first line.
     from components import baseline
 
-    store = metadata_store.open_store(metadata_path)
-    nodes = metadata_store.latest_run(store)
     pusher, trainer = nodes.get(PUSHER), nodes.get("Trainer")
     if pusher is None or trainer is None or pusher.state != "CACHED":
         return None
