@@ -8,6 +8,7 @@ TOP_LEVEL = [
     "configs",
     "preprocessing",
     "trainers",
+    "retraining",
     "edge",
     "components",
     "pipeline",

@@ -12,6 +12,7 @@ PACKAGES = (
     "configs",
     "preprocessing",
     "trainers",
+    "retraining",
     "edge",
     "components",
     "pipeline",
@@ -21,12 +22,13 @@ PACKAGES = (
     "kubeflow",
     "cli",
 )
-_LIBRARY = {"common", "configs", "preprocessing", "trainers", "edge"}
+_LIBRARY = {"common", "configs", "preprocessing", "trainers", "retraining", "edge"}
 ALLOWED = {
     "common": set(),
     "configs": set(),
     "preprocessing": {"common", "configs"},
     "trainers": {"common", "configs", "preprocessing"},
+    "retraining": {"common", "configs", "preprocessing", "trainers"},
     "edge": {"common", "configs", "preprocessing", "trainers"},
     "components": _LIBRARY,
     "pipeline": _LIBRARY | {"components"},
