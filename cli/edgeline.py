@@ -168,6 +168,31 @@ def _metric(value) -> str:
     return "undefined" if value is None or value != value else f"{value:.4f}"
 
 
+def retraining_lines(summary: dict) -> list[str]:
+    """The spans trained on, where training started, and every drift figure against its threshold."""
+    from retraining import spans
+
+    lines = []
+    if summary.get("spans"):
+        lines.append(f"data: {spans.describe(summary['spans'])}")
+    warm = summary.get("warm_start")
+    if warm:
+        lines.append(
+            f"warm start: from {warm['from']}" if warm["from"] else f"trained from the encoder: {warm['reason']}"
+        )
+    drift = summary.get("drift")
+    if drift and drift.get("figures"):
+        shown = [
+            f"{f['name']} {'n/a' if f['value'] is None else format(f['value'], '.4f')} "
+            f"({'DRIFT ' if f['value'] is not None and f['value'] > f['threshold'] else ''}limit {f['threshold']:g})"
+            for f in drift["figures"]
+        ]
+        lines.append("drift vs the serving model's training data: " + "; ".join(shown))
+    elif drift:
+        lines.append(f"drift: {drift.get('note')}")
+    return lines
+
+
 def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
     metrics = summary.get("metrics") or {}
     overall = metrics.get("overall", {})
@@ -177,6 +202,8 @@ def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
     if cached:  # this run's wall time apart from what the reused outputs once cost
         from_cache = f" ({len(cached)} component(s) from the cache, which took {reused:.0f}s when they ran)"
     print(f"finished in {summary['wall_seconds']:.0f}s{from_cache}; rows: {summary.get('data')}")
+    for line in retraining_lines(summary):
+        print(line)
     if overall:
         print(
             "eval: "

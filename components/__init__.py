@@ -4,6 +4,7 @@
 # type's TYPE_NAME (`components.EdgeModels`, `components.StudentModel`), by importing that
 # path: it must resolve here.
 from components.distill import StudentModel
+from components.drift_check import DataDrift
 from components.edge_export import EdgeModels
 
-__all__ = ["EdgeModels", "StudentModel"]
+__all__ = ["DataDrift", "EdgeModels", "StudentModel"]

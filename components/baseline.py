@@ -15,7 +15,7 @@ PUSHED_MODEL = "pushed_model"  # every PushedModel of the pipeline
 CANDIDATE = "candidate"  # this run's Trainer output (from the cache or not)
 
 # Custom property TFX's Pusher sets to 1 on a PushedModel when it pushed (0 when it did not).
-_PUSHED = "pushed"
+PUSHED_PROPERTY = "pushed"
 # `eval.baseline` values: the model serving now, or no comparison at all.
 SERVING, NONE = "serving", "none"
 
@@ -64,7 +64,7 @@ class ServingModelStrategy(resolver.ResolverStrategy):
             raise ValueError(f"ServingModelStrategy needs input channels {sorted(missing)}")
         candidates = {a.id for a in input_dict[CANDIDATE]}
         models = {a.id: a for a in input_dict[MODEL]}
-        pushes = [a for a in input_dict[PUSHED_MODEL] if a.get_int_custom_property(_PUSHED) == 1]
+        pushes = [a for a in input_dict[PUSHED_MODEL] if a.get_int_custom_property(PUSHED_PROPERTY) == 1]
         baseline: list[types.Artifact] = []
         # Newest push first; artifact ids grow with registration order.
         for pushed in sorted(pushes, key=lambda a: a.id, reverse=True):
@@ -119,7 +119,9 @@ def check_serving_columns(store: mlmd.MetadataStore, text_column: str, label_col
     Raises:
       BaselineMismatchError: The model serving now was trained on other columns.
     """
-    pushes = [a for a in store.get_artifacts_by_type("PushedModel") if a.custom_properties[_PUSHED].int_value == 1]
+    pushes = [
+        a for a in store.get_artifacts_by_type("PushedModel") if a.custom_properties[PUSHED_PROPERTY].int_value == 1
+    ]
     if not pushes:
         return
     serving = max(pushes, key=lambda a: a.id)

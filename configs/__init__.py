@@ -3,6 +3,7 @@
 from configs.config import (
     ConfigError,
     DataConfig,
+    DriftConfig,
     EdgelineConfig,
     EvalConfig,
     ExportConfig,
@@ -19,6 +20,7 @@ from configs.config import (
 __all__ = [
     "ConfigError",
     "DataConfig",
+    "DriftConfig",
     "EdgelineConfig",
     "EvalConfig",
     "ExportConfig",

@@ -29,6 +29,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "export.variants": ("float32", "dynamic_range", "float16", "int8", "int16x8", "edgetpu", "text"),
     "student.variants": ("student", "student_edgetpu", "student_micro"),
     "student.pooling": ("max", "mean"),
+    "drift.action": ("warn", "stop"),
 }
 # Sections that moved: old dotted prefix -> new one.
 _MOVED = {"export.student.": "student."}
@@ -40,7 +41,13 @@ class DataConfig:
 
     Attributes:
       path: A CSV file or a directory of CSV files. Empty means the bundled
-        Rotten Tomatoes movie-review snippets.
+        Rotten Tomatoes movie-review snippets. A TFX span pattern such as
+        `reviews/span-{SPAN}/*.csv` (`{VERSION}` too) names spans of new data:
+        a run trains on the newest `spans` of them.
+      spans: With a span pattern: how many of the newest spans a run trains on (a rolling window).
+      schema: A reviewed schema file (`.pbtxt`, e.g. written by `edgeline schema`) the
+        pipeline imports instead of inferring one; an anomaly against it stops the run
+        before Transform. Empty: the schema is inferred from the data, as before.
       text_column: Column holding the raw text.
       label_column: Column holding the label (integers 0..K-1 or strings).
       slice_columns: Extra raw columns to slice evaluation metrics by.
@@ -69,6 +76,8 @@ class DataConfig:
     max_truncated_share: float = 0.2
     delimiter: str = ","
     encoding: str = "utf-8"
+    spans: int = 1
+    schema: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +123,11 @@ class TrainConfig:
       weight_decay: AdamW decoupled weight decay.
       eval_steps: Batches of the eval split scored after each epoch (0 = all).
       seed: Random seed for weights and shuffling.
+      warm_start: Start from the serving model's weights when one serves and its encoder,
+        classes and `tokenizer.max_seq_length` match this run's (else from the encoder,
+        saying why); false always starts from the encoder.
+      warm_start_epochs: Epochs of a warm-started training (the serving model has seen the
+        earlier data already); `max_steps` still caps them.
     """
 
     epochs: int = 2
@@ -124,6 +138,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     eval_steps: int = 0
     seed: int = 42
+    warm_start: bool = True
+    warm_start_epochs: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +158,35 @@ class EvalConfig:
     accuracy_threshold: float = 0.80
     change_threshold: float = -0.01
     baseline: str = "serving"
+
+
+@dataclasses.dataclass(frozen=True)
+class DriftConfig:
+    """How far this run's data may move from the data the serving model was trained on.
+
+    Every figure is computed on the train split after Transform, against the same
+    figures of the serving model's training data (retraining/drift.py).
+
+    Attributes:
+      action: `warn` (report the figures, train anyway) or `stop` (a drifted figure ends the
+        run before Trainer, exit code 4, the serving model untouched).
+      max_label_linf: Largest L-infinity distance between the two label distributions.
+      max_length_js: Largest Jensen-Shannon divergence between the two distributions of text
+        length in word pieces.
+      max_unk_change: Largest change (either way) of the share of [UNK] word pieces.
+      max_truncated_change: Largest change (either way) of the share of texts longer than
+        `tokenizer.max_seq_length`.
+      max_meaning_auc: Largest AUC of a classifier telling the two data sets apart by the
+        serving model's sentence embeddings (0.5: indistinguishable; 1.0: disjoint), on up to
+        400 texts a side.
+    """
+
+    action: str = "warn"
+    max_label_linf: float = 0.15
+    max_length_js: float = 0.1
+    max_unk_change: float = 0.02
+    max_truncated_change: float = 0.1
+    max_meaning_auc: float = 0.75
 
 
 @dataclasses.dataclass(frozen=True)
@@ -297,6 +342,7 @@ class EdgelineConfig:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+    drift: DriftConfig = DriftConfig()
     export: ExportConfig = ExportConfig()
     student: StudentConfig = StudentConfig()
     runner: RunnerConfig = RunnerConfig()

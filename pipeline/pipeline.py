@@ -10,7 +10,18 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from common import artifact_io
-from components import baseline, checked_example_gen, distill, edge_export, evaluation, student_export, text_validation
+from components import (
+    baseline,
+    checked_example_gen,
+    distill,
+    drift_check,
+    edge_export,
+    evaluation,
+    schema_check,
+    serving_model,
+    student_export,
+    text_validation,
+)
 from configs import EdgelineConfig
 
 # User code is passed as dotted paths, so compiling for Kubeflow never has to
@@ -28,6 +39,8 @@ COMPONENT_IDS = (
     "ExampleValidator",
     "Transform",
     "TextValidator",
+    "serving_model_resolver",
+    "DriftCheck",
     "Trainer",
     "latest_blessed_model_resolver",
     "Evaluator",
@@ -58,7 +71,7 @@ def _sections(config: EdgelineConfig, *names: str) -> dict[str, Any]:
     # how it is spelled (path, encoding, delimiter) reach ExampleGen only.
     full = config.to_dict()
     if "data" in full:
-        full["data"] = {**full["data"], "path": "", "encoding": "utf-8", "delimiter": ","}
+        full["data"] = {**full["data"], "path": "", "encoding": "utf-8", "delimiter": ",", "schema": "", "spans": 1}
     return {name: full[name] for name in names}
 
 
@@ -96,6 +109,29 @@ def _student_components(config, trainer, transform, example_gen, evaluator, push
     return [distill_node, export_node]
 
 
+def _serving_model_inputs(strategy: type, examples: Any) -> dict[str, Any]:
+    """The input channels of the resolver that finds the serving model before Trainer."""
+    model = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
+    if issubclass(strategy, serving_model.ServingModelStrategy):
+        return {
+            serving_model.MODEL: model,
+            serving_model.PUSHED_MODEL: tfx.dsl.Channel(type=tfx.types.standard_artifacts.PushedModel),
+            serving_model.EXAMPLES: examples,
+        }
+    return {"model": model, "model_blessing": tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)}
+
+
+def _schema_nodes(config: EdgelineConfig, statistics: Any) -> tuple[Any, Any]:
+    """SchemaGen (inferred, or the reviewed `data.schema` imported) and ExampleValidator holding the data to it."""
+    if config.data.schema:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=config.data.schema).with_id("SchemaGen")
+        return schema_gen, schema_check.contract_validator(statistics, schema_gen.outputs["schema"])
+    # Variable-length (sparse) raw features: empty CSV cells become missing
+    # values, and preprocessing_fn densifies them with explicit defaults.
+    schema_gen = tfx.components.SchemaGen(statistics=statistics, infer_feature_shape=False)
+    return schema_gen, tfx.components.ExampleValidator(statistics=statistics, schema=schema_gen.outputs["schema"])
+
+
 def create_pipeline(
     config: EdgelineConfig,
     pipeline_name: str,
@@ -107,6 +143,7 @@ def create_pipeline(
     metadata_connection_config: Any | None = None,
     beam_pipeline_args: Sequence[str] | None = None,
     baseline_strategy: type = baseline.ServingModelStrategy,
+    serving_strategy: type = serving_model.ServingModelStrategy,
     num_classes: int = 2,
     edge_dir: str | None = None,
     staged_input: bool = False,
@@ -128,6 +165,8 @@ def create_pipeline(
       baseline_strategy: Resolver strategy for the baseline model: by default
         the model serving now (the last pushed). Kubeflow's compiler only
         accepts TFX's own LatestBlessedModelStrategy.
+      serving_strategy: Resolver strategy for the model serving now, before Trainer (its warm
+        start, DriftCheck's comparison); Kubeflow's compiler takes LatestBlessedModelStrategy.
       num_classes: Classes in the label column (sets the evaluation metrics).
       edge_dir: Where EdgeExport and StudentExport push TFLite variants, one version each;
         defaults to `edge` next to `serving_dir`.
@@ -150,12 +189,7 @@ def create_pipeline(
         example_gen_pb2.Output(split_config=splits),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    # Variable-length (sparse) raw features: empty CSV cells become missing
-    # values, and preprocessing_fn densifies them with explicit defaults.
-    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False)
-    example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
-    )
+    schema_gen, example_validator = _schema_nodes(config, statistics_gen.outputs["statistics"])
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -178,16 +212,30 @@ def create_pipeline(
         max_unk_share=config.data.max_unk_share,
         max_truncated_share=config.data.max_truncated_share,
     )
+    # The model serving now: Trainer's warm start and DriftCheck's comparison (components/serving_model.py).
+    serving = tfx.dsl.Resolver(
+        strategy_class=serving_strategy, **_serving_model_inputs(serving_strategy, example_gen.outputs["examples"])
+    ).with_id(serving_model.NODE_ID)
+    serving.add_upstream_node(text_validator)
+    drift_node = drift_check.DriftCheck(
+        transformed_examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        serving_model=serving.outputs["model"],
+        config=json.dumps(_sections(config, "data", "tokenizer", "drift"), sort_keys=True),
+        encoder_dir=encoder_dir,
+    )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
+        base_model=serving.outputs["model"] if config.train.warm_start else None,
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config={"config": _sections(config, "data", "model", "train"), "encoder_dir": encoder_dir},
+        custom_config={"config": _sections(config, "data", "tokenizer", "model", "train"), "encoder_dir": encoder_dir},
     )
-    trainer.add_upstream_node(text_validator)
+    # Train only on data that passed both validators and the drift check.
+    trainer.add_upstream_node(drift_node)
     resolver = tfx.dsl.Resolver(
         strategy_class=baseline_strategy, **_baseline_inputs(baseline_strategy, trainer.outputs["model"])
     ).with_id("latest_blessed_model_resolver")
@@ -241,6 +289,8 @@ def create_pipeline(
             example_validator,
             transform,
             text_validator,
+            serving,
+            drift_node,
             trainer,
             resolver,
             evaluator,

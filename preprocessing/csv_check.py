@@ -89,6 +89,12 @@ def find_files(path: str) -> tuple[str, str, list[str]]:
     if artifact_io.is_local(base):
         base = os.path.abspath(base.removeprefix("file://"))
     gfile = artifact_io.gfile()
+    if any(c in posixpath.basename(base) for c in "*?") and not gfile.exists(base):
+        # A file pattern (a span's `span-3/*.csv`, as ExampleGen's span resolution leaves it).
+        files = sorted(artifact_io.glob(base))
+        if not files:
+            raise DataError(f"{base}: no file matches this pattern")
+        return posixpath.dirname(base), posixpath.basename(base), files
     if not gfile.exists(base):
         raise DataError(f"{base}: no such file or directory; pass --data with a CSV file or a directory of CSV files")
     if not gfile.isdir(base):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from common import artifact_io
 from preprocessing import csv_check
 from preprocessing.csv_check import CsvInput
-from preprocessing.csv_reader import CsvFormat, Header
+from preprocessing.csv_reader import CsvFormat, DataError, Header
 
 # The copy's files (what ExampleGen's reader globs in the copy's directory).
 PATTERN = "*.csv"
@@ -152,6 +152,13 @@ def check_and_copy(
     return CheckedCopy(checked, directory, writer.sha256, writer.column_types)
 
 
+# How many checked copies the local runner keeps (most recently used first): switching between a few
+# inputs under one run name (A, B, then A again) finds A's copy untouched, so ExampleGen's
+# fingerprint (which holds the files' modification times) matches and every component is cached.
+KEEP_COPIES = 4
+_RECENT = ".recent"
+
+
 def stage_by_content(
     path: str,
     text_column: str,
@@ -167,7 +174,8 @@ def stage_by_content(
     that a file moved to another folder, or re-saved in another encoding or
     dialect with the same rows, is the same ExampleGen input and every component
     comes from the cache. An unchanged input is not rewritten (ExampleGen's
-    fingerprint holds the files' modification times); other inputs' copies go.
+    fingerprint holds the files' modification times); the `KEEP_COPIES` most
+    recently used copies are kept, older ones go.
 
     Args:
       path, text_column, label_column, known_labels, slice_columns, fmt: As for `check_and_copy`.
@@ -179,12 +187,138 @@ def stage_by_content(
     gfile = artifact_io.gfile()
     partial = artifact_io.join(runs_input, f".partial-{uuid.uuid4().hex}")
     copy = check_and_copy(path, text_column, label_column, partial, known_labels, slice_columns, fmt)
-    final = artifact_io.join(runs_input, copy.sha256[:16])
+    name = copy.sha256[:16]
+    final = artifact_io.join(runs_input, name)
     if gfile.exists(final):
         gfile.rmtree(partial)
     else:
         gfile.rename(partial, final)
-    for name in gfile.listdir(runs_input):
-        if artifact_io.join(runs_input, name.rstrip("/")) != final:
-            gfile.rmtree(artifact_io.join(runs_input, name.rstrip("/")))
+    _keep_recent(runs_input, name)
     return dataclasses.replace(copy, directory=final)
+
+
+def _keep_recent(runs_input: str, used: str) -> None:
+    """Records `used` as the most recent copy and removes copies (and leftovers) beyond `KEEP_COPIES`."""
+    recent_file = artifact_io.join(runs_input, _RECENT)
+    gfile = artifact_io.gfile()
+    recent = artifact_io.read_text(recent_file).split() if gfile.exists(recent_file) else []
+    recent = [used, *(n for n in recent if n != used)][:KEEP_COPIES]
+    artifact_io.write_text(recent_file, "\n".join(recent) + "\n")
+    for entry in gfile.listdir(runs_input):
+        entry = entry.rstrip("/")
+        if entry not in (*recent, _RECENT, SPANS_DIR):
+            gfile.rmtree(artifact_io.join(runs_input, entry))
+
+
+# The spans' staged copies (retraining/spans.py), beside the content-named copies in runs/NAME/input.
+SPANS_DIR = "spans"
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedSpans:
+    """The checked copy of a window of spans, staged as one span for ExampleGen.
+
+    Attributes:
+      checked: The check's result over every span of the window (rows summed, labels merged).
+      directory: Where ExampleGen's span pattern (`spans.STAGED_PATTERN`) finds the newest span.
+      sha256: Hash of the window's copies.
+      numbers: The span numbers of the window, oldest first.
+    """
+
+    checked: CsvInput
+    directory: str
+    sha256: str
+    numbers: tuple[int, ...]
+
+
+def stage_spans(
+    spans: Sequence,
+    text_column: str,
+    label_column: str,
+    runs_input: str,
+    known_labels: Sequence[str] = (),
+    slice_columns: Sequence[str] = (),
+    fmt: CsvFormat | None = None,
+) -> StagedSpans:
+    """Checks each span of the window and stages their rows as `runs_input/spans/span-<newest>/`.
+
+    ExampleGen ingests one span an execution (TFX's RangeConfig takes a static range of one span), and
+    the components after it take one Examples artifact each; so a window of several spans is staged as
+    the newest span's directory holding every span's checked rows. An unchanged window is not rewritten,
+    so ExampleGen finds the same fingerprint and a run on a span already trained on is a full cache hit.
+
+    Args:
+      spans: `retraining.spans.Span`s, oldest first (each has `number` and `path`).
+      text_column, label_column, known_labels, slice_columns, fmt: As for `check_and_copy`.
+      runs_input: The run's input directory, e.g. `runs/NAME/input`.
+
+    Returns:
+      What the check found and where the staged span is.
+
+    Raises:
+      DataError: From the check, naming the span's file, line and column.
+    """
+    gfile = artifact_io.gfile()
+    base = artifact_io.join(runs_input, SPANS_DIR)
+    partial = artifact_io.join(runs_input, f".partial-{uuid.uuid4().hex}")
+    copies = []
+    try:
+        for span in spans:
+            copies.append(
+                check_and_copy(
+                    span.path,
+                    text_column,
+                    label_column,
+                    artifact_io.join(partial, str(span.number)),
+                    known_labels,
+                    slice_columns,
+                    fmt,
+                )
+            )
+    except BaseException:
+        if gfile.exists(partial):
+            gfile.rmtree(partial)
+        raise
+    for span, copy in zip(spans[1:], copies[1:], strict=True):
+        if copy.checked.header != copies[0].checked.header:
+            gfile.rmtree(partial)
+            raise DataError(
+                f"{span.path}: header ({', '.join(copy.checked.header)}) differs from span {spans[0].number}'s "
+                f"({', '.join(copies[0].checked.header)}); every span needs the same columns in the same order"
+            )
+    digest = hashlib.sha256("".join(c.sha256 for c in copies).encode()).hexdigest()
+    final = artifact_io.join(base, f"span-{spans[-1].number}")
+    marker = final + ".sha256"
+    if gfile.exists(final) and gfile.exists(marker) and artifact_io.read_text(marker).strip() == digest:
+        gfile.rmtree(partial)
+    else:
+        if gfile.exists(final):
+            gfile.rmtree(final)
+        gfile.makedirs(final)
+        for span, copy in zip(spans, copies, strict=True):
+            for file in sorted(gfile.listdir(copy.directory)):
+                gfile.rename(
+                    artifact_io.join(copy.directory, file), artifact_io.join(final, f"span{span.number}-{file}")
+                )
+        gfile.rmtree(partial)
+        artifact_io.write_text(marker, digest + "\n")
+    # ExampleGen resolves the newest span directory: nothing newer, and nothing stale, may stay beside it.
+    for entry in gfile.listdir(base):
+        if entry.rstrip("/") not in (f"span-{spans[-1].number}", f"span-{spans[-1].number}.sha256"):
+            path = artifact_io.join(base, entry.rstrip("/"))
+            (gfile.rmtree if gfile.isdir(path) else gfile.remove)(path)
+    return StagedSpans(_merged([c.checked for c in copies]), base, digest, tuple(s.number for s in spans))
+
+
+def _merged(checked: Sequence[CsvInput]) -> CsvInput:
+    """One `CsvInput` for the window: files and notes of every span, rows summed, labels merged in class order."""
+    integer = all(c.integer_labels for c in checked)
+    labels = sorted({label for c in checked for label in c.labels}, key=int if integer else str)
+    return dataclasses.replace(
+        checked[-1],
+        files=tuple(f for c in checked for f in c.files),
+        rows=sum(c.rows for c in checked),
+        labels=tuple(labels),
+        integer_labels=integer,
+        notes=tuple(n for c in checked for n in c.notes),
+    )

@@ -8,8 +8,10 @@ import os
 import pathlib
 from typing import Any
 
+from common import artifact_io
 from preprocessing.asset_files import LABELS_FILE
 from results import eval_metrics, metadata_store
+from retraining import drift as drift_lib
 
 
 def collect_summary(paths: metadata_store.RunPaths, components: list[dict]) -> dict[str, Any]:
@@ -29,6 +31,10 @@ def collect_summary(paths: metadata_store.RunPaths, components: list[dict]) -> d
     if "Trainer" in nodes:
         (model,) = nodes["Trainer"].outputs["model"]
         summary["model_uri"] = model.uri
+        summary["warm_start"] = _warm_start(nodes["Trainer"].outputs["model_run"][0].uri)
+    if "DriftCheck" in nodes:
+        (drift,) = nodes["DriftCheck"].outputs["drift"]
+        summary["drift"] = json.loads(artifact_io.read_text(artifact_io.join(drift.uri, drift_lib.REPORT_FILE)))
     # A cached Pusher re-reports the push of the run it was cached from: nothing new was pushed.
     if "Pusher" in nodes and nodes["Pusher"].state != "CACHED":
         (pushed,) = nodes["Pusher"].outputs["pushed_model"]
@@ -48,6 +54,14 @@ def collect_summary(paths: metadata_store.RunPaths, components: list[dict]) -> d
             component["produced_seconds"] = round(node.produced_seconds, 2)
             component["produced_at"] = _iso(node.produced_at)
     return summary
+
+
+def _warm_start(model_run_uri: str) -> dict | None:
+    """Where the Trainer started (`{"from": the serving model or "", "reason": why not}`), from train_stats.json."""
+    path = artifact_io.join(model_run_uri, "train_stats.json")
+    if not artifact_io.gfile().exists(path):
+        return None
+    return json.loads(artifact_io.read_text(path)).get("warm_start")
 
 
 def pushed_before_failure(paths: metadata_store.RunPaths, components: list[dict]) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import hashlib
 import logging
 import pathlib
 import time
@@ -10,12 +12,14 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from common import artifact_io
 from common.error_lines import error_line
 from configs import EdgelineConfig
 from preprocessing import csv_check, example_gen_input
-from preprocessing.csv_reader import CsvFormat
+from preprocessing.csv_reader import CsvFormat, DataError
 from results import metadata_store
 from results import summary as summary_lib
+from retraining import spans
 from runner import console, repush, run_dir
 
 log = logging.getLogger("edgeline")
@@ -49,6 +53,39 @@ def _write_report(paths: metadata_store.RunPaths, summary: dict) -> None:
         log.warning("could not write the run report:\n%s", traceback.format_exc())
         return
     summary_lib.write_summary(paths, summary)
+
+
+def _stage_input(config: EdgelineConfig, paths: metadata_store.RunPaths, known_labels):
+    """Checks `data.path` and stages the checked copy ExampleGen reads: the window of spans, or the file(s)."""
+    fmt = CsvFormat.from_config(config.data.encoding, config.data.delimiter)
+    columns = (config.data.text_column, config.data.label_column)
+    if spans.has_spans(config.data.path):
+        try:
+            window = spans.window(config.data.path, config.data.spans)
+        except (FileNotFoundError, ValueError) as e:
+            raise DataError(str(e)) from None
+        return example_gen_input.stage_spans(
+            window, *columns, str(paths.input), known_labels, config.data.slice_columns, fmt
+        )
+    return example_gen_input.stage_by_content(
+        config.data.path, *columns, str(paths.input), known_labels, config.data.slice_columns, fmt
+    )
+
+
+def _with_staged_schema(config: EdgelineConfig, paths: metadata_store.RunPaths) -> EdgelineConfig:
+    """`data.schema` copied into the run's input by content: ImportSchemaGen's cache key is the file's path,
+    so an edited schema under the same name must become a new path, and an unchanged one stays the same."""
+    source = config.data.schema
+    if not artifact_io.gfile().exists(source):
+        raise DataError(
+            f"data.schema: {source} does not exist; write the schema of a finished run with "
+            "`edgeline schema runs/NAME --out PATH`, review it, and pass that path"
+        )
+    text = artifact_io.read_bytes(source)
+    staged = paths.input / f"schema-{hashlib.sha256(text).hexdigest()[:16]}.pbtxt"
+    if not staged.exists():
+        artifact_io.write_bytes(str(staged), text)
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, schema=str(staged)))
 
 
 def run(
@@ -95,16 +132,11 @@ def run(
                 # The check, before any component starts, and the copy ExampleGen reads, staged by
                 # content (preprocessing/example_gen_input.py). ExampleGen's executor checks that
                 # copy again as it ingests it: the check that guards on every orchestrator.
-                staged = example_gen_input.stage_by_content(
-                    config.data.path,
-                    config.data.text_column,
-                    config.data.label_column,
-                    str(paths.input),
-                    known_labels=config.data.labels or summary_lib.serving_labels(paths.serving),
-                    slice_columns=config.data.slice_columns,
-                    fmt=CsvFormat.from_config(config.data.encoding, config.data.delimiter),
-                )
+                # With a reviewed schema, the schema holds the labels (ExampleValidator stops on a new one).
+                known = config.data.labels or (() if config.data.schema else summary_lib.serving_labels(paths.serving))
+                staged = _stage_input(config, paths, known)
                 csv_input = staged.checked
+                summary["spans"] = list(getattr(staged, "numbers", ()))
                 summary["input"] = {
                     "files": list(csv_input.files),
                     "rows": csv_input.rows,
@@ -113,6 +145,10 @@ def run(
                     "notes": list(csv_input.notes),
                     "sha256": staged.sha256,
                 }
+                if summary["spans"]:
+                    write(f"[{progress.clock()}] input: {spans.describe(summary['spans'])} of {config.data.path}")
+                if config.data.schema:
+                    config = _with_staged_schema(config, paths)
                 for note in csv_input.notes:
                     write(f"[{progress.clock()}] input: {note}")
                 # Imported here, inside the quiet context: TFX's imports print warnings.
@@ -137,7 +173,7 @@ def run(
                     pipeline_name="edgeline",
                     pipeline_root=str(paths.pipeline_root),
                     data_root=staged.directory,
-                    data_pattern=csv_check.DIRECTORY_PATTERN,
+                    data_pattern=spans.STAGED_PATTERN if summary["spans"] else csv_check.DIRECTORY_PATTERN,
                     staged_input=True,
                     encoder_dir=encoder_dir,
                     serving_dir=str(paths.serving),
@@ -155,6 +191,15 @@ def run(
                     repush.run_uncached(pipeline, set(stale))
                     progress.components[:] = repush.merge_passes(progress.components)
                 summary.update(summary_lib.collect_summary(paths, progress.components))
+                if (
+                    summary["spans"]
+                    and progress.components
+                    and all(c["cached"] for c in progress.components if not c["name"].endswith("resolver"))
+                ):
+                    write(
+                        f"[{progress.clock()}] {spans.describe(summary['spans'])}: the serving model was trained on "
+                        "it already; every component came from the cache"
+                    )
                 summary["status"] = "succeeded"
             except BaseException as e:
                 log.error("run failed:\n%s", traceback.format_exc())

@@ -52,7 +52,7 @@ def test_tiny_config_inherits_from_default():
 
 def test_valid_keys_cover_every_section():
     sections = {key.split(".")[0] for key in valid_keys()}
-    assert sections == {"data", "tokenizer", "model", "train", "eval", "export", "student", "runner"}
+    assert sections == {"data", "tokenizer", "model", "train", "eval", "drift", "export", "student", "runner"}
 
 
 @pytest.mark.parametrize("override", ["data.labels=yes,no", "data.labels=[yes, no]", "data.labels=yes, no"])

@@ -4,6 +4,7 @@ Signatures:
   serving_default     serialized tf.Example (raw text feature) -> probabilities, label
   serve_text          a batch of plain strings               -> probabilities, label
   transform_features  serialized tf.Example                   -> transformed features
+and `embed_ids` (token ids -> sentence embeddings), a saved function that is no signature.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class _ServingModule(tf.Module):
         self.serving_spec = {text_column: self.raw_spec[text_column]}
         self.class_names = tf.constant(list(class_names))
         self.labels_asset = tf.saved_model.Asset(labels_path)
+        # The sentence embedding the head reads (dropout is the identity at inference): drift's meaning test.
+        self.embedder = tf_keras.Model(classifier.input, classifier.get_layer(features.PROBABILITIES).input)
 
     def _predict(self, raw_features: dict) -> dict:
         transformed = self.tft_layer(raw_features)
@@ -64,6 +67,12 @@ class _ServingModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(self, examples):
         return self.tft_layer(tf.io.parse_example(examples, self.raw_spec))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int64, name=name) for name in features.MODEL_INPUTS])
+    def embed_ids(self, input_word_ids, input_mask, input_type_ids):
+        """Sentence embeddings of token ids (a function of the SavedModel, not a serving signature)."""
+        ids = dict(zip(features.MODEL_INPUTS, (input_word_ids, input_mask, input_type_ids), strict=True))
+        return self.embedder(ids, training=False)
 
 
 def export_serving_model(

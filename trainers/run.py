@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import os
 
-import tensorflow as tf
 import tensorflow_transform as tft
 
+from common import artifact_io
 from configs import EdgelineConfig, features
+from preprocessing import tokenizer as tok
+from retraining import model_record, profile
 from trainers import export
 from trainers import train as train_lib
 
@@ -40,17 +42,59 @@ def run_fn(fn_args) -> None:
         feature_spec=tft_output.transformed_feature_spec(),
         num_classes=len(class_names),
     )
-    result = train_lib.train(data, config.model, config.train, custom["encoder_dir"], log_dir=fn_args.model_run_dir)
+    record = model_record.ModelRecord(
+        encoder=config.model.encoder,
+        pooling=config.model.pooling,
+        class_names=tuple(class_names),
+        max_seq_length=config.tokenizer.max_seq_length,
+    )
+    warm_start = _warm_start(config, record, fn_args.base_model)
+    train_config = config.train
+    if warm_start["from"]:
+        train_config = dataclasses.replace(train_config, epochs=config.train.warm_start_epochs)
+    result = train_lib.train(
+        data,
+        config.model,
+        train_config,
+        custom["encoder_dir"],
+        log_dir=fn_args.model_run_dir,
+        warm_start_from=warm_start["from"] or None,
+    )
     export.export_serving_model(
         result.model, tft_output, config.data.text_column, class_names, fn_args.serving_model_dir
     )
+    assets = tok.assets_from_encoder(custom["encoder_dir"])
+    train_profile = profile.profile_split(
+        artifact_io.glob(list(fn_args.train_files)),
+        class_names,
+        assets.vocab.index(tok.UNK),
+        config.tokenizer.max_seq_length,
+        seed=config.train.seed,
+    )
+    model_record.write(fn_args.serving_model_dir, dataclasses.replace(record, warm_start=warm_start), train_profile)
     stats = {
         "global_batch_size": result.global_batch_size,
         "num_replicas": result.num_replicas,
         "steps": result.steps,
+        "epochs": train_config.epochs,
         "history": {k: [float(x) for x in v] for k, v in result.history.items()},
         "class_names": class_names,
+        "warm_start": warm_start,
     }
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "train_stats.json"), "w") as f:
-        f.write(json.dumps(stats, indent=2))
+    artifact_io.write_text(artifact_io.join(fn_args.model_run_dir, "train_stats.json"), json.dumps(stats, indent=2))
     logging.getLogger("edgeline").info("training finished: %s", json.dumps(stats["history"]))
+
+
+def _warm_start(config: EdgelineConfig, record: model_record.ModelRecord, base_model: str | None) -> dict:
+    """`{"from": the serving model's SavedModel or "", "reason": why not}` (`train.warm_start`)."""
+    if not config.train.warm_start:
+        return {"from": "", "reason": "train.warm_start is false"}
+    if not base_model:
+        return {"from": "", "reason": "no model is serving yet"}
+    found = model_record.read(base_model)
+    refusal = model_record.warm_start_refusal(
+        found[0] if found else None, record.encoder, record.pooling, record.class_names, record.max_seq_length
+    )
+    if refusal:
+        return {"from": "", "reason": f"the serving model does not fit: {refusal}"}
+    return {"from": base_model, "reason": ""}

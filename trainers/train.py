@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from common import artifact_io
 from configs import ModelConfig, TrainConfig, features
 from trainers import model as model_lib
 
@@ -186,6 +187,21 @@ def count_records(file_patterns: Sequence[str]) -> int:
     return int(tf.data.TFRecordDataset(files, compression_type="GZIP").reduce(0, lambda n, _: n + 1))
 
 
+def restore_weights(classifier: tf_keras.Model, saved_model_dir: str) -> None:
+    """Loads the classifier weights of a SavedModel edgeline exported into `classifier`.
+
+    The export saves a functional model over the classifier's layers as the module's
+    `classifier` attribute (trainers/export.py), so a checkpoint read through the same
+    object path matches every weight by position in the object graph, not by name.
+
+    Raises:
+      AssertionError: A weight of `classifier` has no match in the SavedModel.
+    """
+    wrapper = tf_keras.Model(classifier.input, classifier.output, name=classifier.name)
+    path = artifact_io.join(saved_model_dir, "variables", "variables")
+    tf.train.Checkpoint(classifier=wrapper).read(path).expect_partial().assert_existing_objects_matched()
+
+
 def train(
     data: TrainData,
     model_config: ModelConfig,
@@ -193,6 +209,7 @@ def train(
     encoder_handle: str,
     log_dir: str | None = None,
     strategy: tf.distribute.Strategy | None = None,
+    warm_start_from: str | None = None,
 ) -> TrainResult:
     """Trains the classifier.
 
@@ -207,6 +224,8 @@ def train(
       encoder_handle: TF Hub-format encoder to fine-tune.
       log_dir: TensorBoard directory for per-epoch loss, accuracy and learning rate.
       strategy: Defaults to `tf.distribute.MirroredStrategy()`.
+      warm_start_from: A SavedModel edgeline exported (trainers/export.py) whose classifier
+        weights start the training instead of the encoder's (same encoder, classes and pooling).
 
     Returns:
       The trained model, its history and the batch/step figures used.
@@ -236,6 +255,8 @@ def train(
 
     with strategy.scope():
         classifier = model_lib.build_classifier(model_config, encoder_handle, data.num_classes, train_config.seed)
+        if warm_start_from:
+            restore_weights(classifier, warm_start_from)
         schedule = WarmupLinearDecay(
             train_config.learning_rate, int(total_steps * train_config.warmup_fraction), total_steps
         )
