@@ -71,10 +71,12 @@ def _pushed(v: dict) -> str:
 
 def _caption(results: dict, row: dict) -> str:
     flags = row_cpu_flags(row)
+    # The row's own sample count: `results["repeats"]` is the last command's, which may not have measured P3.
+    repeats = row["detail"]["saved_model_latency_ms"]["ids_1_thread"]["n"]
     return (
         f"`make bench` P3 of {row['measured_at'][:10]}, the `{results['run_dir']}` run, on "
         f"{results['machine']['cpus']} cores with {cpu(flags)} ({', '.join(flags or ['flags not recorded'])}); "
-        f"batch 1, median of {results['repeats']} repeats, × = faster than the SavedModel at the same threads:"
+        f"batch 1, median of {repeats} repeats, × = faster than the SavedModel at the same threads:"
     )
 
 
