@@ -179,7 +179,7 @@ def test_inline_repository_paths_exist(document):
 
 
 # A measured figure in a table cell: a number with a unit of time, size, speed-up or accuracy points.
-MEASURED = re.compile(r"\d(?:[\d,]*\.?\d*)\s?(?:ms|s/GB|MB|KB|GB|×|pt\b)")
+MEASURED = re.compile(r"\d(?:[\d,]*\.?\d*)\s?(?:ms|s/GB|MB|KB|GB|×|pt\b|points?\b)")
 
 
 def test_readme_figure_tables_are_rendered_from_the_committed_results():
