@@ -466,3 +466,28 @@ def test_a_flash_budget_too_small_costs_the_student_and_student_edgetpu_nothing(
         "student.tflite",
         "student_edgetpu.tflite",
     ]
+
+
+def test_the_default_student_in_96_kib_is_built_narrower_and_fits(teacher, tmp_path):
+    """The default student's shape (128 filters, 32 wide) at 96 KiB: its filters halve, and the student_micro
+    built from it fits the budget as predicted and is pushed."""
+    config = dataclasses.replace(
+        CONFIG.student,
+        max_flash_bytes=98_304,
+        min_piece_count=1,
+        seeds=1,
+        transfer_copies=0,
+        epochs=1,
+        max_accuracy_drop=100.0,
+        validation_share=0.2,
+    )
+    distilled = _distil(teacher, config, evaluation=False)
+    sizing = distilled.sizing
+    assert sizing.micro_misfit == "" and sizing.filters == 64 and sizing.width == 32, sizing
+    assert sizing.cut.startswith("filters 128 -> 64 (convolutions 41,000 B of the 96,337 B flash budget)")
+    result = _build(teacher, distilled, config, tmp_path, tmp_path / "edge" / "1")
+    micro_row = result.variants["student_micro"]
+    assert micro_row["pushed"], micro_row.get("reason")
+    assert micro_row["flash_bytes"] <= 98_304
+    assert abs(sizing.predicted_flash_bytes - micro_row["flash_bytes"]) <= 0.01 * micro_row["flash_bytes"]
+    assert all(result.variants[name]["pushed"] for name in ("student", "student_edgetpu"))
