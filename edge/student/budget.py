@@ -238,7 +238,7 @@ def _fit_flash(
     """The widest table within `budget`: filters, then the cut, then width, then filters again."""
     width = config.embedding_dim
     # The convolutions' weights do not grow with the vocabulary: past half the budget they would
-    # leave a table too small to be worth cutting (128 filters alone are 117 KB at the defaults).
+    # leave a table too small to be worth cutting (at the defaults 128 filters alone are 126 KB).
     while predicted_flash_bytes(config, 0, width, filters, num_classes) > budget // 2 and filters // 2 >= _MIN_FILTERS:
         filters //= 2
     while True:
