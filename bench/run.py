@@ -26,10 +26,12 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 
+from bench import readme_tables
 from bench.context import ROOT, Bench, shown_path
 from bench.p1_tokenization import p1_tokenization_in_graph
 from bench.p2_tokenizer import p2_tokenizer_speed
 from bench.p3_edge_variants import p3_child, p3_edge_variants
+from bench.p3_kernels import cpu_features
 from bench.p4_evaluation import p4_evaluation_overhead
 from bench.p5_transform import p5_transform_overhead
 from bench.p6_orchestration import p6_orchestration
@@ -110,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             measured[rid] = fn()
             measured[rid]["measured_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            # Rows measured in different sessions may come from different CPUs: each row names its own.
+            measured[rid]["cpu_flags"] = cpu_features()
         except Exception as e:  # noqa: BLE001 - one broken row must not lose the others
             import traceback
 
@@ -164,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out_dir / "RESULTS.md").write_text(markdown(results))
     say(f"wrote {out_dir / 'results.json'} and {out_dir / 'RESULTS.md'}")
+    if (out_dir / "results.json").resolve() == readme_tables.RESULTS.resolve():
+        readme_tables.main()  # the README's figure tables are rendered from the committed results
     return 1 if any("error" in r for r in measured.values()) else 0
 
 

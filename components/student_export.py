@@ -85,6 +85,7 @@ def StudentExport(  # noqa: N802  (TFX names components like classes)
             student_models.uri,
             push_dir,
             training=distilled.training,
+            micro_misfit=(distilled.sizing or {}).get("micro_misfit"),
         )
     if push_dir is not None:
         push_dir.commit()

@@ -231,8 +231,10 @@ class StudentConfig:
         dense layer (tfmot); 0 turns pruning off.
       batch_size: Examples per step.
       learning_rate: Adam learning rate of the float epochs (QAT uses a tenth).
-      max_flash_bytes: student_micro's flash budget (model bytes). The vocabulary (and if
-        need be the width) is sized before training so the predicted flatbuffer fits it.
+      max_flash_bytes: student_micro's flash budget (model bytes). The filters, the vocabulary
+        and if need be the width are sized before training so the predicted flatbuffer fits it;
+        a budget too small for a useful student leaves student_micro out (its row names the
+        smallest budget that fits) and the other variants unchanged.
       max_arena_bytes: student_micro's tensor-arena budget; the filters are sized to fit it.
       flash_margin: Share of `max_flash_bytes` the sizing leaves free for the prediction's error.
       seed: Random seed of weights, perturbations and shuffling (of the first seed).

@@ -33,7 +33,7 @@ def make_interpreter(model: bytes, num_threads: int = 1, custom_ops: bool = Fals
       A LiteRT `Interpreter` (XNNPACK applied by default), or for `custom_ops`
       TF's `InterpreterWithCustomOps` with TF Text's registrars: those are
       compiled against the TFLite inside the TF wheel, and handing them LiteRT's
-      op resolver crashes the process (SIGSEGV, checked with LiteRT 1.4.0).
+      op resolver crashes the process (SIGSEGV, with LiteRT 1.4.0 and 2.3.0).
     """
     if custom_ops:
         import tensorflow_text as tf_text

@@ -176,3 +176,71 @@ def test_links_point_at_files(document):
 def test_inline_repository_paths_exist(document):
     missing = sorted(set(_missing_paths(INLINE_PATH.findall(document.read_text()))))
     assert not missing, f"{_rel(document)} names repository paths that do not exist: {missing}"
+
+
+# A measured figure in a table cell: a number with a unit of time, size, speed-up or accuracy points.
+MEASURED = re.compile(r"\d(?:[\d,]*\.?\d*)\s?(?:ms|s/GB|MB|KB|GB|×|pt\b|points?\b)")
+
+
+def test_readme_figure_tables_are_rendered_from_the_committed_results():
+    """Every figure table is what bench/results.json renders, figure by figure, with the CPU it came from."""
+    from bench import readme_tables
+
+    found = readme_tables.blocks(README.read_text())
+    expected = readme_tables.committed()
+    assert sorted(found) == sorted(expected), "README.md lacks a generated table's markers"
+    for name, lines in expected.items():
+        assert found[name] == lines, (
+            f"README.md's {name} differs from bench/results.json: run python -m bench.readme_tables"
+        )
+
+
+def test_no_figure_table_outside_the_generated_ones():
+    from bench import readme_tables
+
+    text = README.read_text()
+    for block in readme_tables.blocks(text).values():
+        text = text.replace("\n".join(block), "")
+    hand_made = [line for line in text.splitlines() if line.startswith("|") and MEASURED.search(line)]
+    assert hand_made == [], "README.md tables quote figures no committed result renders"
+
+
+def test_the_tables_follow_the_results_and_name_each_rows_cpu():
+    """A changed figure changes the README's table; each row names the CPU it recorded, or says it did not."""
+    import copy
+    import json
+
+    from bench import readme_tables
+
+    results = json.loads(readme_tables.RESULTS.read_text())
+    int8 = results["rows"]["P3"]["detail"]["variants"]["int8"]
+    changed = copy.deepcopy(results)
+    changed["rows"]["P3"]["detail"]["variants"]["int8"]["accuracy_delta_points"] = -0.72
+    before, after = readme_tables.edge_table(results), readme_tables.edge_table(changed)
+    assert [line for line in before if line.startswith("| `int8`")] != [line for line in after if "`int8`" in line]
+    assert f"| {int8['accuracy_delta_points']:+.2f} |".replace("-", "−") in next(
+        line for line in before if line.startswith("| `int8`")
+    )
+    bench = readme_tables.bench_table(results, None)
+    p3 = next(line for line in bench if line.startswith("| P3 "))
+    assert "| AVX-512 VNNI |" in p3  # P3's kernel row recorded avx512_vnni
+    p1 = next(line for line in bench if line.startswith("| P1 "))
+    assert "| CPU not recorded |" in p1
+    changed["rows"]["P1"]["cpu_flags"] = ["avx2", "fma"]
+    assert "| AVX2 without VNNI |" in next(
+        line for line in readme_tables.bench_table(changed, None) if line.startswith("| P1 ")
+    )
+
+
+def test_requirements_name_the_litert_release_constraints_pin():
+    pinned = re.search(r"^ai-edge-litert==([\d.]+)$", (ROOT / "constraints.txt").read_text(), re.M).group(1)
+    comment = [
+        line for line in (ROOT / "requirements.txt").read_text().splitlines() if re.search(r"\d+\.\d+\.\d+", line)
+    ]
+    named = {
+        v
+        for line in comment
+        for v in re.findall(r"\b(\d+\.\d+\.\d+)\b", line)
+        if "litert" in line.lower() or "wheel" in line
+    }
+    assert named == {pinned}, f"requirements.txt names LiteRT {sorted(named)}; constraints.txt pins {pinned}"

@@ -61,6 +61,7 @@ def build_students(
     push_dir: str | pathlib.Path | PushDir | None,
     latency_examples: int = 100,
     training: dict | None = None,
+    micro_misfit: str | None = None,
 ) -> StudentBuild:
     """Converts the distilled student into each of `config.variants`, measures, gates and pushes them.
 
@@ -82,6 +83,8 @@ def build_students(
         is replaced here by exactly the variants that pass, a `PushDir` is left to the caller to commit.
       latency_examples: Examples timed one by one per variant.
       training: Distill's facts, carried into the build's record.
+      micro_misfit: Why student_micro does not fit its flash budget (`Sizing.micro_misfit`): its row
+        says so and it is not converted; the other variants are built as usual.
 
     Returns:
       The rows, student_edgetpu's op report and the training facts.
@@ -97,6 +100,9 @@ def build_students(
     for variant in config.variants:
         kind, description = convert.STUDENT_VARIANTS[variant]
         entry = rows[variant] = VariantRow(input=kind, description=description)
+        if variant == "student_micro" and micro_misfit:
+            entry.failed(micro_misfit)
+            continue
         stage = "conversion failed"
         try:
             bare = convert.convert(variant, student, representative)

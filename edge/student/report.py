@@ -83,6 +83,8 @@ def student_markdown(report: dict) -> str:
             f"predicted flash {sizing['predicted_flash_bytes']:,} B, arena {sizing['predicted_arena_bytes']:,} B. "
             f"{sizing['cut'] or 'Nothing cut.'}"
         )
+        if sizing.get("micro_misfit"):
+            lines.append(f"{sizing['micro_misfit']}.")
     lines.append(f"Training: {json.dumps(student['training'])}.")
     if student.get("seeds"):
         lines += ["", "| seed | validation accuracy | eval accuracy | kept |", "|---:|---:|---:|---|"]

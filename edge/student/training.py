@@ -112,6 +112,8 @@ def distil(
     vocab = restricted(fit.ids, assets, config.min_piece_count, max_rows=sizing.rows)
     if sizing.cut:
         logging.info("student sized to its budgets: %s", sizing.cut)
+    if sizing.micro_misfit:
+        logging.warning("%s", sizing.micro_misfit)
     init = None
     if config.teacher_embedding_init:
         table = teacher_word_embeddings(classifier)

@@ -69,7 +69,7 @@ def _distil(teacher, config, evaluation=True):
     )
 
 
-def _build(teacher, student, config, out, push_dir):
+def _build(teacher, student, config, out, push_dir, **kwargs):
     return build.build_students(
         student.student,
         student.vocab,
@@ -81,6 +81,7 @@ def _build(teacher, student, config, out, push_dir):
         out / "artifact",
         push_dir,
         latency_examples=3,
+        **kwargs,
     )
 
 
@@ -372,8 +373,121 @@ def test_a_small_arena_budget_halves_the_filters_and_a_small_flash_budget_narrow
     assert (sizing.filters, sizing.predicted_arena_bytes) == (32, 7488)
     assert budget.predicted_arena_bytes(config, 64, 32, 64) == 10304 > 10_000
     assert sizing.cut == "filters 128 -> 32 (arena 7,488 B predicted, student.max_arena_bytes 10,000)"
-    narrow = dataclasses.replace(config, max_arena_bytes=65536, max_flash_bytes=240_000)
+    counts = np.full(6000, 10)
+    narrow = dataclasses.replace(config, max_arena_bytes=65536, max_flash_bytes=300_000)
     sizing = budget.size(narrow, counts, int(counts.sum()), 5, 64, 2)
-    # 4,005 rows 32 wide need 254,536 B; cutting to fit would send 12% of the pieces to [UNK].
-    assert (sizing.width, sizing.rows, sizing.cut) == (24, 4005, "embedding 32 -> 24 wide")
-    assert sizing.predicted_flash_bytes == 219_424 <= 240_000 * 0.98
+    # The convolutions (126,376 B) stay under half the budget; 6,005 rows 32 wide would add 192,160 B,
+    # and cutting to fit would send 13% of the pieces to [UNK]: 24 wide they all fit.
+    assert budget.predicted_flash_bytes(narrow, 0, 32, 128, 2) == 126_376
+    assert (sizing.width, sizing.filters, sizing.rows, sizing.cut) == (24, 128, 6005, "embedding 32 -> 24 wide")
+    assert sizing.predicted_flash_bytes == 267_424 <= 300_000 * 0.98
+
+
+def _zipf_counts(pieces: int = 8000, total: int = 170_000) -> np.ndarray:
+    """Train-split counts shaped like the bundled snippets' (8,231 pieces seen twice or more, 172,730 in all)."""
+    counts = np.maximum(2, (total / np.log(pieces) / np.arange(1, pieces + 1)).astype(np.int64))
+    return counts
+
+
+def test_a_96_kib_flash_budget_narrows_the_convolutions_and_keeps_the_table():
+    """The default student's three 128-filter convolutions alone (117 KB) exceed 96 KiB: before, the table was cut
+    to its 5 specials and the student was not built; now the filters halve until they take at most half the budget."""
+    config = dataclasses.replace(CONFIG.student, max_flash_bytes=98_304)
+    counts = _zipf_counts()
+    assert budget.predicted_flash_bytes(config, 0, 32, 128, 2) == 126_376 > 98_304
+    sizing = budget.size(config, counts, int(counts.sum()), 5, L, 2)
+    assert sizing.micro_misfit == ""
+    assert (sizing.filters, sizing.width) == (64, 8)
+    assert budget.predicted_flash_bytes(config, 0, 8, 64, 2) == 36_392 <= 98_304 * 0.98 / 2
+    kept = sizing.rows - 5
+    assert kept == (int(98_304 * 0.98) - 36_392) // 8 - 5 == 7_488
+    assert sizing.predicted_flash_bytes == 36_392 + 8 * sizing.rows <= 98_304 * 0.98
+    assert counts[kept:].sum() / counts.sum() <= 0.05  # the cut sends few pieces to [UNK]
+    assert sizing.cut.startswith("filters 128 -> 64 (convolutions 36,392 B of the 96,337 B flash budget); ")
+    assert "embedding 32 -> 8 wide; kept 7,488 of 8,000 pieces" in sizing.cut
+
+
+def test_the_bundled_snippets_fit_96_kib_at_the_tiny_configs_length(tiny_encoder):
+    """The issue's case: the tiny config's student and length, the bundled snippets' counts, 96 KiB of flash."""
+    import tensorflow as tf
+
+    from preprocessing import datasets
+    from preprocessing import tokenizer as tok
+
+    assets = tok.assets_from_encoder(tiny_encoder)
+    texts = [t for t, _ in datasets.evenly_spaced(datasets.snippet_rows(), 7600)]  # about the default train split
+    ids = tok.bert_inputs(tf.constant(texts), tok.make_tokenizer(assets), assets, L)["input_word_ids"].numpy()
+    found = candidates(ids, assets, CONFIG.student.min_piece_count)
+    config = dataclasses.replace(CONFIG.student, max_flash_bytes=98_304)
+    sizing = budget.size(config, found.counts, found.total, len(found.specials), L, 2)
+    assert sizing.micro_misfit == "" and sizing.filters < CONFIG.student.filters
+    assert sizing.rows >= 0.85 * sizing.candidates and sizing.unk_share < 0.06, sizing
+    assert sizing.predicted_flash_bytes <= 98_304 * (1 - config.flash_margin)
+
+
+def test_a_flash_budget_too_small_leaves_micro_out_names_the_smallest_that_fits_and_cuts_nothing_else():
+    config = dataclasses.replace(CONFIG.student, max_flash_bytes=32_768)
+    counts = _zipf_counts()
+    total = int(counts.sum())
+    sizing = budget.size(config, counts, total, 5, L, 2)
+    smallest = budget.smallest_flash_budget(config, counts, total, 5, L, 2)
+    assert sizing.micro_misfit == (
+        "student_micro not built: student.max_flash_bytes 32,768 cannot hold a useful student (even 8 wide with "
+        f"8 filters its table would send more than 5% of the train pieces to [UNK]); the smallest budget that fits "
+        f"is {smallest:,} B"
+    )
+    # The other variants are sized as if student_micro had not been asked for.
+    without_micro = dataclasses.replace(config, variants=("student", "student_edgetpu"))
+    unlimited = budget.size(without_micro, counts, total, 5, L, 2)
+    shape = (sizing.rows, sizing.width, sizing.filters, sizing.cut)
+    assert shape == (8005, 32, 128, "") == (unlimited.rows, unlimited.width, unlimited.filters, unlimited.cut)
+    # The smallest budget is exact: one byte less and student_micro does not fit.
+    assert budget.size(dataclasses.replace(config, max_flash_bytes=smallest), counts, total, 5, L, 2).micro_misfit == ""
+    assert budget.size(dataclasses.replace(config, max_flash_bytes=smallest - 1), counts, total, 5, L, 2).micro_misfit
+    # And without student_micro no flash budget is too small.
+    tiny_budget = dataclasses.replace(without_micro, max_flash_bytes=1024)
+    assert budget.size(tiny_budget, counts, total, 5, L, 2) == unlimited
+
+
+def test_a_flash_budget_too_small_costs_the_student_and_student_edgetpu_nothing(teacher, tmp_path):
+    """Distilled and built as Distill and StudentExport do: student_micro's row names the smallest budget, the
+    other two are trained at full size and pushed."""
+    config = dataclasses.replace(STUDENT, seeds=1, transfer_copies=0, max_flash_bytes=4096, max_accuracy_drop=100.0)
+    distilled = _distil(teacher, config, evaluation=False)
+    sizing = distilled.sizing
+    assert sizing.micro_misfit.startswith("student_micro not built: student.max_flash_bytes 4,096 cannot hold")
+    assert (sizing.width, sizing.filters, sizing.rows) == (STUDENT.embedding_dim, STUDENT.filters, sizing.candidates)
+    result = _build(teacher, distilled, config, tmp_path, tmp_path / "edge" / "1", micro_misfit=sizing.micro_misfit)
+    assert result.variants["student_micro"]["reason"] == sizing.micro_misfit
+    assert result.variants["student_micro"]["pushed"] is False
+    for name in ("student", "student_edgetpu"):
+        assert result.variants[name]["pushed"], result.variants[name].get("reason")
+    assert sorted(p.name for p in (tmp_path / "edge" / "1").glob("*.tflite")) == [
+        "student.tflite",
+        "student_edgetpu.tflite",
+    ]
+
+
+def test_the_default_student_in_96_kib_is_built_narrower_and_fits(teacher, tmp_path):
+    """The default student's shape (128 filters, 32 wide) at 96 KiB: its filters halve, and the student_micro
+    built from it fits the budget as predicted and is pushed."""
+    config = dataclasses.replace(
+        CONFIG.student,
+        max_flash_bytes=98_304,
+        min_piece_count=1,
+        seeds=1,
+        transfer_copies=0,
+        epochs=1,
+        max_accuracy_drop=100.0,
+        validation_share=0.2,
+    )
+    distilled = _distil(teacher, config, evaluation=False)
+    sizing = distilled.sizing
+    assert sizing.micro_misfit == "" and sizing.filters == 64 and sizing.width == 32, sizing
+    assert sizing.cut.startswith("filters 128 -> 64 (convolutions 41,000 B of the 96,337 B flash budget)")
+    result = _build(teacher, distilled, config, tmp_path, tmp_path / "edge" / "1")
+    micro_row = result.variants["student_micro"]
+    assert micro_row["pushed"], micro_row.get("reason")
+    assert micro_row["flash_bytes"] <= 98_304
+    assert abs(sizing.predicted_flash_bytes - micro_row["flash_bytes"]) <= 0.01 * micro_row["flash_bytes"]
+    assert all(result.variants[name]["pushed"] for name in ("student", "student_edgetpu"))
