@@ -97,6 +97,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("run_dir", metavar="runs/NAME", help="run directory")
 
+    schema = sub.add_parser(
+        "schema",
+        help="write the schema a run inferred as a data contract to review (then --set data.schema=PATH)",
+        parents=[_verbose_option("show TensorFlow's log lines")],
+    )
+    schema.add_argument("run_dir", metavar="runs/NAME", help="run directory")
+    schema.add_argument("--out", required=True, help="where to write the schema (.pbtxt)")
+
     serve_web = sub.add_parser("serve-web", help="serve a run's web build (the student in the browser) on localhost")
     serve_web.add_argument("run_dir", metavar="runs/NAME", help="run directory")
     serve_web.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: %(default)s)")
@@ -311,6 +319,32 @@ def _report(args) -> int:
     return 0
 
 
+def _schema(args) -> int:
+    import pathlib
+
+    from results import metadata_store, run_reader
+    from retraining import schema_contract
+    from runner import console
+
+    try:
+        summary = run_reader.load_summary(args.run_dir)
+    except FileNotFoundError as e:
+        print(f"edgeline: {e}", file=sys.stderr)
+        return 2
+    paths = metadata_store.RunPaths(pathlib.Path(args.run_dir))
+    schema_uri = metadata_store.latest_artifact_uri(paths.metadata, "Schema") if paths.metadata.exists() else None
+    if not schema_uri or not summary.get("input"):
+        print(f"edgeline: {args.run_dir} has no schema yet; run the pipeline on your data first", file=sys.stderr)
+        return 2
+    data = summary["config"]["data"]
+    with console.quiet_output(paths.logs / "schema.log", args.verbose):
+        schema_contract.write_contract(
+            schema_uri, args.out, data["text_column"], data["label_column"], summary["input"]["labels"]
+        )
+    print(f"{args.out}: review it, then run with --set data.schema={args.out}")
+    return 0
+
+
 def _serve_web(args) -> int:
     from serving import serve_web
 
@@ -359,6 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "compile": _compile,
         "submit": _submit,
         "report": _report,
+        "schema": _schema,
         "serve-web": _serve_web,
         "tensorboard": _tensorboard,
     }

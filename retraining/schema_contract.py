@@ -57,6 +57,27 @@ def write(schema, path: str, header: Sequence[str]) -> None:
     artifact_io.write_text(path, comments + text_format.MessageToString(schema))
 
 
+def write_contract(schema_uri: str, out: str, text_column: str, label_column: str, labels: Sequence[str]) -> None:
+    """Reads a run's Schema artifact, tightens it with `contract` and writes it to `out` for review.
+
+    Args:
+      schema_uri: The Schema artifact's directory (SchemaGen's `schema.pbtxt` in it).
+      out: Where the reviewed-to-be schema goes (`.pbtxt`, any filesystem).
+      text_column, label_column, labels: As for `contract`.
+    """
+    import tensorflow_data_validation as tfdv
+
+    schema = tfdv.load_schema_text(artifact_io.join(schema_uri, "schema.pbtxt"))
+    header = [
+        "edgeline data contract: the schema SchemaGen inferred, with the promises a reviewed schema makes.",
+        f"Text column {text_column!r}: present in at least {TEXT_MIN_PRESENCE:.0%} of the rows.",
+        f"Label column {label_column!r}: in every row, one of: {', '.join(labels)}.",
+        "Review it, keep it under version control, and run with --set data.schema=THIS_FILE: a span that",
+        "breaks it stops before Transform (exit code 4) with one line per anomaly.",
+    ]
+    write(contract(schema, text_column, label_column, labels), out, header)
+
+
 def anomaly_lines(anomalies) -> list[str]:
     """One line per anomaly of ExampleValidator: the column, what changed, and what to do.
 
