@@ -12,6 +12,7 @@ import yaml
 from common import artifact_io
 from configs import EdgelineConfig, encoder_handles
 from preprocessing import csv_check
+from retraining import spans
 
 PIPELINE_NAME = "edgeline"
 # A `data.path` ending so names one file; anything else is a directory of CSV files.
@@ -66,9 +67,13 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
             "leave eval.baseline at serving, or compile under a new pipeline_root to start without a baseline"
         )
     path = config.data.path.rstrip("/")
+    _check_retraining_settings(config)
     # A single file is read from its directory with its name as the pattern,
     # the way the local runner does it, without touching the bucket.
-    if path.endswith(_FILE_SUFFIXES):
+    if spans.has_spans(path):
+        # ExampleGen's driver resolves the newest span at each run: a recurring run picks up a new one.
+        data_root, data_pattern = spans.split_pattern(path)
+    elif path.endswith(_FILE_SUFFIXES):
         data_root, data_pattern = posixpath.split(path)
     else:
         data_root, data_pattern = path, csv_check.DIRECTORY_PATTERN
@@ -86,6 +91,22 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
         "serving_dir": serving_dir,
         "image": runner.image,
     }
+
+
+def _check_retraining_settings(config: EdgelineConfig) -> None:
+    """Refuses spans and schema settings a cluster cannot honour, naming the setting and what to do."""
+    if config.data.spans != 1:
+        raise CompileError(
+            f"data.spans is {config.data.spans}; on Kubeflow each run trains on the newest span only (the local "
+            "runner stages a window of spans as one; TFX's span-range resolver is not one KFP's compiler accepts): "
+            "set data.spans=1, or gather the window into one span"
+        )
+    if config.data.schema and artifact_io.is_local(config.data.schema):
+        raise CompileError(
+            f"data.schema is {config.data.schema}, a file on this machine; copy it to object storage every pod can "
+            "read (e.g. gsutil cp) and set data.schema to its gs:// path. ImportSchemaGen's cache key is that path: "
+            "give each reviewed revision a new file name"
+        )
 
 
 def num_classes(config: EdgelineConfig) -> int:
@@ -145,6 +166,7 @@ def build_pipeline(config: EdgelineConfig):
         # The KFP v2 compiler only knows TFX's own resolver strategies; on a
         # cluster each run is a fresh execution, so the stock one is right.
         baseline_strategy=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        serving_strategy=tfx.dsl.experimental.LatestBlessedModelStrategy,
         num_classes=num_classes(config),
     )
     resources = _trainer_resources(config, pipeline_spec_pb2)

@@ -88,6 +88,18 @@ def _with_staged_schema(config: EdgelineConfig, paths: metadata_store.RunPaths) 
     return dataclasses.replace(config, data=dataclasses.replace(config.data, schema=str(staged)))
 
 
+def _failure_message(error: BaseException) -> str:
+    """The error's line; for a stop that lists several problems (anomalies, drifted figures), each one's line."""
+    from components import drift_check, schema_check
+
+    cause = error
+    while cause is not None:
+        if isinstance(cause, (schema_check.SchemaAnomaliesError, drift_check.DriftError)):
+            return "\n".join(line.strip() for line in str(cause).splitlines() if line.strip())
+        cause = cause.__cause__ or cause.__context__
+    return error_line(error, last=True, limit=2000) or type(error).__name__
+
+
 def run(
     config: EdgelineConfig, name: str = "default", verbose: bool = False, out: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
@@ -207,7 +219,7 @@ def run(
                 summary["error"] = {
                     "component": progress.current,
                     "type": type(e).__name__,
-                    "message": error_line(e, last=True, limit=2000) or type(e).__name__,
+                    "message": _failure_message(e),
                 }
                 # A component after Pusher failed: the model Pusher wrote this run serves all the same.
                 summary["pushed_model"] = summary_lib.pushed_before_failure(paths, progress.components)

@@ -65,7 +65,7 @@ def run_fn(fn_args) -> None:
     )
     assets = tok.assets_from_encoder(custom["encoder_dir"])
     train_profile = profile.profile_split(
-        artifact_io.glob(list(fn_args.train_files)),
+        sorted(f for pattern in fn_args.train_files for f in artifact_io.glob(pattern)),
         class_names,
         assets.vocab.index(tok.UNK),
         config.tokenizer.max_seq_length,
