@@ -101,7 +101,7 @@ def _executor_input(spec: dict, component: str, run_dir: pathlib.Path, out_root:
     definitions = spec["components"][component]
     task = spec["root"]["dag"]["tasks"][component]
     artifacts = {}
-    for key, definition in definitions["inputDefinitions"]["artifacts"].items():
+    for key, definition in definitions["inputDefinitions"].get("artifacts", {}).items():
         artifact = _local_input(spec, component, key, run_dir)
         # What the producer's container wrote to executor_output.json (uri and metadata);
         # the launcher adds the MLMD resource name and the type from the consuming component.
