@@ -89,6 +89,19 @@ def _data_section(artifacts: RunArtifacts) -> dict[str, Any]:
     }
 
 
+def _retraining_section(summary: dict) -> dict[str, Any]:
+    """The spans this run trained on, where its training started, and every drift figure against its threshold."""
+    drift = summary.get("drift") or {}
+    figures = [
+        {**f, "drifted": f["value"] is not None and f["value"] > f["threshold"]} for f in drift.get("figures", [])
+    ]
+    return {
+        "spans": summary.get("spans") or [],
+        "warm_start": summary.get("warm_start"),
+        "drift": {**drift, "figures": figures} if drift else None,
+    }
+
+
 def _training_section(run_dir: pathlib.Path, artifacts: RunArtifacts) -> dict[str, Any]:
     if not artifacts.model_run:
         return {"missing": "the Trainer did not run in the newest pipeline run."}
@@ -227,6 +240,7 @@ def render(run_dir: str | os.PathLike) -> str:
         generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         overview=_build("summary", lambda: _summary_section(summary, artifacts)),
         data=_build("data", lambda: _data_section(artifacts)) if artifacts else missing,
+        retraining=_build("retraining", lambda: _retraining_section(summary)),
         training=_build("training", lambda: _training_section(run_dir, artifacts)) if artifacts else missing,
         evaluation=_build("evaluation", lambda: _evaluation_section(artifacts, metrics)) if artifacts else missing,
         blessing=_build("blessing", lambda: _blessing_section(artifacts, metrics, summary)) if artifacts else missing,
