@@ -17,6 +17,8 @@ pytestmark = pytest.mark.compile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONFIG = load_config(ROOT / "configs" / "kubeflow.yaml")
 RESOLVER = "latest_blessed_model_resolver"
+# The resolver of the model serving now, before Trainer (warm start, DriftCheck).
+SERVING_RESOLVER = "serving_model_resolver"
 # The executors TFX's standard components must run (Trainer with run_fn: the generic one).
 EXECUTOR_CLASSES = {
     "CsvExampleGen": "components.checked_example_gen.Executor",
@@ -50,7 +52,10 @@ def _param(task: dict, name: str):
 
 def _component_of(task_name: str) -> str:
     # The KFP v2 compiler splits a Resolver into one query task per channel.
-    return RESOLVER if task_name.startswith(RESOLVER + "-") else task_name
+    for resolver in (RESOLVER, SERVING_RESOLVER):
+        if task_name.startswith(resolver + "-"):
+            return resolver
+    return task_name
 
 
 def test_outputs_are_pipeline_spec_yaml_and_pipeline_job_json(compiled):
@@ -98,7 +103,7 @@ def test_each_executor_runs_the_image_with_tfx_launcher_and_beam_args(compiled):
     executors = spec["deploymentSpec"]["executors"]
     expected_beam = [*CONFIG.runner.beam_args, f"--beam_plugin={pipeline_lib.BEAM_WORKER_PLUGIN}"]
     containers = {name[: -len("_executor")]: e["container"] for name, e in executors.items() if "container" in e}
-    assert set(containers) == {c for c in pipeline_lib.COMPONENT_IDS if c != RESOLVER}
+    assert set(containers) == {c for c in pipeline_lib.COMPONENT_IDS if c not in (RESOLVER, SERVING_RESOLVER)}
     for name, container in containers.items():
         assert container["image"] == CONFIG.runner.image, name
         assert container["command"] == list(kubeflow_compile.EXECUTOR_COMMAND), name
@@ -175,7 +180,7 @@ def test_user_code_paths_and_custom_config(compiled):
     }
     trainer_config = json.loads(_param(trainer, "custom_config"))
     assert trainer_config == {
-        "config": {k: full[k] for k in ("data", "model", "train")},
+        "config": {k: full[k] for k in ("data", "tokenizer", "model", "train")},
         "encoder_dir": CONFIG.model.encoder,
     }
     # The label vocabulary must cover a class whose rows all hashed into eval.
@@ -205,7 +210,7 @@ def test_data_and_serving_paths_point_at_object_storage(compiled):
 def test_every_task_caches_like_the_config(compiled):
     tasks = _tasks(compiled[0])
     for name, task in tasks.items():
-        if name.startswith(RESOLVER):
+        if name.startswith((RESOLVER, SERVING_RESOLVER)):
             assert "cachingOptions" not in task  # queries are never cached
         else:
             assert task["cachingOptions"] == {"enableCache": True}, name
