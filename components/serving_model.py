@@ -46,13 +46,21 @@ class ServingModelStrategy(resolver.ResolverStrategy):
     def resolve_artifacts(
         self, store: mlmd.MetadataStore, input_dict: dict[str, list[types.Artifact]]
     ) -> dict[str, list[types.Artifact]] | None:
-        """Returns `{"model": [the serving model] or []}`."""
+        """Returns `{"model": [the serving model] or []}` and the other inputs as they came (TFX needs every key)."""
+        return {
+            MODEL: self._serving(store, input_dict),
+            PUSHED_MODEL: list(input_dict[PUSHED_MODEL]),
+            EXAMPLES: list(input_dict[EXAMPLES]),
+        }
+
+    @staticmethod
+    def _serving(store: mlmd.MetadataStore, input_dict: dict[str, list[types.Artifact]]) -> list[types.Artifact]:
         models = {a.id: a for a in input_dict[MODEL]}
         pushes = [a for a in input_dict[PUSHED_MODEL] if a.get_int_custom_property(baseline.PUSHED_PROPERTY) == 1]
         pushed_ids = [baseline.pushed_model_id(store, p) for p in sorted(pushes, key=lambda a: a.id, reverse=True)]
         pushed_ids = [i for i in pushed_ids if i in models]
         if not pushed_ids:
-            return {MODEL: []}
+            return []
         this_run = {a.id for a in input_dict[EXAMPLES]}
         for model_id in pushed_ids:
             trainer_inputs = _producer_inputs(store, model_id)
@@ -60,5 +68,5 @@ class ServingModelStrategy(resolver.ResolverStrategy):
                 i for t in trainer_inputs.get("examples", []) for i in _producer_inputs(store, t).get("examples", [])
             }
             if raw and raw <= this_run:
-                return {MODEL: [models[i] for i in trainer_inputs.get("base_model", []) if i in models]}
-        return {MODEL: [models[pushed_ids[0]]]}
+                return [models[i] for i in trainer_inputs.get("base_model", []) if i in models]
+        return [models[pushed_ids[0]]]
