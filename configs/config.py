@@ -77,12 +77,18 @@ class TokenizerConfig:
     """WordPiece settings; vocab and casing come from the encoder itself.
 
     Attributes:
-      max_seq_length: Tokens per example including [CLS] and [SEP].
+      max_seq_length: Tokens per example including [CLS] and [SEP]. `auto` (held as None until
+        resolved): the local runner picks the shortest length that truncates at most
+        `data.max_truncated_share` of the input's texts, at least 16 and at most
+        `max_auto_length` (and the encoder's positions), before any component runs; a
+        Kubeflow compile refuses it (it reads no data).
+      max_auto_length: The longest length `auto` picks (attention's cost grows with its square).
       length_buckets: Inclusive upper bounds (in word pieces, before truncation) of the
         token-length slices; a last bucket holds everything longer.
     """
 
-    max_seq_length: int = 64
+    max_seq_length: int | None = 64
+    max_auto_length: int = 256
     length_buckets: tuple[int, ...] = (16, 32, 62)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 def truncated_share(piece_counts: Mapping[int, int], max_seq_length: int) -> float:
@@ -77,3 +77,74 @@ def describe_cost(new_length: int, old_length: int, hidden_size: int | None, int
     if combined is None:
         return f"the encoder's compute per text grows with it ({parts})"
     return f"about {combined:.1f}x the encoder's compute per text ({parts}; H={hidden_size}, I={intermediate_size})"
+
+
+# The shortest length `auto` picks: a few words, and room for the student's pooled convolutions.
+MIN_AUTO_LENGTH = 16
+
+
+def corpus_piece_counts(files: Sequence[str], text_column: str, assets, batch_size: int = 1024) -> dict[int, int]:
+    """Texts by word-piece count over UTF-8, comma-separated CSV files (the local runner's checked copy).
+
+    Args:
+      files: The CSV files.
+      text_column: The column holding the text.
+      assets: The encoder's vocab and casing (`tokenizer.TokenizerAssets`).
+      batch_size: Texts tokenized at once.
+
+    Returns:
+      `{word pieces: texts}`, counted as Transform counts them (FastBertTokenizer, before truncation).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from preprocessing import csv_reader
+    from preprocessing import tokenizer as tok
+
+    tokenizer = tok.make_tokenizer(assets)
+    counts: dict[int, int] = {}
+
+    def add(texts: list[str]) -> None:
+        lengths = tokenizer.tokenize(tf.constant(texts)).row_lengths().numpy()
+        for value, n in zip(*np.unique(lengths, return_counts=True), strict=True):
+            counts[int(value)] = counts.get(int(value), 0) + int(n)
+
+    for file in files:
+        with csv_reader.open_csv(file, csv_reader.CsvFormat(), [("text", text_column)]) as (header, rows):
+            column = header.names.index(text_column)
+            batch: list[str] = []
+            for _line, cells in rows:
+                batch.append(cells[column])
+                if len(batch) == batch_size:
+                    add(batch)
+                    batch = []
+            if batch:
+                add(batch)
+    return counts
+
+
+def auto_length(piece_counts: Mapping[int, int], max_share: float, cap: int) -> tuple[int, str]:
+    """`tokenizer.max_seq_length: auto`: the shortest length within `max_share`, between MIN_AUTO_LENGTH and `cap`.
+
+    Args:
+      piece_counts: Texts by word-piece count (`corpus_piece_counts`).
+      max_share: `data.max_truncated_share`.
+      cap: `tokenizer.max_auto_length` (or the encoder's positions, if fewer).
+
+    Returns:
+      (the length, one line for the terminal saying what was picked and why).
+    """
+    texts = sum(piece_counts.values())
+    needed = fitting_length(piece_counts, max_share)
+    length = min(max(needed, MIN_AUTO_LENGTH), cap)
+    share = truncated_share(piece_counts, length)
+    if needed <= cap:
+        return length, (
+            f"tokenizer.max_seq_length auto: {length}, the shortest that truncates at most "
+            f"data.max_truncated_share {max_share:.1%} of the {texts:,} texts ({share:.1%}; cap {cap})"
+        )
+    return length, (
+        f"tokenizer.max_seq_length auto: {length}, the cap (tokenizer.max_auto_length or the encoder's positions), "
+        f"truncates {share:.1%} of the {texts:,} texts; {needed} would keep within data.max_truncated_share "
+        f"{max_share:.1%}: raise tokenizer.max_auto_length or data.max_truncated_share"
+    )

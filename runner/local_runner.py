@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import pathlib
@@ -49,6 +50,30 @@ def _write_report(paths: metadata_store.RunPaths, summary: dict) -> None:
         log.warning("could not write the run report:\n%s", traceback.format_exc())
         return
     summary_lib.write_summary(paths, summary)
+
+
+def _resolve_auto_length(config: EdgelineConfig, staged_dir: str, encoder_dir: str) -> tuple[EdgelineConfig, str]:
+    """`tokenizer.max_seq_length: auto` made a number from the checked copy's texts, and the line that says so.
+
+    Here rather than in a component: Transform, Trainer and the edge export all take the length as
+    an execution parameter, fixed when the pipeline is built, and only the local runner reads the
+    data before that.
+    """
+    import tensorflow as tf
+
+    from preprocessing import sequence_length
+    from preprocessing import tokenizer as tok
+    from trainers import bert_encoder
+
+    files = sorted(tf.io.gfile.glob(f"{staged_dir.rstrip('/')}/{csv_check.DIRECTORY_PATTERN}"))
+    counts = sequence_length.corpus_piece_counts(files, config.data.text_column, tok.assets_from_encoder(encoder_dir))
+    cap = config.tokenizer.max_auto_length
+    architecture = bert_encoder.read_architecture(encoder_dir)
+    if architecture is not None:
+        cap = min(cap, architecture.max_position_embeddings)
+    length, line = sequence_length.auto_length(counts, config.data.max_truncated_share, cap)
+    tokenizer = dataclasses.replace(config.tokenizer, max_seq_length=length)
+    return dataclasses.replace(config, tokenizer=tokenizer), line
 
 
 def run(
@@ -126,6 +151,10 @@ def run(
                 from trainers import encoder_builder
 
                 encoder_dir = encoder_builder.ensure_encoder(config.model.encoder)
+                if config.tokenizer.max_seq_length is None:
+                    config, line = _resolve_auto_length(config, staged.directory, encoder_dir)
+                    summary["config"] = config.to_dict()
+                    write(f"[{progress.clock()}] {line}")
                 # Imported here, inside the quiet context: TFX's imports print warnings.
                 from tfx import v1 as tfx
 

@@ -1,5 +1,6 @@
 """Long texts: TextValidator's truncation stop line names the length that passes, its cost and the way out."""
 
+import csv
 import json
 
 import apache_beam as beam
@@ -9,7 +10,7 @@ import tensorflow as tf
 from apache_beam.testing.util import assert_that, equal_to
 
 from components import text_validation
-from configs import features
+from configs import EdgelineConfig, apply_overrides, features, load_config
 from preprocessing import sequence_length
 from preprocessing import tokenizer as tok
 from tests.conftest import TINY_VOCAB
@@ -82,3 +83,57 @@ def test_a_length_beyond_the_encoders_positions_is_named_as_such():
     )
     unknown = text_validation.describe_failures([check], [], 0.05, 0.2, 64, None)
     assert "tokenizer.max_seq_length=602 keeps it within the limit, at the encoder's compute per text grows" in unknown
+
+
+def _long_texts_csv(directory, rows=TEXTS):
+    directory.mkdir()
+    with open(directory / "part-00000.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["label", "body"])
+        writer.writerows([i % 2, text] for i, text in enumerate(rows))
+    return directory
+
+
+def test_auto_picks_the_shortest_length_within_the_limit_from_the_checked_copy(tmp_path, tiny_vocab_encoder):
+    from runner import local_runner
+
+    staged = _long_texts_csv(tmp_path / "input")
+    overrides = ["tokenizer.max_seq_length=auto", "data.text_column=body", "data.max_truncated_share=0.5"]
+    config = apply_overrides(EdgelineConfig(), [*overrides, "tokenizer.max_auto_length=512"])
+    assert config.tokenizer.max_seq_length is None
+    resolved, line = local_runner._resolve_auto_length(config, str(staged), str(tiny_vocab_encoder))
+    assert resolved.tokenizer.max_seq_length == 302 and resolved.data == config.data
+    assert line == (
+        "tokenizer.max_seq_length auto: 302, the shortest that truncates at most data.max_truncated_share 50.0% "
+        "of the 10 texts (50.0%; cap 512)"
+    )
+    # The default cap, 256.
+    capped, _ = local_runner._resolve_auto_length(
+        apply_overrides(EdgelineConfig(), overrides), str(staged), str(tiny_vocab_encoder)
+    )
+    assert capped.tokenizer.max_seq_length == 256
+
+
+def test_auto_stops_at_its_cap_and_says_what_the_limit_would_take():
+    counts = dict(zip([4, 200, 300, 400, 500, 600, 700, 800], [3, 1, 1, 1, 1, 1, 1, 1], strict=True))
+    assert sequence_length.auto_length(counts, 0.5, 512) == (
+        302,
+        "tokenizer.max_seq_length auto: 302, the shortest that truncates at most data.max_truncated_share 50.0% "
+        "of the 10 texts (50.0%; cap 512)",
+    )
+    assert sequence_length.auto_length(counts, 0.2, 256) == (
+        256,
+        "tokenizer.max_seq_length auto: 256, the cap (tokenizer.max_auto_length or the encoder's positions), "
+        "truncates 60.0% of the 10 texts; 602 would keep within data.max_truncated_share 20.0%: raise "
+        "tokenizer.max_auto_length or data.max_truncated_share",
+    )
+    # Short texts still get room for a few words and the student's pooled convolutions.
+    assert sequence_length.auto_length({3: 10}, 0.2, 256)[0] == sequence_length.MIN_AUTO_LENGTH
+
+
+def test_a_kubeflow_compile_refuses_auto():
+    from kubeflow import compile as kubeflow_compile
+
+    config = apply_overrides(load_config("configs/kubeflow.yaml"), ["tokenizer.max_seq_length=auto"])
+    with pytest.raises(kubeflow_compile.CompileError, match="tokenizer.max_seq_length is auto, which the local"):
+        kubeflow_compile.build_pipeline(config)
