@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import os
 
 import apache_beam as beam
@@ -115,7 +116,7 @@ def describe_failures(
     max_unk_share: float,
     max_truncated_share: float,
     max_seq_length: int = 0,
-    architecture: "EncoderShape | None" = None,
+    shape: "EncoderShape | None" = None,
 ) -> str | None:
     """One message naming every failed check with its measured value and threshold, or None.
 
@@ -125,7 +126,7 @@ def describe_failures(
       max_unk_share: `data.max_unk_share`.
       max_truncated_share: `data.max_truncated_share`.
       max_seq_length: `tokenizer.max_seq_length`, which the truncation share was measured at.
-      architecture: The encoder's widths and positions, for the cost of a longer length (None: not known).
+      shape: The encoder's widths and positions, for the cost of a longer length (None: not known).
     """
     problems = list(raw_anomalies)
     for check in checks:
@@ -135,7 +136,7 @@ def describe_failures(
                 f"{max_unk_share:.1%}): is the text in a language or script the encoder's vocabulary covers?"
             )
         if check.truncated_share > max_truncated_share:
-            problems.append(_truncation_problem(check, max_truncated_share, max_seq_length, architecture))
+            problems.append(_truncation_problem(check, max_truncated_share, max_seq_length, shape))
         problems += [f"{check.split} split: {a}" for a in check.anomalies if "coverage" not in a.lower()]
     return "; ".join(problems) if problems else None
 
@@ -156,7 +157,9 @@ def _truncation_problem(check: TextCheck, max_share: float, max_seq_length: int,
         f"{max_seq_length} (data.max_truncated_share {max_share:.1%})"
     )
     # Where a text's beginning carries its class (a topic, a ticket's subject), truncation costs little.
-    accept = f"or, if a text's beginning carries its class, set data.max_truncated_share={check.truncated_share:.2f}"
+    # Rounded up: a limit of the share rounded down would stop the run again.
+    limit = math.ceil(check.truncated_share * 100 - 1e-9) / 100
+    accept = f"or, if a text's beginning carries its class, set data.max_truncated_share={limit:.2f}"
     needed = check.fitting_length
     if not needed or not max_seq_length:
         return f"{head}: raise tokenizer.max_seq_length, {accept}"

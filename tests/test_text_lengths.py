@@ -137,3 +137,9 @@ def test_a_kubeflow_compile_refuses_auto():
     config = apply_overrides(load_config("configs/kubeflow.yaml"), ["tokenizer.max_seq_length=auto"])
     with pytest.raises(kubeflow_compile.CompileError, match="tokenizer.max_seq_length is auto, which the local"):
         kubeflow_compile.build_pipeline(config)
+
+
+def test_the_suggested_share_is_rounded_up_so_it_passes():
+    check = text_validation.TextCheck("train", 1000, 0.0, 0.644, (), 300)
+    line = text_validation.describe_failures([check], [], 0.05, 0.2, 64, MINILM)
+    assert line.endswith("set data.max_truncated_share=0.65")
