@@ -143,3 +143,13 @@ def test_the_suggested_share_is_rounded_up_so_it_passes():
     check = text_validation.TextCheck("train", 1000, 0.0, 0.644, (), 300)
     line = text_validation.describe_failures([check], [], 0.05, 0.2, 64, MINILM)
     assert line.endswith("set data.max_truncated_share=0.65")
+
+
+def test_the_auto_cap_reaches_no_component():
+    from pipeline import pipeline as pipeline_lib
+
+    config = apply_overrides(EdgelineConfig(), ["tokenizer.max_auto_length=128"])
+    # Transform's and EdgeExport's inputs, and so their cache keys, are what they were before `auto` existed.
+    assert pipeline_lib._sections(config, "tokenizer") == {
+        "tokenizer": {"max_seq_length": 64, "length_buckets": [16, 32, 62]}
+    }
