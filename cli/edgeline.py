@@ -201,6 +201,18 @@ def retraining_lines(summary: dict) -> list[str]:
     return lines
 
 
+def _eval_line(overall: dict) -> str:
+    """The overall metrics in one line: per-class figures (`auc/3`, ...) stay in summary.json and the report."""
+    shown = {k: v for k, v in overall.items() if k != "example_count" and "/" not in k}
+    line = "eval: " + ", ".join(f"{k} {_metric(v)}" for k, v in shown.items())
+    line += f" (n={overall.get('example_count') or 0:.0f})"
+    classes = {k.split("/", 1)[1] for k in overall if "/" in k}
+    if classes:
+        averaged = sorted({k.split("/", 1)[0] for k in overall if "/" in k})
+        line += f"; {', '.join(averaged)}: means over {len(classes)} classes, each class in the report"
+    return line
+
+
 def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
     metrics = summary.get("metrics") or {}
     overall = metrics.get("overall", {})
@@ -213,17 +225,15 @@ def _print_summary(summary: dict, runs_dir: str, name: str) -> None:
     for line in retraining_lines(summary):
         print(line)
     if overall:
-        print(
-            "eval: "
-            + ", ".join(f"{k} {_metric(v)}" for k, v in overall.items() if k != "example_count")
-            + f" (n={overall.get('example_count') or 0:.0f})"
-        )
+        print(_eval_line(overall))
     change = metrics.get("change_vs_baseline")
     if change:
         print(
             "change vs the serving model: "
             + ", ".join(
-                f"{k} {'undefined' if v is None else f'{v:+.4f}'}" for k, v in change.items() if k != "example_count"
+                f"{k} {'undefined' if v is None else f'{v:+.4f}'}"
+                for k, v in change.items()
+                if k != "example_count" and "/" not in k
             )
         )
     from results.eval_tables import MIN_SLICE_EXAMPLES

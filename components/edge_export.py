@@ -72,13 +72,15 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
       transform_graph: Transform's output (sequence length, raw feature spec).
       transformed_examples: Transform's examples; the train split calibrates.
       examples: ExampleGen's raw examples; the eval split is measured.
-      blessing: Evaluator's blessing; nothing is pushed without it.
+      blessing: Evaluator's blessing; an unblessed teacher gets no variant (nothing of it is pushed).
       pushed_model: Pusher's output; edge files go under the same version.
       edge_models: Output: every variant and the reports.
       config: JSON of the `data`, `tokenizer`, `model` and `export` config sections.
       encoder_dir: The encoder Transform read its vocab and casing from.
       edge_dir: `runs/NAME/edge`; variants go to `edge_dir/<version>/`.
     """
+    import logging
+
     import tensorflow_transform as tft
     from tfx.utils import path_utils
 
@@ -101,6 +103,16 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     unknown = [v for v in settings.variants if v not in variants.VARIANTS]
     if unknown:
         raise ValueError(f"export.variants: unknown variant {unknown[0]!r}; choose from {', '.join(variants.VARIANTS)}")
+    blessed = bool(blessing.get_int_custom_property("blessed"))
+    if not blessed:
+        # As Distill: nothing of an unblessed teacher is pushed, and its variants' accuracy is measured
+        # against a SavedModel nobody serves; converting and scoring them cost the 10-class run 20 minutes.
+        reason = "the teacher was not blessed, so no edge variant was built"
+        export.skip_variants(settings.variants, reason, edge_models.uri)
+        edge_models.set_string_custom_property("pushed_dir", "")
+        edge_models.set_int_custom_property("pushed_variants", 0)
+        logging.info("EdgeExport: %s", reason)
+        return
     tft_output = tft.TFTransformOutput(transform_graph.uri)
     transformed_spec = tft_output.transformed_feature_spec()
     max_seq_length = int(transformed_spec[features.INPUT_WORD_IDS].shape[-1])
@@ -113,7 +125,6 @@ def EdgeExport(  # noqa: N802  (TFX names components like classes)
     texts, labels = _eval_rows(examples, cfg.data.text_column, cfg.data.label_column, class_names)
     data = eval_data.make_eval_data(loaded, texts, labels, assets, max_seq_length)
 
-    blessed = bool(blessing.get_int_custom_property("blessed"))
     pushed = bool(pushed_model.get_int_custom_property("pushed"))
     version = pushed_model.get_string_custom_property("pushed_version")
     # Every variant that passes is written beside edge/<version>/ and swapped in at the end,

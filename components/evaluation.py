@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import tensorflow_model_analysis as tfma
 
+from components import majority_gain
 from configs import EvalConfig, features
 
 ACCURACY = "sparse_categorical_accuracy"
@@ -32,26 +33,41 @@ def build_eval_config(
         confusion matrix is added.
 
     Returns:
-      The EvalConfig: overall accuracy must reach `accuracy_threshold`, and may
-      drop at most `-change_threshold` against the baseline.
+      The EvalConfig. Overall accuracy may drop at most `-change_threshold` against the
+      baseline, and must reach `accuracy_threshold` when one is set; when none is, the
+      overall `gain_over_majority` (components/majority_gain.py, measured on the eval
+      split's own labels) must reach `min_gain_over_majority`.
     """
+    absolute = eval_config.accuracy_threshold is not None
     # The gate reads the overall slice only: a plain `threshold` would apply to
     # every slice, and one tiny slice (say 1 over-long review) could block a model.
+    accuracy_bound = tfma.MetricThreshold(
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={"value": eval_config.change_threshold},
+        ),
+    )
+    if absolute:
+        accuracy_bound.value_threshold.lower_bound.value = eval_config.accuracy_threshold
     accuracy = tfma.MetricConfig(
         class_name="SparseCategoricalAccuracy",
         per_slice_thresholds=[
+            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_bound)
+        ],
+    )
+    # Reported on every run (the majority share the report and the terminal name); the gate without an absolute one.
+    gain = tfma.MetricConfig(class_name=majority_gain.AccuracyGainOverMajority.__name__, module=majority_gain.__name__)
+    if not absolute:
+        gain.per_slice_thresholds.append(
             tfma.PerSliceMetricThreshold(
                 slicing_specs=[tfma.SlicingSpec()],
                 threshold=tfma.MetricThreshold(
-                    value_threshold=tfma.GenericValueThreshold(lower_bound={"value": eval_config.accuracy_threshold}),
-                    change_threshold=tfma.GenericChangeThreshold(
-                        direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                        absolute={"value": eval_config.change_threshold},
-                    ),
+                    value_threshold=tfma.GenericValueThreshold(
+                        lower_bound={"value": eval_config.min_gain_over_majority}
+                    )
                 ),
             )
-        ],
-    )
+        )
     binary = [
         tfma.MetricConfig(class_name=name)
         for name in ("AUC", "Precision", "Recall", "Calibration", "ConfusionMatrixPlot")
@@ -62,7 +78,7 @@ def build_eval_config(
         tfma.MetricConfig(class_name="CalibrationPlot", config=json.dumps({"num_buckets": CALIBRATION_BINS})),
     ]
     class_ids = [1] if num_classes == 2 else list(range(num_classes))
-    overall_metrics = [tfma.MetricConfig(class_name="ExampleCount"), accuracy]
+    overall_metrics = [tfma.MetricConfig(class_name="ExampleCount"), accuracy, gain]
     if num_classes > 2:
         overall_metrics.append(tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"))
     slicing = [tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LENGTH_BUCKET])]

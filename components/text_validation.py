@@ -2,9 +2,11 @@
 
 import dataclasses
 import json
+import math
 import os
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
@@ -16,6 +18,7 @@ from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
 from configs import features
+from preprocessing import sequence_length
 from preprocessing import tokenizer as tok
 from preprocessing.datasets import DataError
 
@@ -37,6 +40,8 @@ class TextCheck:
     unk_share: float
     truncated_share: float
     anomalies: tuple[str, ...]
+    # The smallest tokenizer.max_seq_length that truncates at most data.max_truncated_share of the split.
+    fitting_length: int = 0
 
 
 def token_schema(assets: tok.TokenizerAssets, max_seq_length: int, max_unk_share: float) -> schema_pb2.Schema:
@@ -75,35 +80,54 @@ def _vocab_coverage(stats: statistics_pb2.DatasetFeatureStatisticsList) -> float
     return 1.0
 
 
-class _CountTruncated(beam.CombineFn):
-    """(truncated, total) over record batches.
+class _CountPieces(beam.CombineFn):
+    """Texts by word-piece count (before truncation), over record batches.
 
-    TFDV has no constraint on the share of a numeric feature above a value, so
-    the truncation rate (word pieces beyond max_seq_length - 2) is counted here.
+    TFDV has no constraint on the share of a numeric feature above a value, and its
+    quantiles are approximate, so the counts behind the truncation share and the
+    length that would keep it under the limit are gathered here (one entry per
+    distinct length: a few hundred, however many rows).
     """
 
-    def __init__(self, limit: int):
-        self.limit = limit
-
     def create_accumulator(self):
-        return (0, 0)
+        return {}
 
     def add_input(self, acc, batch: pa.RecordBatch):
         column = batch.column(batch.schema.get_field_index(features.NUM_TOKENS))
-        values = column.flatten().to_numpy(zero_copy_only=False)
-        return (acc[0] + int((values > self.limit).sum()), acc[1] + len(values))
+        values, counts = np.unique(column.flatten().to_numpy(zero_copy_only=False), return_counts=True)
+        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+            acc[value] = acc.get(value, 0) + count
+        return acc
 
     def merge_accumulators(self, accs):
-        return (sum(a[0] for a in accs), sum(a[1] for a in accs))
+        merged = {}
+        for acc in accs:
+            for value, count in acc.items():
+                merged[value] = merged.get(value, 0) + count
+        return merged
 
     def extract_output(self, acc):
-        return acc
+        return sorted(acc.items())
 
 
 def describe_failures(
-    checks: "list[TextCheck]", raw_anomalies: "list[str]", max_unk_share: float, max_truncated_share: float
+    checks: "list[TextCheck]",
+    raw_anomalies: "list[str]",
+    max_unk_share: float,
+    max_truncated_share: float,
+    max_seq_length: int = 0,
+    shape: "EncoderShape | None" = None,
 ) -> str | None:
-    """One message naming every failed check with its measured value and threshold, or None."""
+    """One message naming every failed check with its measured value and threshold, or None.
+
+    Args:
+      checks: What each split measured.
+      raw_anomalies: ExampleValidator's findings on the raw columns, one line each.
+      max_unk_share: `data.max_unk_share`.
+      max_truncated_share: `data.max_truncated_share`.
+      max_seq_length: `tokenizer.max_seq_length`, which the truncation share was measured at.
+      shape: The encoder's widths and positions, for the cost of a longer length (None: not known).
+    """
     problems = list(raw_anomalies)
     for check in checks:
         if check.unk_share > max_unk_share:
@@ -112,12 +136,52 @@ def describe_failures(
                 f"{max_unk_share:.1%}): is the text in a language or script the encoder's vocabulary covers?"
             )
         if check.truncated_share > max_truncated_share:
-            problems.append(
-                f"{check.split} split: {check.truncated_share:.1%} of texts are truncated "
-                f"(data.max_truncated_share {max_truncated_share:.1%}): raise tokenizer.max_seq_length"
-            )
+            problems.append(_truncation_problem(check, max_truncated_share, max_seq_length, shape))
         problems += [f"{check.split} split: {a}" for a in check.anomalies if "coverage" not in a.lower()]
     return "; ".join(problems) if problems else None
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderShape:
+    """What the cost of a longer sequence depends on: the encoder's widths, and how many positions it has."""
+
+    hidden_size: int
+    intermediate_size: int
+    max_positions: int
+
+
+def _truncation_problem(check: TextCheck, max_share: float, max_seq_length: int, shape: EncoderShape | None) -> str:
+    """The truncation stop line: the length that would pass, what it costs, and the other way out."""
+    head = (
+        f"{check.split} split: {check.truncated_share:.1%} of texts are truncated at tokenizer.max_seq_length "
+        f"{max_seq_length} (data.max_truncated_share {max_share:.1%})"
+    )
+    # Where a text's beginning carries its class (a topic, a ticket's subject), truncation costs little.
+    # Rounded up: a limit of the share rounded down would stop the run again.
+    limit = math.ceil(check.truncated_share * 100 - 1e-9) / 100
+    accept = f"or, if a text's beginning carries its class, set data.max_truncated_share={limit:.2f}"
+    needed = check.fitting_length
+    if not needed or not max_seq_length:
+        return f"{head}: raise tokenizer.max_seq_length, {accept}"
+    if shape is not None and needed > shape.max_positions:
+        return (
+            f"{head}: it would take tokenizer.max_seq_length={needed}, more than the encoder's "
+            f"{shape.max_positions} positions; {accept}"
+        )
+    cost = sequence_length.describe_cost(
+        needed, max_seq_length, shape.hidden_size if shape else None, shape.intermediate_size if shape else None
+    )
+    return f"{head}: tokenizer.max_seq_length={needed} keeps it within the limit, at {cost}; {accept}"
+
+
+def encoder_shape(encoder_dir: str) -> EncoderShape | None:
+    """The encoder's EncoderShape, or None for an encoder that does not record its architecture."""
+    from trainers import bert_encoder
+
+    architecture = bert_encoder.read_architecture(encoder_dir)
+    if architecture is None:
+        return None
+    return EncoderShape(architecture.hidden_size, architecture.intermediate_size, architecture.max_position_embeddings)
 
 
 def _raw_anomalies(raw: Artifact) -> list[str]:
@@ -166,7 +230,7 @@ def TextValidator(  # noqa: N802 (TFX names components like classes)
         feature_allowlist=[features.INPUT_WORD_IDS, features.NUM_TOKENS],
     )
     splits = artifact_utils.decode_split_names(transformed_examples.split_names)
-    truncated_paths = {}
+    length_paths = {}
     with beam_pipeline as p:
         for split in splits:
             source = tfxio.TFExampleRecord(
@@ -180,12 +244,12 @@ def TextValidator(  # noqa: N802 (TFX names components like classes)
                 | f"WriteStats[{split}]"
                 >> tfdv.WriteStatisticsToBinaryFile(os.path.join(statistics.uri, f"Split-{split}", _STATS_FILE))
             )
-            truncated_paths[split] = os.path.join(statistics.uri, f"Split-{split}", "truncated")
+            length_paths[split] = os.path.join(statistics.uri, f"Split-{split}", "piece_counts")
             _ = (
                 batches
-                | f"Truncated[{split}]" >> beam.CombineGlobally(_CountTruncated(max_seq_length - 2))
+                | f"Pieces[{split}]" >> beam.CombineGlobally(_CountPieces())
                 | f"Json[{split}]" >> beam.Map(json.dumps)
-                | f"WriteTruncated[{split}]" >> beam.io.WriteToText(truncated_paths[split], shard_name_template="")
+                | f"WritePieces[{split}]" >> beam.io.WriteToText(length_paths[split], shard_name_template="")
             )
     checks = []
     for split in splits:
@@ -194,14 +258,16 @@ def TextValidator(  # noqa: N802 (TFX names components like classes)
         io_utils.write_bytes_file(
             os.path.join(anomalies.uri, f"Split-{split}", _ANOMALIES_FILE), result.SerializeToString()
         )
-        truncated, total = json.loads(io_utils.read_string_file(truncated_paths[split]))
+        piece_counts = dict(json.loads(io_utils.read_string_file(length_paths[split])))
+        total = sum(piece_counts.values())
         checks.append(
             TextCheck(
                 split=split,
                 examples=total,
                 unk_share=round(1.0 - _vocab_coverage(stats), 6),
-                truncated_share=round(truncated / total, 6) if total else 0.0,
+                truncated_share=round(sequence_length.truncated_share(piece_counts, max_seq_length), 6),
                 anomalies=tuple(f"{name}: {info.description}" for name, info in sorted(result.anomaly_info.items())),
+                fitting_length=sequence_length.fitting_length(piece_counts, max_truncated_share),
             )
         )
     statistics.split_names = artifact_utils.encode_split_names(splits)
@@ -216,6 +282,13 @@ def TextValidator(  # noqa: N802 (TFX names components like classes)
             indent=2,
         ),
     )
-    message = describe_failures(checks, _raw_anomalies(raw_anomalies), max_unk_share, max_truncated_share)
+    message = describe_failures(
+        checks,
+        _raw_anomalies(raw_anomalies),
+        max_unk_share,
+        max_truncated_share,
+        max_seq_length,
+        encoder_shape(encoder_dir),
+    )
     if message:
         raise DataValidationError(message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 import re
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -85,12 +86,18 @@ class TokenizerConfig:
     """WordPiece settings; vocab and casing come from the encoder itself.
 
     Attributes:
-      max_seq_length: Tokens per example including [CLS] and [SEP].
+      max_seq_length: Tokens per example including [CLS] and [SEP]. `auto` (held as None until
+        resolved): the local runner picks the shortest length that truncates at most
+        `data.max_truncated_share` of the input's texts, at least 16 and at most
+        `max_auto_length` (and the encoder's positions), before any component runs; a
+        Kubeflow compile refuses it (it reads no data).
+      max_auto_length: The longest length `auto` picks (attention's cost grows with its square).
       length_buckets: Inclusive upper bounds (in word pieces, before truncation) of the
         token-length slices; a last bucket holds everything longer.
     """
 
-    max_seq_length: int = 64
+    max_seq_length: int | None = 64
+    max_auto_length: int = 256
     length_buckets: tuple[int, ...] = (16, 32, 62)
 
 
@@ -147,15 +154,23 @@ class EvalConfig:
     """TFMA blessing thresholds.
 
     Attributes:
-      accuracy_threshold: Lowest overall eval accuracy that can be blessed.
+      accuracy_threshold: Lowest overall eval accuracy that can be blessed, for every dataset
+        alike. Unset (`auto`, the default): the gate follows the data instead, through
+        `min_gain_over_majority`; a number set here replaces that gate.
+      min_gain_over_majority: With no `accuracy_threshold`: the share of the errors of always
+        answering the eval split's most common class the model must remove, (accuracy -
+        majority share) / (1 - majority share). At 0.5, 10 balanced classes need accuracy
+        0.55, two balanced ones 0.75, a 90/10 split 0.95. Chance (guessing by the class
+        shares) never scores above the majority share, so the gate is above both.
       change_threshold: Lowest allowed accuracy change against the model serving
         now, the last pushed (negative: how much worse is tolerated).
       baseline: What the candidate is compared with: `serving` (the model this run
-        name serves) or `none` (no comparison: blessed on accuracy_threshold alone;
+        name serves) or `none` (no comparison: blessed on its accuracy gate alone;
         for a run whose serving model read other columns and cannot be scored).
     """
 
-    accuracy_threshold: float = 0.80
+    accuracy_threshold: float | None = None
+    min_gain_over_majority: float = 0.5
     change_threshold: float = -0.01
     baseline: str = "serving"
 
@@ -417,8 +432,17 @@ def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # a SafeLoader: builds plain data only
 
 
+# What an optional number (`eval.accuracy_threshold`) reads as "not set".
+_UNSET_WORDS = ("", "auto", "none", "null")
+
+
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint):
+        if value is None or (isinstance(value, str) and value.strip().lower() in _UNSET_WORDS):
+            return None
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _coerce(value, inner, key)
     if origin is tuple:
         (item_type, _) = typing.get_args(hint)
         if isinstance(value, str):

@@ -165,3 +165,24 @@ def export_variants(
     if pushing is not None and pushing is not push_dir:
         pushing.commit()
     return ExportResult(report, tpu_report, report["pushed_dir"])
+
+
+def skip_variants(variants: Sequence[str], reason: str, out_dir: str | pathlib.Path) -> ExportResult:
+    """Writes the reports of a run that builds no variant: every requested one a row with `reason`.
+
+    Args:
+      variants: The requested variants.
+      reason: Why none was built (e.g. the teacher was not blessed).
+      out_dir: The EdgeExport artifact (`edge_report.json`, `edge_report.md`).
+
+    Returns:
+      The report, with no reference metrics and nothing pushed.
+    """
+    rows = {}
+    for variant in variants:
+        kind, description = VARIANTS[variant]
+        rows[variant] = VariantRow(input=kind, description=description, pushed=False, reason=reason).to_json()
+    report = {"saved_model": None, "skipped": reason, "pushed_dir": None, "variants": rows}
+    artifact_io.write_text(artifact_io.join(out_dir, "edge_report.json"), json.dumps(report, indent=2) + "\n")
+    artifact_io.write_text(artifact_io.join(out_dir, "edge_report.md"), f"# Edge variants\n\nNone built: {reason}.\n")
+    return ExportResult(report, None, None)

@@ -54,6 +54,12 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
             "data.path is empty; the bundled data is not on the cluster: set it to a CSV file or "
             "a directory of *.csv files on object storage, e.g. gs://BUCKET/data/reviews"
         )
+    if config.tokenizer.max_seq_length is None:
+        raise CompileError(
+            "tokenizer.max_seq_length is auto, which the local runner resolves from the data before the pipeline "
+            "is built; a compiled pipeline reads no data: set a number (an `edgeline run` on the same data prints "
+            "the length auto picks, and TextValidator's stop line names the shortest that passes)"
+        )
     if encoder_handles.is_builtin(config.model.encoder):
         raise CompileError(
             f"model.encoder is {config.model.encoder!r}, which only exists in this machine's cache "

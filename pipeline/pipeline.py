@@ -72,6 +72,8 @@ def _sections(config: EdgelineConfig, *names: str) -> dict[str, Any]:
     full = config.to_dict()
     if "data" in full:
         full["data"] = {**full["data"], "path": "", "encoding": "utf-8", "delimiter": ",", "schema": "", "spans": 1}
+    # The runner has resolved `auto` into max_seq_length: its cap is no component's input.
+    full["tokenizer"] = {k: v for k, v in full["tokenizer"].items() if k != "max_auto_length"}
     return {name: full[name] for name in names}
 
 

@@ -20,9 +20,21 @@ _METRICS = (
     ("Calibration", "calibration", "calibration"),
 )
 METRIC_COLUMNS = tuple(short for _, _, short in _METRICS)
+# The data-relative gate's figures (components/majority_gain.py): in summary.json and the
+# terminal's eval line, not among the slice table's columns.
+GAIN, MAJORITY_SHARE = "gain_over_majority", "majority_share"
+_GATE_METRICS = (("AccuracyGainOverMajority", GAIN, GAIN), (None, MAJORITY_SHARE, MAJORITY_SHARE))
 # TFMA metric names (in results) and class names (in the EvalConfig) to the short names.
-SHORT_BY_NAME = {name: short for _, name, short in _METRICS}
-SHORT_BY_CLASS = {class_name: short for class_name, _, short in _METRICS}
+SHORT_BY_NAME = {name: short for _, name, short in _METRICS + _GATE_METRICS}
+SHORT_BY_CLASS = {class_name: short for class_name, _, short in _METRICS + _GATE_METRICS if class_name}
+# Where each gate's bound comes from and the setting that moves it, for the not-blessed line.
+_SETTING = {
+    ("accuracy", "value"): (
+        "eval.accuracy_threshold, one bound for every dataset set in the config; set "
+        "eval.accuracy_threshold=auto to gate on the eval split's majority class instead"
+    ),
+    ("accuracy", "change"): "eval.change_threshold, against the model serving now; lower it to accept a worse model",
+}
 
 
 def _metric_value(value) -> float | None:
@@ -115,11 +127,35 @@ def _blank_undefined_auc(class_values: dict[str, dict], counts: dict[str, tuple[
             values["auc"] = None
 
 
-def _threshold_failure(failure, slice_name: str, metric: str, candidate: float | None) -> dict[str, Any]:
-    """Describes one TFMA ValidationFailure with the measured value, the bound and the gap.
+def _gain_message(slice_name: str, gain: float, min_gain: float, values: dict[str, Any]) -> str:
+    """The data-relative gate's failure in accuracy terms, with the majority share it was derived from."""
+    majority, accuracy = values.get(MAJORITY_SHARE), values.get("accuracy")
+    if majority is None or accuracy is None:
+        return f"{slice_name}: {GAIN} {gain:.4f} is below eval.min_gain_over_majority {min_gain:g}"
+    required = majority + min_gain * (1.0 - majority)
+    return (
+        f"{slice_name}: accuracy {accuracy:.4f} is below {required:.4f} by {required - accuracy:.4f}: with no "
+        f"eval.accuracy_threshold set, the gate follows the eval split, whose most common class holds "
+        f"{majority:.1%} of it, and eval.min_gain_over_majority {min_gain:g} asks a model to remove that share "
+        f"of the errors of always answering that class (this one removes {gain:.2f}); lower "
+        f"eval.min_gain_over_majority, or set eval.accuracy_threshold to one bound of your own"
+    )
+
+
+def _threshold_failure(
+    failure, slice_name: str, metric: str, candidate: float | None, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Describes one TFMA ValidationFailure with the measured value, the bound, the gap and the setting behind it.
 
     TFMA leaves `failure.message` empty when a metric merely misses its
     threshold, so the message a person reads is written here.
+
+    Args:
+      failure: TFMA's ValidationFailure.
+      slice_name: The slice it failed on.
+      metric: The metric's short name.
+      candidate: The candidate's value of the metric on that slice.
+      values: The candidate's metrics on that slice (the data-relative gate is told in accuracy terms).
     """
     value = _metric_value(failure.metric_value)
     threshold = failure.metric_threshold
@@ -164,9 +200,14 @@ def _threshold_failure(failure, slice_name: str, metric: str, candidate: float |
         name = "change threshold"
     out["threshold"] = bound
     out["difference"] = value - bound
+    if metric == GAIN and kind == "value":
+        out["message"] = _gain_message(slice_name, value, bound, values or {})
+        return out
     bound_text = f"{bound:+.4f}" if kind == "change" else f"{bound:.4f}"
+    setting = _SETTING.get((metric, kind))
     out["message"] = (
         f"{slice_name}: {what} is {'below' if below else 'above'} the {name} {bound_text} by {abs(value - bound):.4f}"
+        + (f" ({setting})" if setting else "")
     )
     return out
 
@@ -218,7 +259,9 @@ def evaluation_metrics(evaluation_uri: str, model_name: str | None = None) -> di
             _blank_undefined_auc(by_class, counts.get(name, {}))
         own, diff = (_defined({**v, **_per_class(c)}) for v, c in zip(values, class_values, strict=True))
         if name == "overall":
-            diff.pop("example_count", None)  # the same eval split for both models: always 0
+            # The same eval split for both models: always 0.
+            diff.pop("example_count", None)
+            diff.pop(MAJORITY_SHARE, None)
             overall, diffs = own, diff
         else:
             slices[name] = own
@@ -228,8 +271,8 @@ def evaluation_metrics(evaluation_uri: str, model_name: str | None = None) -> di
         slice_name = _slice_name(tfma.slicer.deserialize_slice_key(failure.slice_key))
         for f in failure.failures:
             metric = names.get(f.metric_key.name, f.metric_key.name)
-            candidate = (overall if slice_name == "overall" else slices.get(slice_name, {})).get(metric)
-            failures.append(_threshold_failure(f, slice_name, metric, candidate))
+            values = overall if slice_name == "overall" else slices.get(slice_name, {})
+            failures.append(_threshold_failure(f, slice_name, metric, values.get(metric), values))
     failures.sort(key=lambda f: f["slice"] != "overall")  # overall first, then slices in TFMA's order
     return {
         "overall": overall,

@@ -100,6 +100,30 @@ def _failure_message(error: BaseException) -> str:
     return error_line(error, last=True, limit=2000) or type(error).__name__
 
 
+def _resolve_auto_length(config: EdgelineConfig, staged_dir: str, encoder_dir: str) -> tuple[EdgelineConfig, str]:
+    """`tokenizer.max_seq_length: auto` made a number from the checked copy's texts, and the line that says so.
+
+    Here rather than in a component: Transform, Trainer and the edge export all take the length as
+    an execution parameter, fixed when the pipeline is built, and only the local runner reads the
+    data before that.
+    """
+    import tensorflow as tf
+
+    from preprocessing import sequence_length
+    from preprocessing import tokenizer as tok
+    from trainers import bert_encoder
+
+    files = sorted(tf.io.gfile.glob(f"{staged_dir.rstrip('/')}/{csv_check.DIRECTORY_PATTERN}"))
+    counts = sequence_length.corpus_piece_counts(files, config.data.text_column, tok.assets_from_encoder(encoder_dir))
+    cap = config.tokenizer.max_auto_length
+    architecture = bert_encoder.read_architecture(encoder_dir)
+    if architecture is not None:
+        cap = min(cap, architecture.max_position_embeddings)
+    length, line = sequence_length.auto_length(counts, config.data.max_truncated_share, cap)
+    tokenizer = dataclasses.replace(config.tokenizer, max_seq_length=length)
+    return dataclasses.replace(config, tokenizer=tokenizer), line
+
+
 def run(
     config: EdgelineConfig, name: str = "default", verbose: bool = False, out: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
@@ -174,6 +198,14 @@ def run(
                 from trainers import encoder_builder
 
                 encoder_dir = encoder_builder.ensure_encoder(config.model.encoder)
+                if config.tokenizer.max_seq_length is None:
+                    # A window of spans is staged as its newest span's directory (example_gen_input.stage_spans).
+                    texts_dir = (
+                        spans.span_dir(staged.directory, summary["spans"][-1]) if summary["spans"] else staged.directory
+                    )
+                    config, line = _resolve_auto_length(config, texts_dir, encoder_dir)
+                    summary["config"] = config.to_dict()
+                    write(f"[{progress.clock()}] {line}")
                 # Imported here, inside the quiet context: TFX's imports print warnings.
                 from tfx import v1 as tfx
 

@@ -177,7 +177,8 @@ def test_terminal_and_summary_say_which_threshold_failed_and_by_how_much(aba):
     assert failure["difference"] == pytest.approx(now - previous - CHANGE_THRESHOLD, abs=1e-6)
     assert failure["message"] == (
         f"overall: accuracy {now:.4f} vs {previous:.4f} for the serving model: change {now - previous:+.4f} "
-        f"is below the change threshold {CHANGE_THRESHOLD:.4f} by {abs(now - previous - CHANGE_THRESHOLD):.4f}"
+        f"is below the change threshold {CHANGE_THRESHOLD:.4f} by {abs(now - previous - CHANGE_THRESHOLD):.4f} "
+        "(eval.change_threshold, against the model serving now; lower it to accept a worse model)"
     )
     assert f"  threshold failed: {failure['message']}" in proc.stdout.splitlines()
     assert (

@@ -11,8 +11,21 @@ def test_default_config_loads_with_documented_defaults():
     config = load_config()
     assert config.tokenizer.max_seq_length == 64
     assert config.model.encoder == "builtin:all-minilm-l6-v2"
-    assert config.eval.accuracy_threshold == pytest.approx(0.80)
+    # No absolute bound on any data: the gate follows the eval split's majority class.
+    assert config.eval.accuracy_threshold is None
+    assert config.eval.min_gain_over_majority == pytest.approx(0.5)
     assert config.eval.change_threshold == pytest.approx(-0.01)
+
+
+@pytest.mark.parametrize("raw", ["auto", "", "null"])
+def test_an_optional_threshold_reads_unset_words_as_none_and_numbers_as_numbers(raw):
+    assert apply_overrides(EdgelineConfig(), [f"eval.accuracy_threshold={raw}"]).eval.accuracy_threshold is None
+    config = apply_overrides(EdgelineConfig(), ["eval.accuracy_threshold=0.8"])
+    assert config.eval.accuracy_threshold == pytest.approx(0.8)
+    assert EdgelineConfig.from_dict(config.to_dict()).eval.accuracy_threshold == pytest.approx(0.8)
+    assert load_config("configs/tiny.yaml").eval.accuracy_threshold == 0.0
+    with pytest.raises(ConfigError, match="eval.accuracy_threshold: expected a number, got 'high'"):
+        apply_overrides(EdgelineConfig(), ["eval.accuracy_threshold=high"])
 
 
 def test_override_by_dotted_path_parses_types():

@@ -22,6 +22,9 @@ def test_binary_gate_reads_the_overall_slice_with_both_thresholds():
     assert len(gate.slicing_specs) == 1 and not gate.slicing_specs[0].feature_keys
     assert gate.threshold.value_threshold.lower_bound.value == pytest.approx(0.8)
     assert gate.threshold.change_threshold.absolute.value == pytest.approx(-0.01)
+    # An absolute threshold replaces the data-relative gate, whose figures are still reported.
+    (gain,) = [m for m in overall.metrics if m.class_name == "AccuracyGainOverMajority"]
+    assert gain.module == "components.majority_gain" and not gain.per_slice_thresholds
     assert list(binarized.binarize.class_ids.values) == [1]
     assert {"AUC", "Precision", "Recall", "Calibration", "ConfusionMatrixPlot"} <= set(_metric_names(binarized))
     slices = [list(s.feature_keys) for s in config.slicing_specs]
@@ -33,3 +36,16 @@ def test_multiclass_binarizes_every_class_and_adds_the_confusion_matrix():
     overall, binarized = config.metrics_specs
     assert list(binarized.binarize.class_ids.values) == [0, 1, 2, 3]
     assert "MultiClassConfusionMatrixPlot" in _metric_names(overall)
+
+
+def test_without_an_absolute_threshold_the_gate_is_the_gain_over_the_majority_class():
+    config = evaluation.build_eval_config(EvalConfig(), num_classes=10)
+    overall, _ = config.metrics_specs
+    (accuracy,) = [m for m in overall.metrics if m.class_name == "SparseCategoricalAccuracy"]
+    (gate,) = accuracy.per_slice_thresholds
+    assert not gate.threshold.HasField("value_threshold")
+    assert gate.threshold.change_threshold.absolute.value == pytest.approx(-0.01)
+    (gain,) = [m for m in overall.metrics if m.class_name == "AccuracyGainOverMajority"]
+    (gate,) = gain.per_slice_thresholds
+    assert len(gate.slicing_specs) == 1 and not gate.slicing_specs[0].feature_keys
+    assert gate.threshold.value_threshold.lower_bound.value == pytest.approx(0.5)

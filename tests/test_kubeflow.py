@@ -173,6 +173,7 @@ def test_user_code_paths_and_custom_config(compiled):
     full = CONFIG.to_dict()
     # Where the CSV is and how it is spelled reach ExampleGen only (a moved file changes no cache key downstream).
     full["data"] |= {"path": "", "encoding": "utf-8", "delimiter": ","}
+    del full["tokenizer"]["max_auto_length"]  # `auto`'s cap: the runner's, no component's input
     transform_config = json.loads(_param(transform, "custom_config"))
     assert transform_config == {
         "config": {k: full[k] for k in ("data", "tokenizer")},

@@ -28,7 +28,8 @@ def test_change_failure_names_both_models_the_threshold_and_the_gap():
     out = eval_metrics._threshold_failure(_failure(-0.125, threshold, True), "overall", "accuracy", 0.525)
     assert out["message"] == (
         "overall: accuracy 0.5250 vs 0.6500 for the serving model: change -0.1250 "
-        "is below the change threshold -0.0100 by 0.1150"
+        "is below the change threshold -0.0100 by 0.1150 (eval.change_threshold, against the model serving now; "
+        "lower it to accept a worse model)"
     )
     assert out["kind"] == "change" and out["threshold"] == pytest.approx(-0.01)
     assert out["difference"] == pytest.approx(-0.115) and out["baseline"] == pytest.approx(0.65)
@@ -37,5 +38,9 @@ def test_change_failure_names_both_models_the_threshold_and_the_gap():
 def test_value_failure_names_the_value_the_bound_and_the_gap():
     threshold = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(lower_bound={"value": 0.8}))
     out = eval_metrics._threshold_failure(_failure(0.65, threshold, False), "overall", "accuracy", 0.65)
-    assert out["message"] == "overall: accuracy 0.6500 is below the value threshold 0.8000 by 0.1500"
+    assert out["message"] == (
+        "overall: accuracy 0.6500 is below the value threshold 0.8000 by 0.1500 (eval.accuracy_threshold, one bound "
+        "for every dataset set in the config; set eval.accuracy_threshold=auto to gate on the eval split's majority "
+        "class instead)"
+    )
     assert out["kind"] == "value" and out["difference"] == pytest.approx(-0.15)
