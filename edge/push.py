@@ -88,7 +88,10 @@ class PushDir:
         self.target = os.fspath(target).rstrip("/")
         self._owns = owns
         self._staged = artifact_io.beside(self.target, "incoming")
-        artifact_io.remove_tree(self._staged)  # left by a run that stopped before committing
+        # A swap killed midway is finished first (its tree is complete); only then is a tree that a run
+        # killed before committing left behind thrown away, and the others' files carried from a whole set.
+        artifact_io.recover_dir(self._staged, self.target)
+        artifact_io.remove_tree(self._staged)
 
     def digest(self) -> str:
         """`owned_digest` of this component's files in `target`, as committed."""
