@@ -120,7 +120,7 @@ def check_page(outputs: Mapping[str, bytes]) -> None:
         if not outputs.get(name):
             raise ValueError(f"web/{name}: missing or empty; the page would not load (is LiteRT.js installed whole?)")
         if name.endswith(".wasm") and not outputs[name].startswith(_WASM_MAGIC):
-            raise ValueError(f"web/{name}: not WebAssembly (no \\0asm header); reinstall LiteRT.js (npm ci --prefix web)")
+            raise ValueError(f"web/{name}: not WebAssembly (no \\0asm header); reinstall LiteRT.js (npm ci)")
 
 
 def build_web(
