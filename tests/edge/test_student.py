@@ -450,3 +450,55 @@ def test_a_failed_page_leaves_the_served_directory_byte_identical(students, teac
         assert pathlib.Path(name).name in row["reason"], row["reason"]
     assert pathlib.Path(name).name in result.web["error"]
     assert sorted(p.name for p in (tmp_path / "edge").iterdir()) == ["1"]  # nothing staged is left beside it
+
+
+def test_a_student_that_fails_its_gate_is_not_shown_as_the_pushed_one(students, teacher, tmp_path, capsys):
+    """Version 2's teacher is pushed, its student fails its gate: version 1's page is not this run's."""
+    import html
+    import shutil
+
+    from cli import edgeline
+    from edge.student.report import write_report
+    from results import metadata_store, report
+    from serving import serve_web
+
+    run_dir = tmp_path / "runs" / "r"
+    shutil.copytree(students["out"] / "edge" / "1", run_dir / "edge" / "1")  # an earlier run's student and page
+    served = run_dir / "edge" / "2"
+    teacher_push = PushDir(served, owns=teacher_file)
+    teacher_push.put_bytes("float32.tflite", b"version 2's teacher")
+    teacher_push.commit()
+    config = dataclasses.replace(STUDENT, variants=("student",), max_accuracy_drop=-100.0)
+    artifact = tmp_path / "student_models"
+    pushing = PushDir(served, owns=student_file)  # as StudentExport pushes
+    loaded = students["loaded"]
+    result = build.build_students(
+        loaded.student,
+        loaded.vocab,
+        loaded.representative,
+        teacher["eval"],
+        teacher["assets"],
+        ["0", "1"],
+        config,
+        artifact,
+        pushing,
+        latency_examples=3,
+    )
+    pushing.commit()
+    assert sorted(p.name for p in served.iterdir()) == ["float32.tflite"]  # no student, no page
+    distilled = saved.read_report(str(students["out"] / "distill"))
+    write_report(str(artifact), teacher["eval"], result, distilled, config, str(served))
+    edge = metadata_store.edge_summary(None, str(artifact))
+    summary = {"name": "r", "status": "succeeded", "components": [], "edge": edge}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+
+    page = html.unescape(report.write_report(run_dir).read_text(encoding="utf-8"))
+    assert "edge/1/web" not in page and "Try the model in your browser" not in page
+    assert "No page in the browser for this run: This run's student was not pushed (" in page
+    assert "student.max_accuracy_drop -100" in page
+    message = r"this run's student was not pushed \(.*\), so it has no page; edge/1/web is an earlier version's"
+    with pytest.raises(FileNotFoundError, match=message):
+        serve_web.pushed_web_page(run_dir, edge)
+    assert edgeline.main(["serve-web", str(run_dir)]) == 2
+    assert "this run's student was not pushed" in capsys.readouterr().err
+    assert edge["web"] == {"dir": None, "error": None}
