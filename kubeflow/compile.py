@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import pathlib
 import posixpath
@@ -14,8 +15,6 @@ from configs import EdgelineConfig, encoder_handles
 from preprocessing import csv_check
 
 PIPELINE_NAME = "edgeline"
-# A `data.path` ending so names one file; anything else is a directory of CSV files.
-_FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
 # TFX's KFP v2 launcher, wrapped so that a refused input ends the log with one line
 # (kubeflow/container_entrypoint.py); the image must hold TFX and the project (kubeflow/Dockerfile).
 EXECUTOR_COMMAND = ("python", "-m", "kubeflow.container_entrypoint")
@@ -51,7 +50,7 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
     if not config.data.path:
         raise CompileError(
             "data.path is empty; the bundled data is not on the cluster: set it to a CSV file or "
-            "a directory of *.csv files on object storage, e.g. gs://BUCKET/data/reviews"
+            "a directory of *.csv files (ending with /) on object storage, e.g. gs://BUCKET/data/reviews/"
         )
     if encoder_handles.is_builtin(config.model.encoder):
         raise CompileError(
@@ -65,13 +64,7 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
             "baseline is TFX's LatestBlessedModelStrategy (the KFP v2 compiler accepts no other resolver): "
             "leave eval.baseline at serving, or compile under a new pipeline_root to start without a baseline"
         )
-    path = config.data.path.rstrip("/")
-    # A single file is read from its directory with its name as the pattern,
-    # the way the local runner does it, without touching the bucket.
-    if path.endswith(_FILE_SUFFIXES):
-        data_root, data_pattern = posixpath.split(path)
-    else:
-        data_root, data_pattern = path, csv_check.DIRECTORY_PATTERN
+    data_root, data_pattern = data_input(config.data.path)
     root = runner.pipeline_root.rstrip("/")
     serving_dir = runner.serving_dir or f"{root}/serving"
     try:
@@ -86,6 +79,28 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
         "serving_dir": serving_dir,
         "image": runner.image,
     }
+
+
+def data_input(path: str) -> tuple[str, str]:
+    """ExampleGen's `input_base` and pattern for `data.path`: a directory when it ends with `/`, else one file.
+
+    TFX's ExampleGen driver fingerprints the files `input_base/pattern` matches (their count, sizes
+    and modification times) and the cache reuses a run whose fingerprint is the same. So the
+    pattern must match exactly the files the check reads: a file's own name, glob-escaped (a name
+    holding `[` or `*` is a pattern otherwise), or every CSV file of a directory. Compiling touches
+    no bucket, so the path says which it is; the container stops with a one-line error when a path
+    without `/` turns out to be a directory (components/checked_example_gen.py).
+
+    Args:
+      path: `data.path`, e.g. `gs://b/data/Reviews.CSV` or `gs://b/data/reviews/`.
+
+    Returns:
+      `(input_base, pattern)`.
+    """
+    if path.endswith("/"):
+        return path.rstrip("/"), csv_check.DIRECTORY_PATTERN
+    data_root, name = posixpath.split(path)
+    return data_root, glob.escape(name)
 
 
 def num_classes(config: EdgelineConfig) -> int:
