@@ -464,6 +464,8 @@ def test_a_student_that_fails_its_gate_is_not_shown_as_the_pushed_one(students, 
 
     run_dir = tmp_path / "runs" / "r"
     shutil.copytree(students["out"] / "edge" / "1", run_dir / "edge" / "1")  # an earlier run's student and page
+    (run_dir / "edge" / "1" / "web").mkdir(exist_ok=True)
+    (run_dir / "edge" / "1" / "web" / "index.html").write_text("<html>version 1's student, 0.75</html>")
     served = run_dir / "edge" / "2"
     teacher_push = PushDir(served, owns=teacher_file)
     teacher_push.put_bytes("float32.tflite", b"version 2's teacher")
