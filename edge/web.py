@@ -72,7 +72,7 @@ def page_files(
 
     Raises:
       FileNotFoundError: LiteRT.js is not installed (naming the fix), or the model lacks a file.
-      ValueError: The model does not take student ids.
+      ValueError: The model does not take student ids, or a file of the page is empty (`check_page`).
     """
     info, files = read_metadata(model_path)
     if info.get("input") != "student_ids":
