@@ -356,10 +356,12 @@ def _schema(args) -> int:
 
 
 def _serve_web(args) -> int:
+    from results import run_reader
     from serving import serve_web
 
     try:
-        page = serve_web.newest_web_page(args.run_dir)
+        # The page this run pushed (from its summary, read from ML Metadata), not the newest on disk.
+        page = serve_web.pushed_web_page(args.run_dir, run_reader.load_summary(args.run_dir).get("edge"))
     except FileNotFoundError as e:
         print(f"edgeline: {e}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ imported on first use, so `configs/` stays free of TensorFlow and I/O.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pathlib
 import posixpath
@@ -170,22 +171,74 @@ def beside(uri: str | os.PathLike, tag: str) -> str:
 def replace_dir(staged: str | os.PathLike, target: str | os.PathLike) -> None:
     """Makes the directory `target` hold exactly the tree at `staged` (nothing, if `staged` is absent).
 
-    Readers see the old tree or the new one, never a mix (between the two renames,
-    for an instant, neither): the new tree is written beside `target` first, then
-    swapped in (on a local disk each rename is atomic; object stores rename a
-    directory object by object).
+    The new tree is written beside `target` first (`staged` must be complete when this is called),
+    then swapped in. A journal file, `beside(target, "swap")`, is written before `target` is touched
+    and removed once it holds the whole new tree: a process killed at any point leaves either the old
+    tree with no journal, or a journal beside a complete `staged`, from which `recover_dir` (run by the
+    next push to `target`) finishes the swap. So across a crash and a retry `target` ends up a whole old
+    or a whole new tree, and the last complete set is never deleted.
+
+    On a local disk each rename is atomic and readers see the old tree or the new one (for an
+    instant between the two renames, neither). An object store has no rename of a directory (gs://
+    copies object by object), so while the journal exists `target` may be missing or mixed:
+    `swapping(target)` tells a reader so. A pointer file that readers follow would make every read
+    atomic, but devices and TFX read `edge/<version>/NAME` directly; a journal keeps that layout.
 
     Args:
       staged: A directory written beside `target` (`beside(target, "incoming")`); it is moved.
       target: The directory to replace (any tf.io.gfile filesystem).
     """
     staged, target = os.fspath(staged).rstrip("/"), os.fspath(target).rstrip("/")
+    # One object written whole: the point after which the new tree, not the old, is what `target` gets.
+    write_text(_journal(target), json.dumps({"staged": bool(_gfile().exists(staged))}))
+    _finish_swap(staged, target)
+
+
+def recover_dir(staged: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Finishes a `replace_dir` that a killed process left half done, and removes what it left behind.
+
+    With a journal, `staged` is complete (it was written first) and is swapped in; without one,
+    `target` is whole and the old tree beside it (if any) is a leftover.
+    """
+    staged, target = os.fspath(staged).rstrip("/"), os.fspath(target).rstrip("/")
+    if _gfile().exists(_journal(target)):
+        _finish_swap(staged, target)
+    else:
+        remove_tree(beside(target, "old"))
+
+
+def swapping(target: str | os.PathLike) -> bool:
+    """Whether `target` is being replaced (or a process replacing it was killed): it may be incomplete."""
+    return bool(_gfile().exists(_journal(os.fspath(target).rstrip("/"))))
+
+
+def _journal(target: str) -> str:
+    # A file beside, not inside, `target`: readers and digests of `target` see only its own files.
+    return beside(target, "swap")
+
+
+def _finish_swap(staged: str, target: str) -> None:
+    """The swap after its journal is written; idempotent, so recovery just runs it again."""
+    journal = _journal(target)
+    has_staged = json.loads(read_text(journal))["staged"]
     old = beside(target, "old")
-    remove_tree(old)  # left by a process killed between the renames below
-    if _gfile().exists(target):
-        _move_dir(target, old)
-    if _gfile().exists(staged):
-        _move_dir(staged, target)
+    if has_staged and _gfile().exists(staged):
+        if is_local(target):
+            remove_tree(old)
+            if _gfile().exists(target):
+                _gfile().rename(target, old)  # rename(2): atomic
+            _gfile().rename(staged, target)
+        else:
+            # An object store has no directory to rename (gs:// renames object by object, and TF's ram://
+            # moves only the directory entry, leaving its files behind): copy. `staged` stays until the
+            # journal is gone, so a copy killed midway is simply made again.
+            remove_tree(target)
+            _copy_tree(staged, target)
+    elif not has_staged:
+        remove_tree(target)
+    # A local rename already moved `staged`; on an object store it is complete and no longer needed.
+    _gfile().remove(journal)
+    remove_tree(staged)
     remove_tree(old)
 
 
@@ -195,15 +248,12 @@ def remove_tree(uri: str | os.PathLike) -> None:
         _gfile().rmtree(os.fspath(uri))
 
 
-def _move_dir(source: str, target: str) -> None:
-    if is_local(source):
-        _gfile().rename(source, target)  # rename(2): atomic
-        return
-    # An object store has no directory to rename (gs:// renames object by object, and TF's
-    # ram:// moves only the directory entry, leaving its files behind): copy, then delete.
+def _copy_tree(source: str, target: str) -> None:
     for directory, _, files in _gfile().walk(source):
         relative = posixpath.relpath(directory.rstrip("/"), source)
         into = target if relative == "." else join(target, relative)
         for name in files:
-            write_bytes(join(into, name), read_bytes(join(directory, name)))
-    _gfile().rmtree(source)
+            path = join(directory, name)
+            # TF's ram:// lists by key prefix: a folder `wasm` beside `wasm-utils.js` also "holds" `-utils.js`.
+            if not _gfile().isdir(path) and _gfile().exists(path):
+                write_bytes(join(into, name), read_bytes(path))

@@ -29,7 +29,7 @@ from tfx_bsl.coders import csv_decoder
 from common import artifact_io
 from components import beam_options
 from preprocessing import csv_check, example_gen_input
-from preprocessing.csv_reader import CsvFormat
+from preprocessing.csv_reader import CsvFormat, DataError
 
 COMPONENT_ID = "CsvExampleGen"
 # custom_config key of the check's settings.
@@ -66,7 +66,24 @@ class CheckSettings:
 
 
 def _check_path(input_base: str, pattern: str) -> str:
-    return input_base if pattern == csv_check.DIRECTORY_PATTERN else artifact_io.join(input_base, pattern)
+    """The file or directory the check reads: `input_base`, or the one file the (glob-escaped) pattern names.
+
+    Raises:
+      DataError: The pattern matches no file, or a directory: ExampleGen's cache fingerprints what
+        `input_base/pattern` matches, which for a directory is none of its files (kubeflow/compile.py).
+    """
+    if pattern == csv_check.DIRECTORY_PATTERN:
+        return input_base
+    path = artifact_io.join(input_base, pattern)
+    matches = artifact_io.glob(path)
+    if len(matches) != 1:
+        raise DataError(f"{path}: no such file; set data.path to a CSV file, or to a directory ending with /")
+    if artifact_io.gfile().isdir(matches[0]):
+        raise DataError(
+            f"{matches[0]} is a directory, but data.path names a directory only when it ends with / "
+            f"(else ExampleGen's cache would not see its files change): set data.path={matches[0]}/ and compile again"
+        )
+    return matches[0]
 
 
 def checked_csv_example_gen(

@@ -92,31 +92,14 @@ def StudentExport(  # noqa: N802  (TFX names components like classes)
     report = write_report(
         student_models.uri, data, result, distilled, settings, push_dir.target if push_dir is not None else None
     )
-    # The page reads the pushed student, so it is built into the committed directory.
-    _web(report, push_dir.target if push_dir is not None else None, student_models)
+    # The page was staged with the student and swapped in with it (edge/student/build.py).
+    student_models.set_string_custom_property("web_dir", result.web.get("dir") or "")
+    if result.web.get("error"):
+        student_models.set_string_custom_property("web_error", result.web["error"])
     student_models.set_string_custom_property("pushed_dir", report["pushed_dir"] or "")
-    if push_dir is not None:  # after the page: what a cached rerun checks the directory against (runner/repush.py)
+    if push_dir is not None:  # what a cached rerun checks the directory against (runner/repush.py)
         student_models.set_string_custom_property("push_target", push_dir.target)
         student_models.set_string_custom_property("pushed_digest", push_dir.digest())
     student_models.set_int_custom_property(
         "pushed_variants", sum(1 for v in report["variants"].values() if VariantRow.from_json(v).pushed)
     )
-
-
-def _web(report: dict, push_dir: str | None, student_models) -> None:
-    """The page that runs the pushed student in a browser, `push_dir/web` (edge/web.py).
-
-    A page that cannot be built (LiteRT.js not installed) costs the run nothing else, as a
-    variant that fails does not: the trace goes to the log, the reason to the artifact's `web_error`.
-    """
-    import logging
-
-    from edge import web
-
-    try:
-        built = web.build_pushed(push_dir, report)
-    except Exception as e:  # noqa: BLE001  (the page is an extra; the pushed variants stand without it)
-        logging.exception("StudentExport: no web build")
-        student_models.set_string_custom_property("web_error", f"{type(e).__name__}: {e}")
-        return
-    student_models.set_string_custom_property("web_dir", built["dir"] if built else "")

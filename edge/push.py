@@ -88,7 +88,11 @@ class PushDir:
         self.target = os.fspath(target).rstrip("/")
         self._owns = owns
         self._staged = artifact_io.beside(self.target, "incoming")
-        artifact_io.remove_tree(self._staged)  # left by a run that stopped before committing
+        # A swap killed midway is finished first (its tree is complete); only then is a tree that a run
+        # killed before committing left behind thrown away, and the others' files carried from a whole set.
+        artifact_io.recover_dir(self._staged, self.target)
+        artifact_io.remove_tree(self._staged)
+        self._abandoned = False
 
     def digest(self) -> str:
         """`owned_digest` of this component's files in `target`, as committed."""
@@ -104,11 +108,18 @@ class PushDir:
     def put_text(self, name: str, text: str) -> None:
         artifact_io.write_text(artifact_io.join(self._staged, name), text)
 
+    def abandon(self) -> None:
+        """Drops what was written: `commit` then leaves `target` exactly as it was."""
+        artifact_io.remove_tree(self._staged)
+        self._abandoned = True
+
     def commit(self) -> None:
         """Replaces this component's files in `target` with what was written; keeps the others'.
 
         The directory is removed when no variant is left in it.
         """
+        if self._abandoned:
+            return
         gfile = artifact_io.gfile()
         staged = {n.rstrip("/") for n in gfile.listdir(self._staged)} if gfile.isdir(self._staged) else set()
         if gfile.isdir(self.target):

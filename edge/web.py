@@ -8,7 +8,6 @@ from collections.abc import Mapping
 
 from common import artifact_io
 from edge.metadata import read_metadata
-from edge.report_row import VariantRow
 from edge.student.vocab import REMAP_FILE
 from preprocessing.asset_files import LABELS_FILE, VOCAB_FILE
 
@@ -18,6 +17,7 @@ WEB_DIR = "web"
 # answers in int8; LiteRT.js' JS tensors hold only float32, int32 and uint8 (2.5.3).
 WEB_VARIANT = "student"
 PAGE_FILES = ("index.html", "app.js", "tokenizer.js")
+_WASM_MAGIC = b"\0asm"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 PAGE_DIR = os.path.join(_HERE, "web_page")
 # `npm ci --prefix web` (make venv) installs LiteRT.js here; the build copies it, so the page needs no CDN.
@@ -52,29 +52,27 @@ def check_runtime(runtime_dir: str = RUNTIME_DIR) -> None:
         )
 
 
-def build_web(
+def page_files(
     model_path: str,
-    out_dir: str,
-    row: Mapping | None = None,
+    accuracy: float | None = None,
     teacher_accuracy: float | None = None,
     runtime_dir: str = RUNTIME_DIR,
-) -> dict:
-    """Writes the page, the model, its vocab, labels and remap, and LiteRT.js into `out_dir`.
+) -> tuple[dict, dict[str, bytes]]:
+    """Every file of the page for a student .tflite: the page, the model, its vocab, labels and remap, LiteRT.js.
 
     Args:
       model_path: A student .tflite written by StudentExport (any tf.io.gfile filesystem); it
         carries the tokenizer settings, vocab, labels and remap the page needs.
-      out_dir: The web folder (any tf.io.gfile filesystem), usually `edge/<version>/web`.
-      row: The variant's `edge_report.json` row, for the accuracy the page shows.
+      accuracy: The accuracy the page shows (of the file it ships, as scored).
       teacher_accuracy: The SavedModel's accuracy on the same eval split.
       runtime_dir: `node_modules/@litertjs` holding LiteRT.js.
 
     Returns:
-      `model.json`'s content plus `dir` and `bytes` (every file the folder holds).
+      `(settings, files)`: `model.json`'s content, and each file's bytes by its path in the page's folder.
 
     Raises:
       FileNotFoundError: LiteRT.js is not installed (naming the fix), or the model lacks a file.
-      ValueError: The model does not take student ids.
+      ValueError: The model does not take student ids, or a file of the page is empty (`check_page`).
     """
     info, files = read_metadata(model_path)
     if info.get("input") != "student_ids":
@@ -94,11 +92,10 @@ def build_web(
         "max_seq_length": int(info["max_seq_length"]),
         "lower_case": bool(info["lower_case"]),
         "labels": list(info["labels"]),
-        "accuracy": (row or {}).get("accuracy"),
+        "accuracy": accuracy,
         "teacher_accuracy": teacher_accuracy,
         "runtime": f"@litertjs/core {runtime['version']}",
     }
-    out_dir = os.fspath(out_dir)
     outputs = {
         model_file: model,
         "model.json": (json.dumps(settings, indent=2) + "\n").encode(),
@@ -107,24 +104,45 @@ def build_web(
     }
     for src, dst in RUNTIME_FILES:
         outputs[dst] = _without_source_map(artifact_io.read_bytes(artifact_io.join(runtime_dir, src)), dst)
+    check_page(outputs)
+    return settings, outputs
+
+
+def check_page(outputs: Mapping[str, bytes]) -> None:
+    """Raises ValueError, naming the first file, unless every file the page loads is there and not empty.
+
+    The WebAssembly files must start with the wasm magic number: a page whose runtime is cut short
+    loads its script and then fails in the browser, which no test of the pipeline would see.
+    """
+    settings = json.loads(outputs["model.json"]) if "model.json" in outputs else {}
+    needed = [*PAGE_FILES, "model.json", settings.get("model_file", "model_file"), VOCAB_FILE, LABELS_FILE, REMAP_FILE]
+    for name in [*needed, *(dst for _, dst in RUNTIME_FILES)]:
+        if not outputs.get(name):
+            raise ValueError(f"web/{name}: missing or empty; the page would not load (is LiteRT.js installed whole?)")
+        if name.endswith(".wasm") and not outputs[name].startswith(_WASM_MAGIC):
+            raise ValueError(f"web/{name}: not WebAssembly (no \\0asm header); reinstall LiteRT.js (npm ci)")
+
+
+def build_web(
+    model_path: str,
+    out_dir: str,
+    row: Mapping | None = None,
+    teacher_accuracy: float | None = None,
+    runtime_dir: str = RUNTIME_DIR,
+) -> dict:
+    """Writes `page_files` into `out_dir` (any tf.io.gfile filesystem), for a page outside a push (the benchmarks).
+
+    A pushed page is not written this way: StudentExport stages it with the student it runs
+    (edge/student/build.py), so it is swapped in whole with it.
+
+    Returns:
+      `model.json`'s content plus `dir` and `bytes` (every file the folder holds).
+    """
+    settings, outputs = page_files(model_path, (row or {}).get("accuracy"), teacher_accuracy, runtime_dir)
+    out_dir = os.fspath(out_dir)
     for name, data in outputs.items():
         artifact_io.write_bytes(artifact_io.join(out_dir, name), data)
     return {**settings, "dir": out_dir, "bytes": sum(len(d) for d in outputs.values())}
-
-
-def build_pushed(push_dir: str | None, report: Mapping, runtime_dir: str = RUNTIME_DIR) -> dict | None:
-    """The web build for a run whose `WEB_VARIANT` was pushed, in `push_dir/web`; None when it was not.
-
-    Args:
-      push_dir: `runs/NAME/edge/<version>` (None: nothing was pushed).
-      report: The merged `edge_report.json` content.
-      runtime_dir: `node_modules/@litertjs` holding LiteRT.js.
-    """
-    row = VariantRow.from_json(report.get("variants", {}).get(WEB_VARIANT, {}))
-    if not push_dir or not row.pushed:
-        return None
-    teacher = report.get("saved_model", {}).get("accuracy")
-    return build_web(row.path, artifact_io.join(push_dir, WEB_DIR), row.to_json(), teacher, runtime_dir)
 
 
 def static_batch(model: bytes) -> bytes:

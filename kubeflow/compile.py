@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import pathlib
 import posixpath
@@ -15,8 +16,6 @@ from preprocessing import csv_check
 from retraining import spans
 
 PIPELINE_NAME = "edgeline"
-# A `data.path` ending so names one file; anything else is a directory of CSV files.
-_FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
 # TFX's KFP v2 launcher, wrapped so that a refused input ends the log with one line
 # (kubeflow/container_entrypoint.py); the image must hold TFX and the project (kubeflow/Dockerfile).
 EXECUTOR_COMMAND = ("python", "-m", "kubeflow.container_entrypoint")
@@ -52,7 +51,7 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
     if not config.data.path:
         raise CompileError(
             "data.path is empty; the bundled data is not on the cluster: set it to a CSV file or "
-            "a directory of *.csv files on object storage, e.g. gs://BUCKET/data/reviews"
+            "a directory of *.csv files (ending with /) on object storage, e.g. gs://BUCKET/data/reviews/"
         )
     if config.tokenizer.max_seq_length is None:
         raise CompileError(
@@ -72,17 +71,8 @@ def cluster_inputs(config: EdgelineConfig) -> dict[str, str]:
             "baseline is TFX's LatestBlessedModelStrategy (the KFP v2 compiler accepts no other resolver): "
             "leave eval.baseline at serving, or compile under a new pipeline_root to start without a baseline"
         )
-    path = config.data.path.rstrip("/")
     _check_retraining_settings(config)
-    # A single file is read from its directory with its name as the pattern,
-    # the way the local runner does it, without touching the bucket.
-    if spans.has_spans(path):
-        # ExampleGen's driver resolves the newest span at each run: a recurring run picks up a new one.
-        data_root, data_pattern = spans.split_pattern(path)
-    elif path.endswith(_FILE_SUFFIXES):
-        data_root, data_pattern = posixpath.split(path)
-    else:
-        data_root, data_pattern = path, csv_check.DIRECTORY_PATTERN
+    data_root, data_pattern = data_input(config.data.path)
     root = runner.pipeline_root.rstrip("/")
     serving_dir = runner.serving_dir or f"{root}/serving"
     try:
@@ -113,6 +103,32 @@ def _check_retraining_settings(config: EdgelineConfig) -> None:
             "read (e.g. gsutil cp) and set data.schema to its gs:// path. ImportSchemaGen's cache key is that path: "
             "give each reviewed revision a new file name"
         )
+
+
+def data_input(path: str) -> tuple[str, str]:
+    """ExampleGen's `input_base` and pattern for `data.path`: a directory when it ends with `/`, else one file.
+
+    TFX's ExampleGen driver fingerprints the files `input_base/pattern` matches (their count, sizes
+    and modification times) and the cache reuses a run whose fingerprint is the same. So the
+    pattern must match exactly the files the check reads: a file's own name, glob-escaped (a name
+    holding `[` or `*` is a pattern otherwise), or every CSV file of a directory. Compiling touches
+    no bucket, so the path says which it is; the container stops with a one-line error when a path
+    without `/` turns out to be a directory (components/checked_example_gen.py).
+
+    Args:
+      path: `data.path`, e.g. `gs://b/data/Reviews.CSV`, `gs://b/data/reviews/`, or a span pattern
+        (`gs://b/reviews/span-{SPAN}/*.csv`).
+
+    Returns:
+      `(input_base, pattern)`.
+    """
+    if spans.has_spans(path):
+        # ExampleGen's driver resolves the newest span at each run: a recurring run picks up a new one.
+        return spans.split_pattern(path)
+    if path.endswith("/"):
+        return path.rstrip("/"), csv_check.DIRECTORY_PATTERN
+    data_root, name = posixpath.split(path)
+    return data_root, glob.escape(name)
 
 
 def num_classes(config: EdgelineConfig) -> int:

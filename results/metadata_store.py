@@ -178,7 +178,8 @@ def edge_summary(edge_uri: str | None, student_uri: str | None = None) -> dict[s
       latency_ms_p50, latency_ms_p95 (1 thread), latency_ms_p50_2t, latency_ms_p95_2t (2 threads),
       num_threads (the fastest thread count, which the .tflite's metadata carries), delegated_ops,
       total_ops, delegated_share (XNNPACK), cpu_ops, runtime, pushed, reason} plus a student's
-      STUDENT_FIELDS}, "student": budgets, sizing, seeds and training facts}`; a metric a variant
+      STUDENT_FIELDS}, "student": budgets, sizing, seeds and training facts, "web": {dir, error} of this run's
+      page}`; a metric a variant
       could not produce (it failed to convert or run) is None.
     """
     teacher = _report(edge_uri, "edge_report.json")
@@ -195,6 +196,8 @@ def edge_summary(edge_uri: str | None, student_uri: str | None = None) -> dict[s
         "max_accuracy_drop": (teacher or {}).get("max_accuracy_drop"),
         "variants": {name: VariantRow.from_json(v).summary_json() for name, v in variants.items()},
         "student": (student or {}).get("student"),
+        # The page this run's StudentExport pushed (`dir`), or why it has none (`error`).
+        "web": (student or {}).get("web"),
     }
 
 

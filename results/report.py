@@ -184,14 +184,20 @@ def _edge_section(summary: dict, run_dir: pathlib.Path) -> dict[str, Any]:
         "max_accuracy_drop": edge.get("max_accuracy_drop"),
         "pushed_dir": edge.get("pushed_dir"),
         "student": edge.get("student"),
-        "web": _web_link(run_dir),
+        **_web_link(edge, run_dir),
     }
 
 
-def _web_link(run_dir: pathlib.Path) -> str | None:
-    """The newest web build, relative to the report page (`report/index.html`), or None."""
-    pages = serve_web.web_pages(run_dir)
-    return f"../{pages[-1]}/index.html" if pages else None
+def _web_link(edge: dict, run_dir: pathlib.Path) -> dict[str, str | None]:
+    """`web`: this run's page relative to the report page (`report/index.html`), or `web_missing`: why there is none.
+
+    The page this run's StudentExport pushed, not the newest on disk, which can be an older version's student.
+    """
+    try:
+        return {"web": f"../{serve_web.pushed_web_page(run_dir, edge)}/index.html", "web_missing": None}
+    except FileNotFoundError:
+        reason = serve_web.not_pushed_reason(edge)
+        return {"web": None, "web_missing": reason[0].upper() + reason[1:] + "."}
 
 
 def _earlier_run(summary: dict, artifacts: RunArtifacts | None) -> str | None:

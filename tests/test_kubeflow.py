@@ -482,3 +482,85 @@ def test_the_wheel_the_image_installs_ships_every_module_and_data_file(tmp_path)
         for module in (ROOT / top).rglob("*.py"):
             assert module.relative_to(ROOT).as_posix() in names, module
     assert {"edge/web_page/index.html", "edge/web_page/app.js", "results/report_template.html"} <= names
+
+
+def _example_gen_fingerprint(spec: dict, out: pathlib.Path) -> str:
+    """TFX's ExampleGen driver (the task's pre-cache check on a cluster) run on the compiled task, in this process.
+
+    The KFP launcher passes the task's parameters and output artifact as `{{$}}`; the driver
+    fingerprints the files `input_base/pattern` matches and the cache compares that fingerprint.
+    """
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx.orchestration.kubeflow.v2.file_based_example_gen import driver
+
+    task = _tasks(spec)["CsvExampleGen"]
+    (output_key, definition), *_ = spec["components"]["CsvExampleGen"]["outputDefinitions"]["artifacts"].items()
+    executor_input = {
+        "inputs": {
+            "parameters": {k: v["runtimeValue"]["constantValue"] for k, v in task["inputs"]["parameters"].items()}
+        },
+        "outputs": {
+            "artifacts": {
+                output_key: {
+                    "artifacts": [{"name": "examples", "type": definition["artifactType"], "uri": str(out / "ex")}]
+                }
+            },
+            "outputFile": str(out / "executor_output.json"),
+        },
+    }
+    driver._run_driver(json_format.ParseDict(executor_input, pipeline_spec_pb2.ExecutorInput()))
+    written = json.loads((out / "executor_output.json").read_text())
+    return written["parameterValues"]["input_fingerprint"]
+
+
+@pytest.mark.parametrize("name", ["Reviews.CSV", "reviews", "a[1].tsv"])
+def test_a_changed_single_file_is_not_served_from_the_cache(name, tmp_path):
+    """A file whose name is no `*.csv*` (upper case, no extension, a glob character) is fingerprinted itself.
+
+    Before, such a path compiled as a directory with pattern `*.csv*`: the fingerprint matched no
+    file, never changed, and a re-uploaded file with new rows came from the cache.
+    """
+    import os
+    import time
+
+    from common import artifact_io
+    from components import checked_example_gen
+    from kubeflow import compile as kubeflow_compile
+
+    bucket = f"ram://edgeline-kfp-{os.getpid()}-{time.monotonic_ns()}"
+    data = artifact_io.join(bucket, "data", name)
+    artifact_io.write_text(artifact_io.join(bucket, "data", "a1.tsv"), "text,label\nnot this file,0\n")
+    artifact_io.write_text(data, "text,label\ngood,1\nbad,0\n")
+    config = apply_overrides(CONFIG, [f"data.path={data}"])
+    yaml_path, _ = kubeflow_compile.compile_pipeline(config, tmp_path / "spec" / "edgeline")
+    spec = yaml.safe_load(yaml_path.read_text())
+    tasks = _tasks(spec)
+    input_base = _param(tasks["CsvExampleGen"], "input_base")
+    (split,) = json.loads(_param(tasks["CsvExampleGen"], "input_config"))["splits"]
+    # The executor's check reads exactly the file the fingerprint covers.
+    assert checked_example_gen._check_path(input_base, split["pattern"]) == data
+
+    (tmp_path / "run1").mkdir()
+    first = _example_gen_fingerprint(spec, tmp_path / "run1")
+    assert "num_files:1," in first, first
+    artifact_io.write_text(data, "text,label\ngood,1\nbad,0\nnew row,1\n")  # re-uploaded with a new row
+    (tmp_path / "run2").mkdir()
+    second = _example_gen_fingerprint(spec, tmp_path / "run2")
+    assert "num_files:1," in second and second != first, (first, second)
+
+
+def test_a_directory_ends_with_a_slash_and_one_without_stops_example_gen(tmp_path):
+    from components import checked_example_gen
+    from kubeflow import compile as kubeflow_compile
+    from preprocessing.csv_reader import DataError
+
+    assert kubeflow_compile.data_input("gs://b/data/reviews/") == ("gs://b/data/reviews", "*.csv*")
+    assert kubeflow_compile.data_input("gs://b/data/a[1].csv") == ("gs://b/data", "a[[]1].csv")
+    (tmp_path / "reviews").mkdir()
+    (tmp_path / "reviews" / "part.csv").write_text("text,label\ngood,1\n")
+    base, pattern = kubeflow_compile.data_input(str(tmp_path / "reviews"))
+    with pytest.raises(DataError, match=r"is a directory, but data.path names a directory only when it ends with /"):
+        checked_example_gen._check_path(base, pattern)
+    with pytest.raises(DataError, match="no such file"):
+        checked_example_gen._check_path(base, "missing.csv")

@@ -122,11 +122,12 @@ def test_report_is_one_self_contained_file(run_report):
     path, summary = run_report
     page = _parse(path.read_text(encoding="utf-8"))
     assert page.external == [] and page.scripts == 0
-    # The one link out: the pushed student's web build, beside the run (tests/test_web.py opens it).
-    from serving import serve_web
-
-    pages = serve_web.web_pages(path.parent.parent)
-    assert page.links == ([f"../{pages[-1]}/index.html"] if pages else [])
+    # The one link out: the page this run's StudentExport pushed, beside the run (tests/test_web.py opens it).
+    web_dir = ((summary.get("edge") or {}).get("web") or {}).get("dir")
+    run_dir = path.parent.parent.resolve()
+    assert page.links == (
+        [f"../{pathlib.Path(web_dir).resolve().relative_to(run_dir).as_posix()}/index.html"] if web_dir else []
+    )
     # Training curves, accuracy/AUC per slice, confusion matrices, calibration, edge variants.
     assert len(page.images) == 5
     for src in page.images:

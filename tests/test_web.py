@@ -136,37 +136,39 @@ def test_page_answers_equal_litert_python(page, python_side):
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node not found: no LiteRT.js to vendor (npm ci)")
-def test_build_pushed_writes_web_beside_a_pushed_student(web_build, tmp_path):
+def test_build_web_writes_every_file_the_page_loads(web_build, tmp_path):
     from edge import web
 
-    report = {
-        "saved_model": {"accuracy": 0.8},
-        "variants": {"student": {"pushed": True, "path": str(web_build["model"]), "accuracy": 0.75}},
-    }
-    built = web.build_pushed(str(tmp_path), report)
+    built = web.build_web(str(web_build["model"]), str(tmp_path / "web"), {"accuracy": 0.75}, 0.8)
     assert built["dir"] == str(tmp_path / "web")
     names = {p.relative_to(tmp_path / "web").as_posix() for p in (tmp_path / "web").rglob("*") if p.is_file()}
     assert {"index.html", "app.js", "tokenizer.js", "student.tflite", "vocab.txt", "labels.txt"} <= names
     assert {"student_ids.txt", "model.json", "litert/wasm/litert_wasm_internal.wasm"} <= names
     assert built["bytes"] == sum((tmp_path / "web" / n).stat().st_size for n in names)
     assert (built["accuracy"], built["teacher_accuracy"]) == (0.75, 0.8)
-    unpushed = {"variants": {"student": {"pushed": False, "path": str(web_build["model"])}}}
-    assert web.build_pushed(str(tmp_path / "other"), unpushed) is None
+    _, files = web.page_files(str(web_build["model"]))
+    web.check_page(files)
+    with pytest.raises(ValueError, match="web/app.js: missing or empty"):
+        web.check_page({**files, "app.js": b""})
 
 
-def test_serve_web_finds_the_newest_build_and_serves_wasm(tmp_path):
+def test_serve_web_finds_this_runs_page_and_serves_wasm(tmp_path):
     import threading
     import urllib.request
 
+    from edge import web
     from results import report
     from serving import serve_web
 
-    for version in ("9", "10"):
+    for version in ("9", "10", "11"):
         (tmp_path / "edge" / version / "web").mkdir(parents=True)
         (tmp_path / "edge" / version / "web" / "index.html").write_text("<html></html>")
     (tmp_path / "edge" / "10" / "web" / "x.wasm").write_bytes(b"\0asm")
-    assert serve_web.newest_web_page(tmp_path) == "edge/10/web"
-    assert report._web_link(tmp_path) == "../edge/10/web/index.html"
+    # This run pushed version 10's page (11's is another run's), as its summary says.
+    edge = {"variants": {"student": {"pushed": True}}, "web": {"dir": str(tmp_path / "edge" / "10" / "web")}}
+    assert serve_web.pushed_web_page(tmp_path, edge) == "edge/10/web"
+    assert report._web_link(edge, tmp_path) == {"web": "../edge/10/web/index.html", "web_missing": None}
+    assert serve_web.WEB_VARIANT == web.WEB_VARIANT
     httpd = serve_web.server(tmp_path)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
@@ -176,8 +178,8 @@ def test_serve_web_finds_the_newest_build_and_serves_wasm(tmp_path):
     finally:
         httpd.shutdown()
         httpd.server_close()
-    with pytest.raises(FileNotFoundError, match="no edge/<version>/web/index.html"):
-        serve_web.newest_web_page(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="this run built no student"):
+        serve_web.pushed_web_page(tmp_path / "empty", None)
 
 
 # Node runs tokenizer.js (cased or not, argv[2]) over each text on stdin and prints the indices of the

@@ -13,13 +13,13 @@ import numpy as np
 from common import artifact_io
 from configs import features
 from configs.config import StudentConfig
-from edge import edgetpu
+from edge import edgetpu, web
 from edge.eval_data import EvalData
 from edge.gate import device_gate, gate
 from edge.metadata import LABELS_FILE, lines, package
 from edge.push import PushDir, student_file
 from edge.report_row import VariantRow
-from edge.scoring import latency_by_threads, score
+from edge.scoring import latency_by_threads, reference_metrics, score
 from edge.student import convert, micro
 from edge.student.model import Student
 from edge.student.runner import StudentRunner
@@ -38,6 +38,8 @@ class StudentBuild:
     variants: dict[str, dict]
     edgetpu_report: dict | None
     training: dict
+    # The page staged with the pushed `web.WEB_VARIANT` (`dir`, `bytes`, `accuracy`), or why there is none (`error`).
+    web: dict = dataclasses.field(default_factory=dict)
 
 
 def not_built(variants: Sequence[str], reason: str) -> StudentBuild:
@@ -62,6 +64,7 @@ def build_students(
     latency_examples: int = 100,
     training: dict | None = None,
     micro_misfit: str | None = None,
+    web_runtime: str = web.RUNTIME_DIR,
 ) -> StudentBuild:
     """Converts the distilled student into each of `config.variants`, measures, gates and pushes them.
 
@@ -85,9 +88,10 @@ def build_students(
       training: Distill's facts, carried into the build's record.
       micro_misfit: Why student_micro does not fit its flash budget (`Sizing.micro_misfit`): its row
         says so and it is not converted; the other variants are built as usual.
+      web_runtime: `node_modules/@litertjs` holding LiteRT.js, for the page (`edge/web.py`).
 
     Returns:
-      The rows, student_edgetpu's op report and the training facts.
+      The rows, student_edgetpu's op report, the training facts and the page.
     """
     unknown = [v for v in config.variants if v not in convert.STUDENT_VARIANTS]
     if unknown:
@@ -96,6 +100,7 @@ def build_students(
     eval_ids = data.ids[features.INPUT_WORD_IDS]
     keras_probabilities = student.ids_model().predict(vocab.apply(eval_ids), batch_size=256, verbose=0)
     rows: dict[str, VariantRow] = {}
+    scored: dict[str, np.ndarray] = {}
     tpu_report = None
     for variant in config.variants:
         kind, description = convert.STUDENT_VARIANTS[variant]
@@ -120,7 +125,7 @@ def build_students(
                 files.update({"student_micro.cc": source.encode(), "student_micro.h": header.encode()})
                 entry.flash_bytes, entry.arena_bytes = len(bare), arena
             runner = StudentRunner(bare, vocab, embedding, micro_arena=arena)
-            probabilities = runner.predict(eval_ids)
+            probabilities = scored[variant] = runner.predict(eval_ids)
             entry.update(score(probabilities, data, len(bare)))
             entry.model_bytes = len(bare)
             entry.agreement_float_student = round(
@@ -161,9 +166,66 @@ def build_students(
             entry.path = pushing.path(f"{variant}.tflite")
     if tpu_report is not None:
         artifact_io.write_text(artifact_io.join(out_dir, EDGETPU_REPORT), json.dumps(tpu_report, indent=2) + "\n")
+    page = {}
+    if pushing is not None and web.WEB_VARIANT in rows and rows[web.WEB_VARIANT].pushed:
+        page = _stage_page(pushing, rows, scored[web.WEB_VARIANT], vocab, data, out_dir, web_runtime)
     if pushing is not None and pushing is not push_dir:
         pushing.commit()
-    return StudentBuild({name: row.to_json() for name, row in rows.items()}, tpu_report, dict(training or {}))
+    rows_json = {name: row.to_json() for name, row in rows.items()}
+    return StudentBuild(rows_json, tpu_report, dict(training or {}), page)
+
+
+def _stage_page(
+    pushing: PushDir,
+    rows: dict[str, VariantRow],
+    scored: np.ndarray,
+    vocab: StudentVocab,
+    data: EvalData,
+    out_dir: str | pathlib.Path,
+    runtime_dir: str,
+) -> dict:
+    """Stages `web/` beside the pushed student, so the two are swapped in together, or stops the student's push.
+
+    The page ships the student re-serialised with batch 1 (`web.static_batch`, for LiteRT.js); that
+    file is scored here on the whole eval split and must answer as the scored student does, so the
+    accuracy the page shows is its own. Without LiteRT.js (node not installed) the student is
+    pushed without a page, as a device variant is without its optional compiler; any other failure
+    (a file missing, a copy cut short) pushes nothing of the student, so what was served stays.
+
+    Returns:
+      The page's `dir`, `bytes` and `accuracy`, or its `error`.
+    """
+    try:
+        web.check_runtime(runtime_dir)
+    except FileNotFoundError as e:
+        return {"error": f"no page: {e}"}
+    try:
+        model_path = artifact_io.join(out_dir, f"{web.WEB_VARIANT}.tflite")
+        settings, files = web.page_files(model_path, None, reference_metrics(data)["accuracy"], runtime_dir)
+        shipped = StudentRunner(files[settings["model_file"]], vocab).predict(data.ids[features.INPUT_WORD_IDS])
+        differ = int(np.sum(shipped.argmax(1) != scored.argmax(1)))
+        if differ:
+            raise ValueError(
+                f"web/{settings['model_file']} answers differently from the scored {web.WEB_VARIANT} "
+                f"on {differ} of {len(scored)} eval texts"
+            )
+        settings["accuracy"] = round(float(np.mean(shipped.argmax(1) == data.labels)), 6)
+        files["model.json"] = (json.dumps(settings, indent=2) + "\n").encode()
+        web.check_page(files)
+        for name, content in files.items():
+            pushing.put_bytes(artifact_io.join(web.WEB_DIR, name), content)
+    except Exception as e:  # noqa: BLE001  (the rows say why; what was pushed before stays)
+        reason = f"the web page failed, so nothing of the student was pushed: {type(e).__name__}: {str(e)[:300]}"
+        for row in rows.values():
+            if row.pushed:
+                row.pushed, row.path, row.reason = False, None, reason
+        pushing.abandon()
+        return {"error": reason}
+    return {
+        "dir": pushing.path(web.WEB_DIR),
+        "bytes": sum(len(d) for d in files.values()),
+        "accuracy": settings["accuracy"],
+    }
 
 
 def _budgets(

@@ -46,6 +46,8 @@ def write_report(
         "max_accuracy_drop": config.max_accuracy_drop,
         "pushed_dir": str(push_dir) if push_dir and pushed else None,
         "variants": build.variants,
+        # This run's page: where it was pushed, or why there is none (the report and serve-web show this one).
+        "web": {"dir": build.web.get("dir"), "error": build.web.get("error")},
         "student": {
             "max_accuracy_drop": config.max_accuracy_drop,
             "max_flash_bytes": config.max_flash_bytes,

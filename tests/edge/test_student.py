@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from edge import edgetpu, metadata, variants
 from edge.push import PushDir, student_file, teacher_file
 from edge.student import budget, build, micro, saved, training, transfer_set
 from edge.student import model as student_model
+from edge.student.runner import StudentRunner
 from edge.student.vocab import StudentVocab, candidates, restricted
 from serving import predict
 from tests.edge.conftest import CONFIG, L
@@ -491,3 +493,132 @@ def test_the_default_student_in_96_kib_is_built_narrower_and_fits(teacher, tmp_p
     assert micro_row["flash_bytes"] <= 98_304
     assert abs(sizing.predicted_flash_bytes - micro_row["flash_bytes"]) <= 0.01 * micro_row["flash_bytes"]
     assert all(result.variants[name]["pushed"] for name in ("student", "student_edgetpu"))
+
+    # 4,005 rows 32 wide need 254,536 B; cutting to fit would send 12% of the pieces to [UNK].
+    assert (sizing.width, sizing.rows, sizing.cut) == (24, 4005, "embedding 32 -> 24 wide")
+    assert sizing.predicted_flash_bytes == 219_424 <= 240_000 * 0.98
+
+
+def _runtime_with(tmp_path, broken: dict[str, bytes]) -> str:
+    """A copy of the LiteRT.js files the page ships, with some of them replaced."""
+    from edge import web
+
+    runtime = tmp_path / "litertjs"
+    for src, _ in web.RUNTIME_FILES:
+        (runtime / src).parent.mkdir(parents=True, exist_ok=True)
+        (runtime / src).write_bytes(broken.get(src, (pathlib.Path(web.RUNTIME_DIR) / src).read_bytes()))
+    return str(runtime)
+
+
+def test_the_page_ships_the_scored_student_and_is_swapped_in_with_it(students, teacher):
+    from edge import web
+
+    served = students["out"] / "edge" / "1"
+    row = students["result"].variants["student"]
+    assert row["pushed"], row
+    page = served / "web"
+    assert students["result"].web["dir"] == str(page) and "error" not in students["result"].web
+    # The page's model is the scored student with batch 1 fixed, and shows the accuracy that file scored.
+    shipped = (page / "student.tflite").read_bytes()
+    assert shipped == web.static_batch((served / "student.tflite").read_bytes())
+    settings = json.loads((page / "model.json").read_text())
+    assert settings["accuracy"] == row["accuracy"] == students["result"].web["accuracy"]
+    ids = teacher["eval"].ids[features.INPUT_WORD_IDS]
+    answers = StudentRunner(shipped, students["loaded"].vocab).predict(ids).argmax(1)
+    assert round(float(np.mean(answers == teacher["eval"].labels)), 6) == settings["accuracy"]
+    assert (page / "litert" / "wasm" / "litert_wasm_internal.wasm").read_bytes()[:4] == b"\0asm"
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"core/wasm/litert_wasm_internal.wasm": b""},  # a copy cut short
+        {"core/wasm/litert_wasm_compat_internal.wasm": b"<html>404</html>"},  # not WebAssembly
+    ],
+)
+def test_a_failed_page_leaves_the_served_directory_byte_identical(students, teacher, tmp_path, broken):
+    """The page is staged with the student: when it cannot be built whole, nothing of the student is pushed."""
+    import shutil
+
+    from tests.conftest import tree_hashes
+
+    served = tmp_path / "edge" / "1"
+    shutil.copytree(students["out"] / "edge" / "1", served)
+    assert (served / "web" / "index.html").is_file() and (served / "student.tflite").is_file()
+    before = tree_hashes(served)
+    config = dataclasses.replace(STUDENT, max_accuracy_drop=100.0)
+    loaded = students["loaded"]
+    result = build.build_students(
+        loaded.student,
+        loaded.vocab,
+        loaded.representative,
+        teacher["eval"],
+        teacher["assets"],
+        ["0", "1"],
+        config,
+        tmp_path / "artifact",
+        served,
+        latency_examples=3,
+        web_runtime=_runtime_with(tmp_path, broken),
+    )
+    assert tree_hashes(served) == before
+    (name,) = broken
+    for variant, row in result.variants.items():
+        assert row["pushed"] is False and "web page failed" in row["reason"], (variant, row)
+        assert pathlib.Path(name).name in row["reason"], row["reason"]
+    assert pathlib.Path(name).name in result.web["error"]
+    assert sorted(p.name for p in (tmp_path / "edge").iterdir()) == ["1"]  # nothing staged is left beside it
+
+
+def test_a_student_that_fails_its_gate_is_not_shown_as_the_pushed_one(students, teacher, tmp_path, capsys):
+    """Version 2's teacher is pushed, its student fails its gate: version 1's page is not this run's."""
+    import html
+    import shutil
+
+    from cli import edgeline
+    from edge.student.report import write_report
+    from results import metadata_store, report
+    from serving import serve_web
+
+    run_dir = tmp_path / "runs" / "r"
+    shutil.copytree(students["out"] / "edge" / "1", run_dir / "edge" / "1")  # an earlier run's student and page
+    (run_dir / "edge" / "1" / "web").mkdir(exist_ok=True)
+    (run_dir / "edge" / "1" / "web" / "index.html").write_text("<html>version 1's student, 0.75</html>")
+    served = run_dir / "edge" / "2"
+    teacher_push = PushDir(served, owns=teacher_file)
+    teacher_push.put_bytes("float32.tflite", b"version 2's teacher")
+    teacher_push.commit()
+    config = dataclasses.replace(STUDENT, variants=("student",), max_accuracy_drop=-100.0)
+    artifact = tmp_path / "student_models"
+    pushing = PushDir(served, owns=student_file)  # as StudentExport pushes
+    loaded = students["loaded"]
+    result = build.build_students(
+        loaded.student,
+        loaded.vocab,
+        loaded.representative,
+        teacher["eval"],
+        teacher["assets"],
+        ["0", "1"],
+        config,
+        artifact,
+        pushing,
+        latency_examples=3,
+    )
+    pushing.commit()
+    assert sorted(p.name for p in served.iterdir()) == ["float32.tflite"]  # no student, no page
+    distilled = saved.read_report(str(students["out"] / "distill"))
+    write_report(str(artifact), teacher["eval"], result, distilled, config, str(served))
+    edge = metadata_store.edge_summary(None, str(artifact))
+    summary = {"name": "r", "status": "succeeded", "components": [], "edge": edge}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+
+    page = html.unescape(report.write_report(run_dir).read_text(encoding="utf-8"))
+    assert "edge/1/web" not in page and "Try the model in your browser" not in page
+    assert "No page in the browser for this run: This run's student was not pushed (" in page
+    assert "student.max_accuracy_drop -100" in page
+    message = r"this run's student was not pushed \(.*\), so it has no page; edge/1/web is an earlier version's"
+    with pytest.raises(FileNotFoundError, match=message):
+        serve_web.pushed_web_page(run_dir, edge)
+    assert edgeline.main(["serve-web", str(run_dir)]) == 2
+    assert "this run's student was not pushed" in capsys.readouterr().err
+    assert edge["web"] == {"dir": None, "error": None}
