@@ -1,9 +1,9 @@
 """Distill: a TFX component that distils the blessed teacher into the small convolutional student.
 
 A Python-function component like EdgeExport. Its one parameter is the `student`
-config section, so changing a student setting re-runs Distill (and StudentExport
-after it) and nothing of the teacher's, and a teacher-only change (say
-`export.max_accuracy_drop`) leaves it cached. The logic is `edge.student.training`.
+config section less the gate (`student.max_accuracy_drop`, StudentExport's), so a
+training setting re-runs Distill (and StudentExport after it) and nothing of the
+teacher's, while a gate-only or teacher-only change leaves it cached. The logic is `edge.student.training`.
 """
 
 import json

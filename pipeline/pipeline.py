@@ -89,6 +89,16 @@ def _baseline_inputs(strategy: type, candidate: Any) -> dict[str, Any]:
     return {"model": model, "model_blessing": tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)}
 
 
+# StudentConfig fields only StudentExport reads (the gate): not Distill's input, so changing one
+# re-gates the cached students instead of training them again.
+_GATE_ONLY = ("enabled", "max_accuracy_drop")
+
+
+def _distill_settings(config: EdgelineConfig) -> dict[str, Any]:
+    """The `student` section without the fields only StudentExport reads."""
+    return {k: v for k, v in _sections(config, "student")["student"].items() if k not in _GATE_ONLY}
+
+
 def _student_components(config, trainer, transform, example_gen, evaluator, pusher, encoder_dir, edge_dir) -> list:
     """Distill (its only parameter: the `student` section) and StudentExport after it."""
     distill_node = distill.Distill(
@@ -96,7 +106,7 @@ def _student_components(config, trainer, transform, example_gen, evaluator, push
         blessing=evaluator.outputs["blessing"],
         transform_graph=transform.outputs["transform_graph"],
         transformed_examples=transform.outputs["transformed_examples"],
-        student=json.dumps(_sections(config, "student")["student"], sort_keys=True),
+        student=json.dumps(_distill_settings(config), sort_keys=True),
     )
     export_node = student_export.StudentExport(
         student_model=distill_node.outputs["student_model"],
