@@ -125,9 +125,13 @@ def test_the_student_components_read_only_their_own_settings(compiled):
     spec = compiled[0]
     tasks = _tasks(spec)
     distill, export = tasks["Distill"], tasks["StudentExport"]
-    # Distill's one parameter is the student section: a teacher-only change leaves it cached.
+    # Distill's one parameter is the student section less its gate: a teacher-only or gate-only change
+    # leaves it cached.
     assert set(distill["inputs"]["parameters"]) == {"student"}
-    assert json.loads(_param(distill, "student")) == CONFIG.to_dict()["student"]
+    gate = ("enabled", "max_accuracy_drop")
+    assert json.loads(_param(distill, "student")) == {
+        k: v for k, v in CONFIG.to_dict()["student"].items() if k not in gate
+    }
     assert set(distill["inputs"]["artifacts"]) == {"model", "blessing", "transform_graph", "transformed_examples"}
     assert distill["inputs"]["artifacts"]["blessing"]["taskOutputArtifact"]["producerTask"] == "Evaluator"
     assert set(distill["dependentTasks"]) == {"Trainer", "Evaluator", "Transform", "Pusher"}
