@@ -15,8 +15,8 @@ from results import metadata_store
 pytestmark = pytest.mark.e2e
 
 STUDENT = ("Distill", "StudentExport")
-# What executes even when everything is cached: the baseline resolver is a query.
-ALWAYS = {"latest_blessed_model_resolver"}
+# What executes even when everything is cached: the resolvers are queries.
+ALWAYS = {"latest_blessed_model_resolver", "serving_model_resolver"}
 
 
 def _states(run_dir: pathlib.Path) -> dict[str, str]:
