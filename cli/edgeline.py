@@ -342,7 +342,9 @@ def _schema(args) -> int:
         print(f"edgeline: {e}", file=sys.stderr)
         return 2
     paths = metadata_store.RunPaths(pathlib.Path(args.run_dir))
-    schema_uri = metadata_store.latest_artifact_uri(paths.metadata, "Schema") if paths.metadata.exists() else None
+    # SchemaGen's own output: Transform's pre- and post-transform schemas are Schema artifacts too.
+    nodes = metadata_store.latest_run(metadata_store.open_store(paths.metadata)) if paths.metadata.exists() else {}
+    schema_uri = nodes["SchemaGen"].outputs["schema"][0].uri if "SchemaGen" in nodes else None
     if not schema_uri or not summary.get("input"):
         print(f"edgeline: {args.run_dir} has no schema yet; run the pipeline on your data first", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ def contract(schema, text_column: str, label_column: str, labels: Sequence[str])
     features = {f.name: f for f in out.feature}
     for column in (text_column, label_column):
         if column not in features:
-            raise ValueError(f"the inferred schema has no column {column!r}; is it the run's data.{column} column?")
+            raise ValueError(f"the inferred schema has no column {column!r}; is it the run's text or label column?")
     text, label = features[text_column], features[label_column]
     text.presence.min_fraction = TEXT_MIN_PRESENCE
     text.presence.min_count = 1
