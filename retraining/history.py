@@ -213,6 +213,11 @@ def _utc(ms: int) -> str:
     return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+# The columns of `table` before the slices'.
+COLUMNS = ("evaluated (UTC)", "spans", "blessed", "version", "accuracy", "AUC", "eval examples")
+FIXED_COLUMNS = len(COLUMNS)
+
+
 def table(rows: list[HistoryRow]) -> tuple[list[str], list[list[str]]]:
     """The history as text cells: a header and one row per evaluation (the report and the terminal).
 
@@ -220,8 +225,7 @@ def table(rows: list[HistoryRow]) -> tuple[list[str], list[list[str]]]:
     examples, then each slice's accuracy under the slice's name, slices in name order.
     """
     slices = sorted({name for row in rows for name in row.slices})
-    header = ["evaluated (UTC)", "spans", "blessed", "version", "accuracy", "AUC", "eval examples"]
-    header += slices
+    header = [*COLUMNS, *slices]
     cells = []
     for row in rows:
         blessed = MISSING if row.blessed is None else ("yes" if row.blessed else "no")
