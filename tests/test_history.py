@@ -196,3 +196,50 @@ def test_a_run_of_three_or_more_spans_reads_as_a_range():
     row = history.HistoryRow("2026-12-07T00:00:00+00:00", 1, "e", (3, 1, 2), None, None, False, None, None, None, {})
     assert row.spans_text == "1-3"
     assert history.table([row])[1][0][1:4] == ["1-3", "–", "not pushed"]
+
+
+@pytest.mark.e2e
+def test_the_tiny_runs_history_is_its_one_evaluation(tiny_run):
+    from results import run_reader
+
+    rows = run_reader.model_history(tiny_run["run_dir"])
+    # The second run was taken from the cache whole: the first run's evaluation is the only one.
+    (row,) = rows
+    first, second = tiny_run["first"], tiny_run["second"]
+    assert row.spans == (0,)  # a data path without {SPAN}: ExampleGen stamps span 0
+    assert row.blessed is True and first["blessed"] is True
+    assert row.serving and f"serving/{row.pushed_version}" == "/".join(second["latest_pushed_model"].split("/")[-2:])
+    assert first["pushed_model"] == second["latest_pushed_model"]
+    overall = second["metrics"]["overall"]
+    assert (row.accuracy, row.auc, row.example_count) == (overall["accuracy"], overall["auc"], overall["example_count"])
+    assert row.slices == {name: values["accuracy"] for name, values in second["metrics"]["slices"].items()}
+
+
+@pytest.mark.e2e
+def test_history_command_prints_the_table(tiny_run, capsys):
+    from cli import edgeline
+    from results import run_reader
+
+    assert edgeline.main(["history", str(tiny_run["run_dir"])]) == 0
+    out = capsys.readouterr().out
+    (row,) = run_reader.model_history(tiny_run["run_dir"])
+    assert out == history.format_table([row]) + "\n"
+    line = out.splitlines()[1].split()
+    assert line[2:] == [
+        "0",
+        "yes",
+        f"serving/{row.pushed_version}",
+        "(serving)",
+        f"{row.accuracy:.4f}",
+        f"{row.auc:.4f}",
+        str(row.example_count),
+        *(f"{row.slices[name]:.4f}" for name in sorted(row.slices)),
+    ]
+
+
+def test_history_command_names_a_missing_run(tmp_path, capsys):
+    from cli import edgeline
+
+    assert edgeline.main(["history", str(tmp_path / "nothing")]) == 2
+    assert "no metadata store; run `edgeline run` first" in capsys.readouterr().err
+    assert not (tmp_path / "nothing").exists()

@@ -127,8 +127,8 @@ def test_report_is_one_self_contained_file(run_report):
 
     pages = serve_web.web_pages(path.parent.parent)
     assert page.links == ([f"../{pages[-1]}/index.html"] if pages else [])
-    # Training curves, accuracy/AUC per slice, confusion matrices, calibration, edge variants.
-    assert len(page.images) == 5
+    # Training curves, accuracy/AUC per slice, confusion matrices, calibration, edge variants, history.
+    assert len(page.images) == 6
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -184,6 +184,48 @@ def test_report_renders_in_headless_chromium(run_report, tmp_path):
     assert colours is not None and len(colours) > 50, "the screenshot is (nearly) uniform: nothing rendered"
     dom = _chromium(path, tmp_path, "--dump-dom").stdout
     assert f"{summary['metrics']['overall']['accuracy']:.4f}" in _parse(dom).by_id["overall-accuracy"]
+
+
+class _TableRows(html.parser.HTMLParser):
+    """The cell texts of one table's rows (header rows too), by the table's id."""
+
+    def __init__(self, table_id: str):
+        super().__init__()
+        self.table_id, self.inside, self.rows = table_id, False, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table" and dict(attrs).get("id") == self.table_id:
+            self.inside = True
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag in ("td", "th"):
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+
+    def handle_data(self, data):
+        if self.inside and self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data.strip()
+
+
+@pytest.mark.e2e
+def test_report_history_matches_the_rows_read_from_ml_metadata(run_report, tiny_run):
+    from results import run_reader
+
+    path, _ = run_report
+    table = _TableRows("history-table")
+    table.feed(path.read_text(encoding="utf-8"))
+    rows = run_reader.model_history(tiny_run["run_dir"])
+    slices = sorted({name for row in rows for name in row.slices})
+    assert table.rows[0][-1] == "accuracy per slice" and table.rows[1] == slices
+    assert len(table.rows) == 2 + len(rows) == 3
+    for cells, row in zip(table.rows[2:], rows, strict=True):
+        assert cells[0] == row.evaluated_at.replace("T", " ").removesuffix("+00:00")
+        assert cells[1:4] == ["0", "yes", f"serving/{row.pushed_version} (serving)"]
+        assert cells[4:7] == [f"{row.accuracy:.4f}", f"{row.auc:.4f}", str(row.example_count)]
+        assert cells[7:] == [f"{row.slices[name]:.4f}" for name in slices]
 
 
 @needs_chromium
