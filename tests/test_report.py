@@ -281,7 +281,7 @@ def test_report_tabulates_and_plots_edge_variants(tiny_run, tmp_path):
     for expected in ("float32", "int8", "1.25", "0.40", "0.6250", "-0.1250", "0.90", "accuracy drop 0.125 > 0.01"):
         assert expected in table, expected
     assert "edge-missing" not in page.by_id
-    assert len(page.images) == 5
+    assert len(page.images) == 6  # the edge variants' chart among them, and the history's
 
 
 def test_report_of_a_run_that_failed_before_any_component(tmp_path):
