@@ -30,8 +30,10 @@ class HistoryRow:
       evaluation_uri: The Evaluator's `evaluation` artifact (TFMA's output).
       spans: The ExampleGen spans the candidate was trained on (0: a path without `{SPAN}`).
       blessed: Whether the Evaluator blessed it (None: no blessing recorded).
-      pushed_version: The `serving/<version>` it was pushed as after this evaluation, or None.
-      serving: Whether that version is the one serving now (the newest push).
+      pushed_versions: The versions (`serving/<version>`) the Pusher pushed on this evaluation's blessing,
+        oldest first: none when it was not pushed, two when the runner pushed it again after another
+        model had been pushed (`runner/repush.py`).
+      serving: Whether the newest of them is the one serving now (the newest push of all).
       accuracy: Overall accuracy on the eval split.
       auc: Overall AUC (None when undefined).
       example_count: Eval examples.
@@ -43,7 +45,7 @@ class HistoryRow:
     evaluation_uri: str
     spans: tuple[int, ...]
     blessed: bool | None
-    pushed_version: str | None
+    pushed_versions: tuple[str, ...]
     serving: bool
     accuracy: float | None
     auc: float | None
@@ -52,8 +54,8 @@ class HistoryRow:
 
     @property
     def version(self) -> str:
-        """The pushed version as a path under the run (`serving/<version>`), or "not pushed"."""
-        return f"serving/{self.pushed_version}" if self.pushed_version else "not pushed"
+        """The pushed versions as paths under the run (`serving/<version>`), or "not pushed"."""
+        return ", ".join(f"serving/{v}" for v in self.pushed_versions) or "not pushed"
 
     @property
     def spans_text(self) -> str:
@@ -67,12 +69,14 @@ class HistoryRow:
         """The row as plain JSON types."""
         out = dataclasses.asdict(self)
         out["spans"] = list(self.spans)
+        out["pushed_versions"] = list(self.pushed_versions)
         return out
 
     @classmethod
     def from_json(cls, row: Mapping[str, Any]) -> HistoryRow:
         """A row read back from `to_json`."""
-        return cls(**{**row, "spans": tuple(row["spans"]), "slices": dict(row["slices"])})
+        tuples = {key: tuple(row[key]) for key in ("spans", "pushed_versions")}
+        return cls(**{**row, **tuples, "slices": dict(row["slices"])})
 
 
 # Reads an Evaluator output into `{"overall": {metric: value}, "slices": {name: {metric: value}}}` for the
@@ -95,7 +99,7 @@ def read_history(store: mlmd.MetadataStore, metrics_of: MetricsReader) -> list[H
       One `HistoryRow` per ModelEvaluation artifact whose Evaluator completed.
     """
     pushes = _pushes(store)
-    serving = max(pushes.values(), key=lambda push: push[0])[1] if pushes else None
+    newest = max(pushes.items(), key=lambda item: item[1][-1][0])[0] if pushes else None
     rows = []
     for evaluation in store.get_artifacts_by_type("ModelEvaluation"):
         evaluator = _producer(store, evaluation.id)
@@ -107,7 +111,7 @@ def read_history(store: mlmd.MetadataStore, metrics_of: MetricsReader) -> list[H
         if not model_ids:
             continue
         blessing = store.get_artifacts_by_id(blessing_ids)[0] if blessing_ids else None
-        push = pushes.get(blessing.id) if blessing else None
+        pushed = pushes.get(blessing.id, []) if blessing else []
         metrics = metrics_of(evaluation.uri)
         overall = metrics.get("overall") or {}
         count = overall.get("example_count")
@@ -117,8 +121,8 @@ def read_history(store: mlmd.MetadataStore, metrics_of: MetricsReader) -> list[H
             evaluation_uri=evaluation.uri,
             spans=spans_of(store, model_ids[0]),
             blessed=_blessed(blessing),
-            pushed_version=push[1] if push else None,
-            serving=push is not None and push[1] == serving,
+            pushed_versions=tuple(version for _, version in pushed),
+            serving=blessing is not None and blessing.id == newest,
             accuracy=overall.get("accuracy"),
             auc=overall.get("auc"),
             example_count=None if count is None else int(count),
@@ -188,10 +192,10 @@ def _keyed(events: Iterable, types: tuple, key: str) -> list[int]:
     return [e.artifact_id for e in events if e.type in types and e.path.steps and e.path.steps[0].key == key]
 
 
-def _pushes(store: mlmd.MetadataStore) -> dict[int, tuple[int, str]]:
-    """Blessing id -> (PushedModel id, pushed version) of every push that happened."""
-    pushes = {}
-    for pushed in store.get_artifacts_by_type("PushedModel"):
+def _pushes(store: mlmd.MetadataStore) -> dict[int, list[tuple[int, str]]]:
+    """Blessing id -> [(PushedModel id, pushed version)] of every push that happened, oldest first."""
+    pushes: dict[int, list[tuple[int, str]]] = {}
+    for pushed in sorted(store.get_artifacts_by_type("PushedModel"), key=lambda a: a.id):
         if "pushed" not in pushed.custom_properties or pushed.custom_properties["pushed"].int_value != 1:
             continue  # Pusher records a PushedModel with pushed=0 when it did not push
         pusher = _producer(store, pushed.id)
@@ -199,7 +203,7 @@ def _pushes(store: mlmd.MetadataStore) -> dict[int, tuple[int, str]]:
             continue
         version = pushed.custom_properties["pushed_version"].string_value
         for blessing_id in _keyed(store.get_events_by_execution_ids([pusher.id]), _INPUTS, _PUSHED_BLESSING):
-            pushes[blessing_id] = (pushed.id, version)
+            pushes.setdefault(blessing_id, []).append((pushed.id, version))
     return pushes
 
 

@@ -115,7 +115,7 @@ def three_versions() -> _Lineage:
     mlmd.push(m3, b3, None)
     mlmd.execute("Evaluator", {"model": [m3], "baseline_model": [m2]}, {"evaluation": [e3], "blessing": [b3]}, CACHED)
     mlmd.evaluate(m3, [s3], False, "eval/failed", baseline=m2, state=FAILED)
-    mlmd.models = (m1, m2, m3)
+    mlmd.models, mlmd.blessings = (m1, m2, m3), (b1, b2, b3)
     return mlmd
 
 
@@ -126,7 +126,7 @@ def test_one_row_per_evaluation_with_its_spans_blessing_push_and_metrics(three_v
     assert [r.model_id for r in rows] == [m1.id, m2.id, m3.id]
     assert [r.spans for r in rows] == [(1,), (1, 2), (2, 3)]
     assert [r.blessed for r in rows] == [True, True, False]
-    assert [r.pushed_version for r in rows] == ["100", "200", None]
+    assert [r.pushed_versions for r in rows] == [("100",), ("200",), ()]
     assert [r.serving for r in rows] == [False, True, False]
     assert [(r.accuracy, r.auc, r.example_count) for r in rows] == [
         (0.70, 0.75, 40),
@@ -136,6 +136,16 @@ def test_one_row_per_evaluation_with_its_spans_blessing_push_and_metrics(three_v
     assert rows[0].slices == {"bucket=0": 0.6, "bucket=1": 0.8}
     assert rows[2].slices == {"bucket=1": 0.5}
     assert [r.version for r in rows] == ["serving/100", "serving/200", "not pushed"]
+
+
+def test_a_candidate_pushed_again_lists_both_versions_and_serves(three_versions):
+    # runner/repush.py: v100 was pushed over v200 since (not recorded here), so v200's candidate is pushed again.
+    m2, b2 = three_versions.models[1], three_versions.blessings[1]
+    three_versions.push(m2, b2, "300")
+    rows = history.read_history(three_versions.store, METRICS.__getitem__)
+    assert [r.pushed_versions for r in rows] == [("100",), ("200", "300"), ()]
+    assert [r.serving for r in rows] == [False, True, False]
+    assert history.table(rows)[1][1][3] == "serving/200, serving/300 (serving)"
 
 
 def test_spans_come_from_the_raw_examples_through_transform(three_versions):
@@ -193,7 +203,7 @@ def test_an_empty_store_has_no_history():
 
 
 def test_a_run_of_three_or_more_spans_reads_as_a_range():
-    row = history.HistoryRow("2026-12-07T00:00:00+00:00", 1, "e", (3, 1, 2), None, None, False, None, None, None, {})
+    row = history.HistoryRow("2026-12-07T00:00:00+00:00", 1, "e", (3, 1, 2), None, (), False, None, None, None, {})
     assert row.spans_text == "1-3"
     assert history.table([row])[1][0][1:4] == ["1-3", "–", "not pushed"]
 
@@ -208,7 +218,9 @@ def test_the_tiny_runs_history_is_its_one_evaluation(tiny_run):
     first, second = tiny_run["first"], tiny_run["second"]
     assert row.spans == (0,)  # a data path without {SPAN}: ExampleGen stamps span 0
     assert row.blessed is True and first["blessed"] is True
-    assert row.serving and f"serving/{row.pushed_version}" == "/".join(second["latest_pushed_model"].split("/")[-2:])
+    assert row.serving and f"serving/{row.pushed_versions[0]}" == "/".join(
+        second["latest_pushed_model"].split("/")[-2:]
+    )
     assert first["pushed_model"] == second["latest_pushed_model"]
     overall = second["metrics"]["overall"]
     assert (row.accuracy, row.auc, row.example_count) == (overall["accuracy"], overall["auc"], overall["example_count"])
@@ -228,7 +240,7 @@ def test_history_command_prints_the_table(tiny_run, capsys):
     assert line[2:] == [
         "0",
         "yes",
-        f"serving/{row.pushed_version}",
+        f"serving/{row.pushed_versions[0]}",
         "(serving)",
         f"{row.accuracy:.4f}",
         f"{row.auc:.4f}",

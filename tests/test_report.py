@@ -223,7 +223,7 @@ def test_report_history_matches_the_rows_read_from_ml_metadata(run_report, tiny_
     assert len(table.rows) == 2 + len(rows) == 3
     for cells, row in zip(table.rows[2:], rows, strict=True):
         assert cells[0] == row.evaluated_at.replace("T", " ").removesuffix("+00:00")
-        assert cells[1:4] == ["0", "yes", f"serving/{row.pushed_version} (serving)"]
+        assert cells[1:4] == ["0", "yes", f"serving/{row.pushed_versions[0]} (serving)"]
         assert cells[4:7] == [f"{row.accuracy:.4f}", f"{row.auc:.4f}", str(row.example_count)]
         assert cells[7:] == [f"{row.slices[name]:.4f}" for name in slices]
 
