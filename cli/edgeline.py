@@ -1,4 +1,4 @@
-"""The `edgeline` command: run, predict, compile, submit, report, serve-web, tensorboard."""
+"""The `edgeline` command: run, predict, compile, submit, report, history, serve-web, tensorboard."""
 
 from __future__ import annotations
 
@@ -104,6 +104,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("run_dir", metavar="runs/NAME", help="run directory")
     schema.add_argument("--out", required=True, help="where to write the schema (.pbtxt)")
+
+    history = sub.add_parser(
+        "history",
+        help="print every candidate evaluated under a run name: spans, blessing, version pushed, metrics",
+        parents=[_verbose_option("show TensorFlow's log lines")],
+    )
+    history.add_argument("run_dir", metavar="runs/NAME", help="run directory")
 
     serve_web = sub.add_parser("serve-web", help="serve a run's web build (the student in the browser) on localhost")
     serve_web.add_argument("run_dir", metavar="runs/NAME", help="run directory")
@@ -357,6 +364,27 @@ def _schema(args) -> int:
     return 0
 
 
+def _history(args) -> int:
+    import pathlib
+
+    from results import metadata_store, run_reader
+    from retraining import history
+    from runner import console
+
+    paths = metadata_store.RunPaths(pathlib.Path(args.run_dir))
+    try:
+        if not paths.metadata.exists():  # fails fast, before creating the log directory
+            raise FileNotFoundError(f"{paths.metadata}: no metadata store; run `edgeline run` first")
+        # TensorFlow and TFMA print import noise from C++; it goes to the log file.
+        with console.quiet_output(paths.logs / "history.log", args.verbose):
+            rows = run_reader.model_history(args.run_dir)
+    except FileNotFoundError as e:
+        print(f"edgeline: {e}", file=sys.stderr)
+        return 2
+    print(history.format_table(rows))
+    return 0
+
+
 def _serve_web(args) -> int:
     from results import run_reader
     from serving import serve_web
@@ -408,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "submit": _submit,
         "report": _report,
         "schema": _schema,
+        "history": _history,
         "serve-web": _serve_web,
         "tensorboard": _tensorboard,
     }

@@ -1,4 +1,4 @@
-"""The run's matplotlib figures (slices, confusion matrices, calibration, training, edge variants)."""
+"""The run's matplotlib figures (slices, confusion matrices, calibration, training, edge variants, history)."""
 
 from __future__ import annotations
 
@@ -227,6 +227,58 @@ def plot_edge_variants(variants: list[dict[str, Any]]) -> Any:
     accuracy_ax.set_xlim(0, 1.15)
     fig.suptitle("Edge variants", fontsize=EDGE_FONT_SIZE + 2)
     return fig
+
+
+def plot_history(rows) -> Any:
+    """Overall accuracy and AUC (and each slice's accuracy, thin) per evaluation, oldest first.
+
+    Args:
+      rows: `retraining.history.HistoryRow`s. A filled marker is a blessed candidate, a hollow one
+        was not blessed; each tick names the version pushed (the serving one in bold) and the spans.
+    """
+    from matplotlib.lines import Line2D
+
+    positions = list(range(len(rows)))
+    fig, axes = _figure(min(REPORT_FIGURE_MAX_WIDTH, max(6.0, 1.6 * len(rows) + 3)), 4.2)
+    ax = axes[0][0]
+    slices = sorted({name for row in rows for name in row.slices})
+    for name in slices:
+        values = [nan_if_none(row.slices.get(name)) for row in rows]
+        ax.plot(positions, values, marker=".", linewidth=0.8, linestyle=":", alpha=0.7, label=f"accuracy {name}")
+    # Accuracy and AUC side by side at each candidate (equal values would hide one another), labelled.
+    for metric, color, offset in (("accuracy", "#3b6ea8", -0.06), ("auc", "#e08a2c", 0.06)):
+        at = [p + offset for p in positions]
+        values = [nan_if_none(getattr(row, metric)) for row in rows]
+        ax.plot(at, values, color=color, linewidth=2, label=metric.upper() if metric == "auc" else "accuracy")
+        for x, value, row in zip(at, values, rows, strict=True):
+            ax.plot(x, value, "o", markersize=8, color=color, markerfacecolor=color if row.blessed else "white")
+            if len(rows) <= 8 and value == value:
+                ax.annotate(
+                    f"{value:.3f}", (x, value), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=7
+                )
+    ax.set_xticks(
+        positions, [f"{row.version}\nspans {row.spans_text}\n{row.evaluated_at[:10]}" for row in rows], fontsize=8
+    )
+    for tick, row in zip(ax.get_xticklabels(), rows, strict=True):
+        if row.serving:
+            tick.set_fontweight("bold")
+    ax.set_xlim(-0.5, len(rows) - 0.5)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("metric value on the eval split (0 to 1)")
+    ax.set_xlabel("candidate: version pushed (bold: serving), spans trained on, date evaluated")
+    ax.set_title("History: each candidate's evaluation, oldest first")
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], marker="o", linestyle="", color="#555", label="blessed"),
+        Line2D([], [], marker="o", linestyle="", color="#555", markerfacecolor="white", label="not blessed"),
+    ]
+    ax.legend(handles=handles, loc="lower left", fontsize=7, ncols=2)
+    return fig
+
+
+def nan_if_none(value: float | None) -> float:
+    """A metric for matplotlib: an undefined one (None) leaves a gap."""
+    return float("nan") if value is None else float(value)
 
 
 def figure_to_data_uri(fig) -> str:

@@ -1,4 +1,4 @@
-"""A run's report: one self-contained HTML page with timings, data, sliced metrics, blessing and edge variants."""
+"""A run's report: one self-contained HTML page with timings, data, sliced metrics, blessing, edge variants, history."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 from results import eval_metrics, eval_tables, metadata_store, plots, run_reader
 from results.eval_metrics import POSITIVE_CLASS, UNDEFINED
 from results.run_reader import RunArtifacts
+from retraining import history
 from serving import serve_web
 
 log = logging.getLogger("edgeline")
@@ -171,6 +172,19 @@ def _blessing_section(artifacts: RunArtifacts, metrics: Callable[[], dict[str, A
     }
 
 
+def _history_section(run_dir: pathlib.Path) -> dict[str, Any]:
+    rows = run_reader.model_history(run_dir)
+    if not rows:
+        return {"missing": "no candidate has been evaluated under this run name yet."}
+    header, cells = history.table(rows)
+    return {
+        "header": header,
+        "rows": [{"cells": line, "serving": row.serving} for line, row in zip(cells, rows, strict=True)],
+        "slices": len(header) - history.FIXED_COLUMNS,
+        "plot": plots.figure_to_data_uri(plots.plot_history(rows)),
+    }
+
+
 def _edge_section(summary: dict, run_dir: pathlib.Path) -> dict[str, Any]:
     variants = run_reader.edge_variants(summary)
     if not variants:
@@ -251,6 +265,7 @@ def render(run_dir: str | os.PathLike) -> str:
         evaluation=_build("evaluation", lambda: _evaluation_section(artifacts, metrics)) if artifacts else missing,
         blessing=_build("blessing", lambda: _blessing_section(artifacts, metrics, summary)) if artifacts else missing,
         edge=_build("edge", lambda: _edge_section(summary, run_dir)),
+        history=_build("history", lambda: _history_section(run_dir)) if artifacts else missing,
     )
 
 

@@ -16,7 +16,8 @@ import sys
 from typing import Any
 
 from common import artifact_io
-from results import metadata_store
+from results import eval_metrics, eval_tables, metadata_store
+from retraining import history
 
 
 @dataclasses.dataclass
@@ -86,6 +87,23 @@ def load_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
         name = pathlib.Path(run_dir).name
         raise FileNotFoundError(f"{path}: no summary.json; run `edgeline run --name {name}` first")
     return json.loads(path.read_text())
+
+
+def candidate_metrics(evaluation_uri: str) -> dict[str, Any]:
+    """The candidate's metrics in an Evaluator output (`eval_metrics.evaluation_metrics`), baseline or not."""
+    return eval_metrics.evaluation_metrics(
+        evaluation_uri, model_name=eval_tables.model_names(evaluation_uri)["candidate"]
+    )
+
+
+def model_history(run_dir: str | os.PathLike) -> list[history.HistoryRow]:
+    """Every evaluation of the run name's models, oldest first (`retraining.history.read_history`).
+
+    Raises:
+      FileNotFoundError: No metadata store: the pipeline never started.
+    """
+    store = metadata_store.open_store(metadata_store.RunPaths(pathlib.Path(run_dir)).metadata)
+    return history.read_history(store, candidate_metrics)
 
 
 def data_statistics(statistics_uri: str) -> dict[str, list[dict[str, Any]]]:

@@ -230,3 +230,38 @@ def test_renamed_text_column_under_the_same_name_stops_before_comparing_with_gar
     )
     assert renamed["pushed_model"] is None and renamed["latest_pushed_model"] == serving
     assert tree_hashes(run_dir / "serving") == aba["before_renamed"]
+
+
+def test_history_lists_every_evaluation_of_the_runs_with_what_was_pushed(aba):
+    from results import run_reader
+
+    a, b, again, _ = aba["summaries"]
+    failed, b_again = aba["pushed_then_failed"], aba["b_again"]
+    rows = run_reader.model_history(aba["run_dir"])
+    # A (M1 alone), B (M2 vs M1), A again (M1 vs M2, not blessed), A loose (M1 vs M2, blessed): the unchanged
+    # rerun of A and B once more reused evaluations from the cache; the renamed run stopped before any.
+    assert len(rows) == 4
+    assert rows[2].model_id == rows[0].model_id != rows[1].model_id  # A again: its Trainer from the cache
+    assert [r.blessed for r in rows] == [True, True, False, True]
+
+    def version(summary: dict) -> str:
+        return pathlib.Path(summary["pushed_model"]).name
+
+    assert [r.pushed_versions for r in rows] == [
+        (version(a),),
+        (version(b), version(b_again)),  # M2 pushed again on run B's cached evaluation
+        (),
+        (version(failed),),
+    ]
+    assert [r.serving for r in rows] == [False, True, False, False]
+    assert [r.evaluation_uri for r in rows[:3]] == [s["evaluation_uri"] for s in (a, b, again)]
+    assert {r.spans for r in rows} == {(0,)}
+    # The failed run's summary holds no metrics; its candidate is M1 (byte for byte, as the push test above
+    # checks) on the same eval split as in A again.
+    assert (rows[3].accuracy, rows[3].slices) == (rows[2].accuracy, rows[2].slices)
+    for row, summary in zip(rows, (a, b, again), strict=False):
+        assert (row.accuracy, row.auc) == (
+            summary["metrics"]["overall"]["accuracy"],
+            summary["metrics"]["overall"]["auc"],
+        )
+        assert row.slices == {name: m["accuracy"] for name, m in summary["metrics"]["slices"].items()}

@@ -69,8 +69,12 @@ def test_notebook_executes_against_the_tiny_run(tiny_run, venv_kernel, monkeypat
     for name in summary["metrics"]["slices"]:
         assert name in text
     images = [o for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    # Slices, confusion matrices, calibration, training curves.
-    assert len(images) >= 4
+    # Slices, confusion matrices, calibration, history, training curves.
+    assert len(images) >= 5
+    # The history table (its one evaluation, the version serving) and TFMA's time series over the evaluations.
+    version = pathlib.Path(summary["latest_pushed_model"]).name
+    assert f"serving/{version} (serving)" in text
+    assert "TimeSeriesViewer(" in text
     # The first run had no blessed model before it; its edge export ran (tiny.yaml keeps export.edge on).
     assert "No baseline" in text
     for variant in summary["edge"]["variants"]:

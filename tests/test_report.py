@@ -128,8 +128,8 @@ def test_report_is_one_self_contained_file(run_report):
     assert page.links == (
         [f"../{pathlib.Path(web_dir).resolve().relative_to(run_dir).as_posix()}/index.html"] if web_dir else []
     )
-    # Training curves, accuracy/AUC per slice, confusion matrices, calibration, edge variants.
-    assert len(page.images) == 5
+    # Training curves, accuracy/AUC per slice, confusion matrices, calibration, edge variants, history.
+    assert len(page.images) == 6
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -187,6 +187,48 @@ def test_report_renders_in_headless_chromium(run_report, tmp_path):
     assert f"{summary['metrics']['overall']['accuracy']:.4f}" in _parse(dom).by_id["overall-accuracy"]
 
 
+class _TableRows(html.parser.HTMLParser):
+    """The cell texts of one table's rows (header rows too), by the table's id."""
+
+    def __init__(self, table_id: str):
+        super().__init__()
+        self.table_id, self.inside, self.rows = table_id, False, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table" and dict(attrs).get("id") == self.table_id:
+            self.inside = True
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag in ("td", "th"):
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+
+    def handle_data(self, data):
+        if self.inside and self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data.strip()
+
+
+@pytest.mark.e2e
+def test_report_history_matches_the_rows_read_from_ml_metadata(run_report, tiny_run):
+    from results import run_reader
+
+    path, _ = run_report
+    table = _TableRows("history-table")
+    table.feed(path.read_text(encoding="utf-8"))
+    rows = run_reader.model_history(tiny_run["run_dir"])
+    slices = sorted({name for row in rows for name in row.slices})
+    assert table.rows[0][-1] == "accuracy per slice" and table.rows[1] == slices
+    assert len(table.rows) == 2 + len(rows) == 3
+    for cells, row in zip(table.rows[2:], rows, strict=True):
+        assert cells[0] == row.evaluated_at.replace("T", " ").removesuffix("+00:00")
+        assert cells[1:4] == ["0", "yes", f"serving/{row.pushed_versions[0]} (serving)"]
+        assert cells[4:7] == [f"{row.accuracy:.4f}", f"{row.auc:.4f}", str(row.example_count)]
+        assert cells[7:] == [f"{row.slices[name]:.4f}" for name in slices]
+
+
 @needs_chromium
 def test_chromium_console_check_catches_a_script_error(tmp_path):
     page = tmp_path / "broken.html"
@@ -240,7 +282,7 @@ def test_report_tabulates_and_plots_edge_variants(tiny_run, tmp_path):
     for expected in ("float32", "int8", "1.25", "0.40", "0.6250", "-0.1250", "0.90", "accuracy drop 0.125 > 0.01"):
         assert expected in table, expected
     assert "edge-missing" not in page.by_id
-    assert len(page.images) == 5
+    assert len(page.images) == 6  # the edge variants' chart among them, and the history's
 
 
 def test_report_of_a_run_that_failed_before_any_component(tmp_path):
