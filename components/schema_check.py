@@ -28,16 +28,19 @@ class _Executor(validator_executor.Executor):
     """
 
     def Do(self, input_dict: dict, output_dict: dict, exec_properties: dict[str, Any]):
-        self._lines: list[str] = []
+        self._found: dict[str, list[str]] = {}  # anomaly line -> the splits it was found in
         result = super().Do(input_dict, output_dict, exec_properties)
-        if self._lines:
-            raise SchemaAnomaliesError("\n".join(self._lines))
+        if self._found:
+            # One line per anomaly, whichever splits it is in.
+            lines = [f"{line} (split {', '.join(splits)})" for line, splits in self._found.items()]
+            raise SchemaAnomaliesError("\n".join(lines))
         return result
 
     def _Validate(self, inputs: dict[str, Any], outputs: dict[str, Any]):
         anomalies = super()._Validate(inputs, outputs)
         split = posixpath.basename(outputs[labels.SCHEMA_DIFF_PATH].rstrip("/")).removeprefix("Split-")
-        self._lines += [f"{split} split: {line}" for line in schema_contract.anomaly_lines(anomalies)]
+        for line in schema_contract.anomaly_lines(anomalies):
+            self._found.setdefault(line, []).append(split)
         return anomalies
 
 

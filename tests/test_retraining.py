@@ -97,9 +97,10 @@ def test_span_1_trains_from_the_encoder_and_pushes(weeks):
 def test_span_2_warm_starts_from_the_serving_model_and_is_gated_against_it(weeks):
     (_, first), (code, summary) = weeks["span1"], weeks["span2"]
     assert code == 0 and summary["spans"] == [2]
-    assert summary["warm_start"]["from"].startswith(first["pushed_model"])
+    # The serving model is span 1's Trainer output (Pusher copied it to serving/<version>).
+    assert summary["warm_start"] == {"from": f"{first['model_uri']}/Format-Serving", "reason": ""}
     figures = {f["name"]: f for f in summary["drift"]["figures"]}
-    assert summary["drift"]["baseline"].startswith(first["pushed_model"])
+    assert summary["drift"]["baseline"] == summary["warm_start"]["from"]
     assert set(figures) == {
         "label distribution",
         "text length in word pieces",
