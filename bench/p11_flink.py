@@ -25,7 +25,7 @@ import tempfile
 
 from bench.beam_workers import write_data
 from bench.context import ROOT
-from bench.report import P11_FILE
+from bench.report import P11_FILE, markdown
 
 COMPONENTS = ("Transform", "Evaluator")
 OVERRIDES = ("train.max_steps=20", "train.eval_steps=5", "export.edge=false", "student.enabled=false")
@@ -115,6 +115,9 @@ def main(argv=None) -> int:
     }
     result["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     pathlib.Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    results = ROOT / "bench" / "results.json"
+    if pathlib.Path(args.out).resolve() == P11_FILE and results.exists():
+        (ROOT / "bench" / "RESULTS.md").write_text(markdown(json.loads(results.read_text())))
     print(json.dumps(result, indent=2))
     return 0
 
