@@ -131,7 +131,8 @@ def p11_lines() -> list[str]:
     for name, ratio in p11["ratio"].items():
         lines.append(f"| {name} | {p11['direct_seconds'][name]:.1f} | {p11['flink_seconds'][name]:.1f} | {ratio:.2f} |")
     peaks = ", ".join(f"{name} {mb:,.0f} MB" for name, mb in p11["jvm_peak_rss_mb"].items())
-    return [*lines, "", f"Peak RSS of the cluster's JVMs: {peaks}.", ""]
+    notes = [f"- {note}" for note in p11.get("notes", [])]
+    return [*lines, "", f"Peak RSS of the cluster's JVMs: {peaks}.", "", *notes, *([""] if notes else [])]
 
 
 NOTES_FILE = ROOT / "bench" / "NOTES.md"
