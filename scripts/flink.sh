@@ -42,7 +42,7 @@ install() {
     "apache-flink==$FLINK_VERSION" "apache-flink-libraries==$FLINK_VERSION" 2>&1 | grep -v DEPRECATION || true
   [ -x "$FLINK_HOME/bin/start-cluster.sh" ] || { echo "flink.sh: no Flink distribution in $FLINK_HOME" >&2; exit 1; }
   rm -rf "$DIR/jobserver"
-  mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$DIR/jobserver"
+  mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$DIR/jobserver"
   (cd "$DIR/jobserver" && sha256sum --quiet -c "$HERE/jobserver.sha256")
   [ "$(ls "$DIR/jobserver" | wc -l)" = "$(wc -l < "$HERE/jobserver.sha256")" ] \
     || { echo "flink.sh: the job server's jars differ from scripts/flink/jobserver.sha256" >&2; exit 1; }
