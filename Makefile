@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
-.PHONY: venv run test test-all lint bench clean-venv
+.PHONY: venv flink run test test-all lint bench clean-venv
 
 venv: $(STAMP) $(WEB_STAMP)
 
@@ -43,10 +43,14 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 	  npm ci --prefix web --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: no web build (edge/<version>/web/) and the browser tests skip; install Node.js 18+"; fi
 
+# Flink 1.16 and Beam's job server for tests/test_flink.py, cached in ~/.cache/edgeline/flink (needs Java 17, Maven).
+flink: venv
+	EDGELINE_PYTHON=$(PY) bash scripts/flink.sh install
+
 run: venv
 	$(VENV)/bin/edgeline run $(RUN_ARGS)
 
-test: venv
+test: venv flink
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # ruff is pinned in constraints.txt; its settings live in pyproject.toml.
@@ -54,7 +58,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test-all: venv
+test-all: venv flink
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "" $(PYTEST_ARGS)
 
 # Benchmarks P1-P8 (bench/RESULTS.md); runs the default pipeline first if runs/default has no pushed model.

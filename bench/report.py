@@ -75,6 +75,7 @@ def markdown(results: dict) -> str:
         if rows.get(rid, {}).get("detail"):
             lines += render(rows[rid]["detail"])
     lines += p9_lines()
+    lines += p11_lines()
     if results.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
     return "\n".join(lines)
@@ -106,6 +107,32 @@ def p9_lines() -> list[str]:
             f"{_median_spread(row['peak_rss_mb'])} |"
         )
     return [*lines, "", *[f"- {note}" for note in p9.get("notes", [])], ""]
+
+
+P11_FILE = ROOT / "bench" / "p11_flink.json"
+
+
+def p11_lines() -> list[str]:
+    """P11's section, from `python -m bench.p11_flink` (its own command: it starts a Flink cluster)."""
+    if not P11_FILE.exists():
+        return []
+    p11 = json.loads(P11_FILE.read_text())
+    lines = [
+        "### P11 a local Flink cluster vs the in-process DirectRunner (`python -m bench.p11_flink`)",
+        "",
+        f"Measured {p11['finished_at']} on {p11['cores']} cores ({', '.join(p11['cpu_flags'])}), one run each, "
+        f"`{p11['config']}` on {p11['rows']:,} rows (training capped, no edge export): configs/flink.yaml's Beam "
+        "arguments on the cluster `scripts/flink.sh up` starts (Flink 1.16, Beam's job server, one external "
+        "Python worker). What a cluster costs on small data before it pays.",
+        "",
+        "| component | DirectRunner (s) | Flink (s) | Flink / DirectRunner |",
+        "|---|---|---|---|",
+    ]
+    for name, ratio in p11["ratio"].items():
+        lines.append(f"| {name} | {p11['direct_seconds'][name]:.1f} | {p11['flink_seconds'][name]:.1f} | {ratio:.2f} |")
+    peaks = ", ".join(f"{name} {mb:,.0f} MB" for name, mb in p11["jvm_peak_rss_mb"].items())
+    notes = [f"- {note}" for note in p11.get("notes", [])]
+    return [*lines, "", f"Peak RSS of the cluster's JVMs: {peaks}.", "", *notes, *([""] if notes else [])]
 
 
 NOTES_FILE = ROOT / "bench" / "NOTES.md"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,8 @@ _DIRECT_RUNNERS = ("DirectRunner", "direct", "BundleBasedDirectRunner", "Switchi
 _IN_PROCESS_MODES = ("in_memory", "multi_threading")
 # A plugin import loads TensorFlow and TF Text: seconds, not minutes.
 _TIMEOUT_SECONDS = 60
+# A service on this network answers a TCP connect in milliseconds.
+_CONNECT_SECONDS = 5
 
 
 class WorkerStartError(RuntimeError):
@@ -76,3 +79,42 @@ def check_worker_plugins(beam_args: Sequence[str]) -> None:
                 f"Beam worker plugin {plugin} fails to import in a fresh Python, so no Beam worker process "
                 f"could start: {lines[-1] if lines else f'exit code {done.returncode}'}"
             )
+
+
+def service_endpoints(beam_args: Sequence[str]) -> dict[str, str]:
+    """The services a portable runner needs up before a job starts: job server and external worker pool.
+
+    Returns:
+      `host:port` by the option that names it (`--job_endpoint`, `--environment_config`);
+      empty for runners that start their own (DirectRunner, Dataflow, LOOPBACK workers).
+    """
+    from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
+
+    portable = PipelineOptions(list(beam_args)).view_as(PortableOptions)
+    found = {}
+    if portable.job_endpoint and portable.job_endpoint != "embed":
+        found["--job_endpoint"] = portable.job_endpoint
+    if (portable.environment_type or "").upper() == "EXTERNAL" and portable.environment_config:
+        found["--environment_config"] = portable.environment_config
+    return found
+
+
+def check_service_endpoints(beam_args: Sequence[str]) -> None:
+    """Connects to the job server and the external worker pool the Beam arguments name.
+
+    Without a worker pool a portable runner's job never fails: Flink keeps the
+    job RUNNING while it waits for workers that never connect. A TCP connect
+    here turns that into one error line naming the option.
+
+    Raises:
+      WorkerStartError: An endpoint does not accept connections.
+    """
+    for option, endpoint in service_endpoints(beam_args).items():
+        host, _, port = endpoint.rpartition(":")
+        try:
+            socket.create_connection((host or "localhost", int(port)), timeout=_CONNECT_SECONDS).close()
+        except (OSError, ValueError) as e:
+            raise WorkerStartError(
+                f"nothing answers at {endpoint} ({option}={endpoint}): {e}; start the service first "
+                "(for a local Flink cluster: scripts/flink.sh up)"
+            ) from None

@@ -228,6 +228,7 @@ def run(
                 if beam_options.starts_worker_processes(pipeline.beam_pipeline_args):
                     write(f"[{progress.clock()}] checking that Beam worker processes can start")
                     beam_options.check_worker_plugins(pipeline.beam_pipeline_args)
+                    beam_options.check_service_endpoints(pipeline.beam_pipeline_args)
                 tfx.orchestration.LocalDagRunner().run(pipeline)
                 if stale := repush.stale_cached_pushes(paths.metadata):
                     for node_id, reason in stale.items():

@@ -2,6 +2,7 @@
 
 import pathlib
 import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -104,6 +105,45 @@ def test_a_multi_process_run_with_a_broken_plugin_fails_before_any_component(
     assert "broken_plugin fails to import" in str(error.value)
     assert error.value.summary["components"] == []
     assert any("checking that Beam worker processes can start" in line for line in lines)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_flink_config_names_its_job_server_and_worker_pool():
+    beam_args = load_config("configs/flink.yaml").runner.beam_args
+    assert beam_options.service_endpoints(beam_args) == {
+        "--job_endpoint": "localhost:8099",
+        "--environment_config": "localhost:50000",
+    }
+    assert beam_options.runs_on_a_cluster(beam_args) and "--experiments=pre_optimize=all" in beam_args
+    assert beam_options.service_endpoints(MULTI_PROCESS) == {}
+
+
+def test_a_worker_pool_nobody_runs_stops_the_run_before_any_component(tmp_path, small_csv):
+    # Before this check, Flink kept such a job RUNNING, waiting for workers, with no error.
+    from runner import local_runner
+
+    port = _closed_port()
+    config = apply_overrides(
+        load_config("configs/tiny.yaml"),
+        [
+            f"data.path={small_csv}",
+            f"runner.runs_dir={tmp_path / 'runs'}",
+            "runner.beam_args=--runner=PortableRunner,--job_endpoint=embed,--environment_type=EXTERNAL,"
+            f"--environment_config=localhost:{port}",
+        ],
+    )
+    started = time.monotonic()
+    with pytest.raises(local_runner.RunFailedError) as error:
+        local_runner.run(config, name="nopool", out=lambda line: None)
+    assert time.monotonic() - started < 120
+    assert f"nothing answers at localhost:{port} (--environment_config=localhost:{port})" in str(error.value)
+    assert "scripts/flink.sh up" in str(error.value)
+    assert error.value.summary["components"] == []
 
 
 def _dockerfile_checks() -> list[str]:
