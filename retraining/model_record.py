@@ -1,4 +1,4 @@
-"""What a model learned from, kept inside its SavedModel (`assets.extra/edgeline/`), and the warm-start decision.
+"""What a model learned from, kept inside its SavedModel (`edgeline_record/`), and the warm-start decision.
 
 The record travels with the model: Pusher copies the whole SavedModel, and whichever
 resolver finds the serving model (edgeline's own locally, TFX's LatestBlessedModelStrategy
@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from common import artifact_io
 from retraining.profile import DataProfile
 
-# TF Serving's place for files beside a SavedModel that are not part of the graph.
-RECORD_DIR = ("assets.extra", "edgeline")
+# Beside the SavedModel's own files, not in TF Serving's `assets.extra`: on TF's `ram://` filesystem (the
+# tests' stand-in for object storage) a directory name that extends a sibling's (`assets`) lists as its child.
+RECORD_DIR = ("edgeline_record",)
 _RECORD_FILE = "training.json"
 
 

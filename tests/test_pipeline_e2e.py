@@ -55,8 +55,8 @@ def test_rerun_reuses_cached_components_and_pushes_nothing_new(runs):
     _, run_dir, first, second, _ = runs
     cached = {c["name"]: c["cached"] for c in second["components"]}
     executing = {name for name, was_cached in cached.items() if not was_cached}
-    # The resolver is a query, not an execution; everything else comes from the cache.
-    assert executing <= {"latest_blessed_model_resolver"}, executing
+    # The resolvers are queries, not executions; everything else comes from the cache.
+    assert executing <= {"latest_blessed_model_resolver", "serving_model_resolver"}, executing
     assert second["pushed_model"] is None
     assert second["latest_pushed_model"] == first["pushed_model"]
     # The cached components' cost is the time their outputs took in the first run (from ML Metadata).

@@ -7,7 +7,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from configs import features
+from configs import StudentConfig, features
 from edge import edgetpu, metadata, variants
 from edge.push import PushDir, student_file, teacher_file
 from edge.student import budget, build, micro, saved, training, transfer_set
@@ -30,6 +30,10 @@ STUDENT = dataclasses.replace(
     seeds=2,
     validation_share=0.2,
 )
+
+
+# The default student's shape (configs/tiny.yaml narrows its convolutions): what the flash sizing is tested on.
+DEFAULT_STUDENT = dataclasses.replace(CONFIG.student, filters=StudentConfig().filters)
 
 
 def _split(rows) -> training.TrainSplit:
@@ -394,7 +398,7 @@ def _zipf_counts(pieces: int = 8000, total: int = 170_000) -> np.ndarray:
 def test_a_96_kib_flash_budget_narrows_the_convolutions_and_keeps_the_table():
     """The default student's three 128-filter convolutions alone (117 KB) exceed 96 KiB: before, the table was cut
     to its 5 specials and the student was not built; now the filters halve until they take at most half the budget."""
-    config = dataclasses.replace(CONFIG.student, max_flash_bytes=98_304)
+    config = dataclasses.replace(DEFAULT_STUDENT, max_flash_bytes=98_304)
     counts = _zipf_counts()
     assert budget.predicted_flash_bytes(config, 0, 32, 128, 2) == 126_376 > 98_304
     sizing = budget.size(config, counts, int(counts.sum()), 5, L, 2)
@@ -419,16 +423,16 @@ def test_the_bundled_snippets_fit_96_kib_at_the_tiny_configs_length(tiny_encoder
     assets = tok.assets_from_encoder(tiny_encoder)
     texts = [t for t, _ in datasets.evenly_spaced(datasets.snippet_rows(), 7600)]  # about the default train split
     ids = tok.bert_inputs(tf.constant(texts), tok.make_tokenizer(assets), assets, L)["input_word_ids"].numpy()
-    found = candidates(ids, assets, CONFIG.student.min_piece_count)
-    config = dataclasses.replace(CONFIG.student, max_flash_bytes=98_304)
+    found = candidates(ids, assets, DEFAULT_STUDENT.min_piece_count)
+    config = dataclasses.replace(DEFAULT_STUDENT, max_flash_bytes=98_304)
     sizing = budget.size(config, found.counts, found.total, len(found.specials), L, 2)
-    assert sizing.micro_misfit == "" and sizing.filters < CONFIG.student.filters
+    assert sizing.micro_misfit == "" and sizing.filters < DEFAULT_STUDENT.filters
     assert sizing.rows >= 0.85 * sizing.candidates and sizing.unk_share < 0.06, sizing
     assert sizing.predicted_flash_bytes <= 98_304 * (1 - config.flash_margin)
 
 
 def test_a_flash_budget_too_small_leaves_micro_out_names_the_smallest_that_fits_and_cuts_nothing_else():
-    config = dataclasses.replace(CONFIG.student, max_flash_bytes=32_768)
+    config = dataclasses.replace(DEFAULT_STUDENT, max_flash_bytes=32_768)
     counts = _zipf_counts()
     total = int(counts.sum())
     sizing = budget.size(config, counts, total, 5, L, 2)
@@ -474,7 +478,7 @@ def test_the_default_student_in_96_kib_is_built_narrower_and_fits(teacher, tmp_p
     """The default student's shape (128 filters, 32 wide) at 96 KiB: its filters halve, and the student_micro
     built from it fits the budget as predicted and is pushed."""
     config = dataclasses.replace(
-        CONFIG.student,
+        DEFAULT_STUDENT,
         max_flash_bytes=98_304,
         min_piece_count=1,
         seeds=1,
