@@ -157,6 +157,9 @@ def pytest_collection_modifyitems(config, items):
         modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
     for module, module_items in modules.items():
         shared = any(_SHARED_FIXTURES & set(getattr(item, "fixturenames", ())) for item in module_items)
+        # The Flink cluster's JVMs take ephemeral ports while they run: a test that starts a Jupyter kernel or
+        # a server beside them can lose its port to them (seen: the notebook's kernel), so they share a worker.
+        shared = shared or module.endswith("test_flink.py")
         for item in module_items:
             item.add_marker(pytest.mark.xdist_group("shared" if shared else module))
 
