@@ -109,11 +109,6 @@ def describe(numbers: list[int]) -> str:
     return "spans " + ", ".join(map(str, numbers))
 
 
-def staged_base(input_dir: str) -> str:
-    """Where the local runner stages the checked spans, inside `runs/NAME/input`."""
-    return artifact_io.join(input_dir, "spans")
-
-
 def span_dir(base: str, number: int) -> str:
     """One staged span's directory."""
     return artifact_io.join(base, posixpath.dirname(STAGED_PATTERN.replace(SPAN, str(number))))
